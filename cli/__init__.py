@@ -1,0 +1,1 @@
+"""The `invtwin` command line: broker, flows, API, simulator, demo, load tests."""

@@ -1,0 +1,5 @@
+"""Placeholder, replaced by the owner of this command."""
+
+
+def run() -> None:
+    raise SystemExit("not implemented yet")

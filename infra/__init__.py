@@ -1,0 +1,1 @@
+"""Infrastructure: the local Kafka broker, topic definitions, Kafka client configuration."""

@@ -1,0 +1,49 @@
+"""The one place that names the Kafka topics of DESIGN.md and says how each is configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FEEDS_API = "feeds.api.v1"
+FEEDS_BATCH = "feeds.batch.v1"
+FEEDS_3PL = "feeds.3pl.v1"
+INVENTORY_EVENTS = "inventory.events.v1"
+INVENTORY_DLQ = "inventory.dlq.v1"
+TWIN_POSITIONS = "twin.positions.v1"
+TWIN_ALERTS = "twin.alerts.v1"
+TWIN_METRICS = "twin.metrics.v1"
+
+RAW_FEEDS = (FEEDS_API, FEEDS_BATCH, FEEDS_3PL)
+
+_WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+# Six partitions lets up to six workers/processes share a flow; keys (SKU) keep per-SKU order.
+TOPIC_SPECS: tuple[TopicSpec, ...] = (
+    TopicSpec(FEEDS_API, 6, {"retention.ms": str(_WEEK_MS)}),
+    TopicSpec(FEEDS_BATCH, 6, {"retention.ms": str(_WEEK_MS)}),
+    TopicSpec(FEEDS_3PL, 6, {"retention.ms": str(_WEEK_MS)}),
+    TopicSpec(INVENTORY_EVENTS, 6, {"retention.ms": str(_WEEK_MS)}),
+    # Rejected records are kept for replay after master data is fixed: retain for 90 days.
+    TopicSpec(INVENTORY_DLQ, 3, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
+    # Latest position per SKU: compacted, so a new API replica rebuilds its view from it.
+    TopicSpec(
+        TWIN_POSITIONS,
+        6,
+        {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"},
+    ),
+    TopicSpec(TWIN_ALERTS, 3, {"retention.ms": str(_WEEK_MS)}),
+    TopicSpec(TWIN_METRICS, 3, {"retention.ms": str(_WEEK_MS)}),
+)
+
+
+def topic_names(suffix: str = "") -> dict[str, str]:
+    """Map each contract topic name to the name actually used (tests add a unique suffix)."""
+    return {spec.name: spec.name + suffix for spec in TOPIC_SPECS}
