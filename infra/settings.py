@@ -1,0 +1,56 @@
+"""Settings of the local broker and of anything that only needs to find Kafka.
+
+The one place that reads the foundation's environment variables (`TWIN_KAFKA_BOOTSTRAP`,
+`TWIN_STATE_DIR`, and the local broker's ports and heap).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KAFKA_VERSION = "4.1.1"  # keep equal to <kafka.version> in infra/kafka/pom.xml
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 9092
+
+
+class BrokerSettings(BaseSettings):
+    """Where Kafka is, and how the project's own local broker runs.
+
+    `kafka_bootstrap` is what clients use. The local broker listens on `kafka_port`
+    (default: the port of `kafka_bootstrap` when that is a loopback address, else 9092)
+    and its controller on `kafka_controller_port` (default: client port + 1).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
+
+    kafka_bootstrap: str = f"{LOOPBACK}:{DEFAULT_PORT}"
+    state_dir: Path = REPO_ROOT / ".state"
+    kafka_port: int | None = Field(default=None, ge=1, le=65535)
+    kafka_controller_port: int | None = Field(default=None, ge=1, le=65535)
+    kafka_heap: str = Field(default="512m", pattern=r"^\d+[mMgG]$")
+    kafka_start_timeout_s: float = Field(default=90.0, gt=0)
+    # Not a TWIN_ variable: the usual JAVA_HOME picks the JVM when set.
+    java_home: str | None = Field(default=None, validation_alias="JAVA_HOME")
+
+    def client_port(self) -> int:
+        """The local broker's client port."""
+        if self.kafka_port is not None:
+            return self.kafka_port
+        host, _, port = self.kafka_bootstrap.split(",")[0].rpartition(":")
+        if host in (LOOPBACK, "localhost") and port.isdigit():
+            return int(port)
+        return DEFAULT_PORT
+
+    def controller_port(self) -> int:
+        """The local broker's KRaft controller port."""
+        if self.kafka_controller_port is not None:
+            return self.kafka_controller_port
+        return self.client_port() + 1
+
+    def kafka_dir(self) -> Path:
+        """Data, config, pid and log of the local broker."""
+        return self.state_dir / "kafka"
