@@ -1,0 +1,145 @@
+// Composition root of the dashboard: sign-in, the views, and the two live streams.
+//
+// One stream follows alerts and site metrics network-wide; a second follows the positions of
+// the selected SKU only, so filters on one never hide data from the other.
+
+import { ApiClient, AuthError } from "./api.js";
+import { AlertsView } from "./alerts.js";
+import { addPoint, lineChart } from "./charts.js";
+import { NetworkView } from "./network.js";
+import { ScenarioPanel } from "./scenarios.js";
+import { SkuView } from "./sku.js";
+import { StreamClient } from "./stream.js";
+
+const TOKEN_KEY = "invtwin.token";
+const NETWORK_POLL_MS = 5000;
+
+class Dashboard {
+  constructor(api) {
+    this.api = api;
+    const root = document.getElementById("dashboard");
+    this.network = new NetworkView(root);
+    this.alerts = new AlertsView(root);
+    this.sku = new SkuView(root, api, (sku) => this.follow(sku));
+    this.scenarios = new ScenarioPanel(root, api);
+    this.latencyChart = window.Chart ? lineChart(root.querySelector("#latency-chart"), { yTitle: "p95 (ms)" }) : null;
+    this.pollTimer = null;
+    this.positions = null;
+    this.feed = new StreamClient(api, { skus: null, sites: null, channels: ["alerts", "metrics"] }, {
+      onSnapshot: (message) => {
+        this.alerts.replaceAll(message.alerts ?? []);
+        for (const metric of message.sites ?? []) this.metric(metric);
+      },
+      onDelta: (message) => {
+        if (message.alerts?.length) this.alerts.apply(message.alerts);
+        for (const metric of message.metrics ?? []) this.metric(metric);
+      },
+      onStatus: (state) => showStatus(state),
+      onAuthError: () => signOut("Your token was refused by the live stream."),
+    });
+  }
+
+  async start() {
+    await this.refreshNetwork();
+    this.pollTimer = setInterval(() => this.refreshNetwork().catch(console.warn), NETWORK_POLL_MS);
+    this.feed.start();
+    this.scenarios.loadList();
+  }
+
+  stop() {
+    clearInterval(this.pollTimer);
+    this.feed.stop();
+    this.positions?.stop();
+  }
+
+  async refreshNetwork() {
+    this.network.render(await this.api.get("/v1/network"));
+  }
+
+  metric(metric) {
+    // Only per-site metrics drive the overview; per-SKU window metrics are for analytics.
+    if (metric.type && metric.type !== "site") return;
+    if (!metric.site) return;
+    this.network.applyMetric(metric);
+    if (this.latencyChart && metric.visible_latency?.count) {
+      const x = Date.parse(metric.as_of) / 1000 || Date.now() / 1000;
+      addPoint(this.latencyChart, metric.site, x, metric.visible_latency.p95_ms);
+    }
+  }
+
+  follow(sku) {
+    const subscription = { skus: [sku], sites: null, channels: ["positions"] };
+    const render = (positions) => {
+      for (const position of positions ?? []) this.sku.render(position);
+    };
+    if (this.positions) {
+      this.positions.resubscribe(subscription);
+      return;
+    }
+    this.positions = new StreamClient(this.api, subscription, {
+      onSnapshot: (message) => render(message.positions),
+      onDelta: (message) => render(message.positions),
+      onAuthError: () => signOut("Your token was refused by the live stream."),
+    });
+    this.positions.start();
+  }
+}
+
+let dashboard = null;
+
+function showStatus(state) {
+  const pill = document.getElementById("conn-status");
+  pill.textContent = state;
+  pill.className = `pill ${state === "live" ? "pill-on" : state === "offline" ? "pill-off" : "pill-wait"}`;
+}
+
+async function signIn(token) {
+  const api = new ApiClient(token);
+  await api.get("/v1/network"); // throws AuthError for a bad token
+  sessionStorage.setItem(TOKEN_KEY, token);
+  document.getElementById("sign-in").hidden = true;
+  document.getElementById("dashboard").hidden = false;
+  document.getElementById("sign-out").hidden = false;
+  dashboard = new Dashboard(api);
+  await dashboard.start();
+}
+
+function signOut(message = "") {
+  dashboard?.stop();
+  dashboard = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  document.getElementById("dashboard").hidden = true;
+  document.getElementById("sign-out").hidden = true;
+  document.getElementById("sign-in").hidden = false;
+  document.getElementById("sign-in-error").textContent = message;
+  showStatus("offline");
+}
+
+function signInError(error) {
+  if (error instanceof AuthError) {
+    return error.status === 401 ? "That token is not valid." : "That token may not read the dashboard (viewer role needed).";
+  }
+  return `Cannot reach the twin API: ${error.message}`;
+}
+
+function main() {
+  const form = document.getElementById("sign-in-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const token = document.getElementById("token-input").value.trim();
+    document.getElementById("sign-in-error").textContent = "";
+    try {
+      await signIn(token);
+    } catch (error) {
+      signOut(signInError(error));
+    }
+  });
+  document.getElementById("sign-out").addEventListener("click", () => signOut());
+  // A token in the URL fragment (#token=…) signs in directly: the demo prints such a link.
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromHash) history.replaceState(null, "", location.pathname);
+  const saved = fromHash ?? sessionStorage.getItem(TOKEN_KEY);
+  if (saved) signIn(saved).catch((error) => signOut(signInError(error)));
+}
+
+main();
