@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -48,3 +48,36 @@ class InventoryEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     to_site: NonEmpty | None = None
     transfer_id: NonEmpty | None = None
     ref: str | None = None
+
+
+# Decoders and the encoder are built once: building them is the expensive part.
+event_decoder = msgspec.json.Decoder(InventoryEvent)
+events_decoder = msgspec.json.Decoder(list[InventoryEvent])
+event_encoder = msgspec.json.Encoder()
+
+# Event types whose `qty` is not a plain positive quantity (DESIGN's `qty` rule).
+SIGNED_QTY_TYPES = frozenset({EventType.ADJUSTED})
+ZERO_ALLOWED_TYPES = frozenset({EventType.COUNTED})
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of the canonical event v1, for partners and the OpenAPI docs.
+
+    It states the per-field rules; the cross-field rules (signed `qty` for ADJUSTED, `to_site`
+    and `transfer_id` for transfers) are in `twin.validation.validate_event` and described in
+    the schema's `description`.
+    """
+    schema = msgspec.json.schema(InventoryEvent)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "InventoryEvent v1"
+    schema["description"] = (
+        "Canonical inventory event v1. Cross-field rules: qty > 0, except ADJUSTED (signed, "
+        "non-zero) and COUNTED (>= 0); TRANSFER_SHIPPED needs to_site (different from site) "
+        "and transfer_id; TRANSFER_RECEIVED needs transfer_id."
+    )
+    return schema
+
+
+def encode_event(event: InventoryEvent) -> bytes:
+    """The canonical JSON bytes of one event (the value on `inventory.events.v1`)."""
+    return event_encoder.encode(event)
