@@ -47,7 +47,7 @@ export function el(tag, attrs = {}, ...children) {
 // Sets a cell's text and flashes it when the value changed, so operators see what moved.
 export function setAnimated(node, text) {
   if (node.textContent === text) return;
-  const hadValue = node.textContent !== "";
+  const hadValue = node.textContent !== "" && node.textContent !== "–";
   node.textContent = text;
   if (hadValue) {
     node.classList.remove("changed");
