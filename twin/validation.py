@@ -47,7 +47,7 @@ def decode_event(raw: bytes | str) -> InventoryEvent:
     try:
         event = event_decoder.decode(raw)
     except DECODE_FAILURES:
-        raise ValidationFailed(_slow_errors(raw, InventoryEvent, array=False)) from None
+        raise ValidationFailed(explain_failure(raw, InventoryEvent, array=False)) from None
     errors = validate_event(event)
     if errors:
         raise ValidationFailed(errors)
@@ -65,7 +65,7 @@ def decode_events(raw: bytes | str) -> list[InventoryEvent]:
     try:
         events = events_decoder.decode(raw)
     except DECODE_FAILURES:
-        raise ValidationFailed(_slow_errors(raw, InventoryEvent, array=True)) from None
+        raise ValidationFailed(explain_failure(raw, InventoryEvent, array=True)) from None
     errors: list[FieldError] = []
     for i, event in enumerate(events):
         errors.extend(validate_event(event, prefix=f"[{i}]."))
@@ -178,10 +178,13 @@ def record_errors(
     return errors
 
 
-def _slow_errors(
+def explain_failure(
     raw: bytes | str, struct_type: type[msgspec.Struct], *, array: bool
 ) -> list[FieldError]:
-    """Re-read input that failed the fast path and list every problem in it."""
+    """Re-read input that failed the fast path and list every problem in it.
+
+    The first error's code is `malformed_json` when the bytes are not JSON at all.
+    """
     try:
         obj = msgspec.json.decode(raw)
     except DECODE_FAILURES as exc:
