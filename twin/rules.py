@@ -1,0 +1,445 @@
+"""Alert rules: turn a SKU's changed position into alerts raised once and cleared once.
+
+The open/closed state of every condition lives in the SKU's own state (`SiteBuckets.alert_mask`
+and `episodes`), so it travels with the SKU in Bytewax snapshots. An alert id is stable per
+episode: ``f"{kind}:{sku}:{site}:{n}"`` where ``n`` counts the episodes of that condition;
+the cleared alert carries the same id as the raised one.
+
+Conditions at a site (evaluated only for the site an event touched):
+
+* ``LOW_STOCK``: ATP below the reorder point at a site whose feed is fresh, with a
+  recommendation (`twin.recommend`).
+* ``SUSPECTED_SYNC_GAP``: the same low ATP, but the site's feed is overdue: the figure is
+  suspect, so it is reported as a probable missing-data problem, not a shortage.
+* ``OVER_ALLOCATION``: ATP below zero (more promised than there is).
+* ``NEGATIVE_ON_HAND``: on hand below zero (movements recorded that the stock cannot cover).
+* ``COUNT_DISCREPANCY``: a count that differs from the book on hand at the count's time;
+  cleared by a later count that agrees, replaced (cleared, then raised anew) by a later count
+  that disagrees. Ranked by value with `rank_count_discrepancies`.
+* ``ANOMALY``: a closed window's demand far from its EWMA baseline (robust scale), with the
+  figures in ``details``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from twin.masterdata import MasterData
+from twin.position import CountOutcome, SiteBuckets, SkuTwin
+from twin.recommend import LaneIn, SkuLimits, recommend
+from twin.wire import Alert, AlertKind, Recommendation, Severity, WindowMetric
+
+LOW_STOCK = 1
+SUSPECTED_SYNC_GAP = 2
+OVER_ALLOCATION = 4
+NEGATIVE_ON_HAND = 8
+COUNT_DISCREPANCY = 16
+ANOMALY = 32
+
+# the conditions `evaluate` recomputes from the buckets (the others are event-driven)
+_BUCKET_BITS = LOW_STOCK | SUSPECTED_SYNC_GAP | OVER_ALLOCATION | NEGATIVE_ON_HAND
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """Thresholds of the rules. Values are in the master data's currency."""
+
+    approval_value_threshold: float = 10_000.0
+    count_warning_value: float = 100.0
+    count_critical_value: float = 1_000.0
+    anomaly_alpha: float = 0.2
+    anomaly_threshold: float = 4.0
+    anomaly_min_windows: int = 8
+    anomaly_min_scale: float = 1.0
+
+
+class DemandBaseline:
+    """EWMA of window demand and of its absolute deviation (a robust scale).
+
+    The deviation of a window is ``(demand - baseline) / scale`` with
+    ``scale = max(1.25 * ewma_abs_dev, min_scale)`` (1.25 * mean absolute deviation
+    estimates a standard deviation). A window's demand is clipped to ``baseline ±
+    threshold * scale`` before it updates the baseline, so one spike does not poison it.
+    """
+
+    __slots__ = ("abs_dev", "mean", "windows")
+
+    def __init__(self) -> None:
+        self.mean = 0.0
+        self.abs_dev = 0.0
+        self.windows = 0
+
+    def scale(self, min_scale: float) -> float:
+        return max(1.25 * self.abs_dev, min_scale)
+
+    def update(self, demand: float, alpha: float, threshold: float, min_scale: float) -> None:
+        if self.windows == 0:
+            self.mean = demand
+        else:
+            bound = threshold * self.scale(min_scale)
+            clipped = min(max(demand, self.mean - bound), self.mean + bound)
+            self.abs_dev += alpha * (abs(clipped - self.mean) - self.abs_dev)
+            self.mean += alpha * (clipped - self.mean)
+        self.windows += 1
+
+
+class RuleBook:
+    """The rules plus the master data they need, held as plain dicts (picklable)."""
+
+    __slots__ = ("config", "lanes_in", "limits")
+
+    def __init__(
+        self,
+        limits: dict[str, SkuLimits],
+        lanes_in: dict[str, list[LaneIn]],
+        config: RuleConfig | None = None,
+    ) -> None:
+        self.limits = limits
+        self.lanes_in = lanes_in
+        self.config = config if config is not None else RuleConfig()
+
+    @classmethod
+    def from_master(cls, md: MasterData | None, config: RuleConfig | None = None) -> RuleBook:
+        limits: dict[str, SkuLimits] = {}
+        lanes_in: dict[str, list[LaneIn]] = {}
+        if md is not None:
+            for sku in md.skus:
+                limits[sku.id] = SkuLimits(
+                    reorder_point=dict(sku.reorder_point),
+                    target=dict(sku.target),
+                    unit_value=float(sku.unit_value),
+                )
+            for lane in md.lanes:
+                lanes_in.setdefault(lane.to_site, []).append(
+                    LaneIn(from_site=lane.from_site, transit_s=lane.transit_hours * 3600.0)
+                )
+        return cls(limits, lanes_in, config)
+
+    # -- bucket conditions ---------------------------------------------------------------
+    def evaluate(
+        self,
+        twin: SkuTwin,
+        site: str,
+        fresh: Callable[[str], bool],
+        now: datetime,
+    ) -> list[Alert]:
+        """Raise or clear the bucket conditions of `twin` at `site`; [] when nothing moved."""
+        b = twin.sites.get(site)
+        if b is None:
+            return []
+        atp = b.on_hand - b.receiving - b.reserved - b.picked - b.quarantined
+        mask = 0
+        limits = self.limits.get(twin.sku)
+        reorder_point = None
+        if limits is not None:
+            reorder_point = limits.reorder_point.get(site)
+            if reorder_point is not None and atp < reorder_point:
+                mask = LOW_STOCK if fresh(site) else SUSPECTED_SYNC_GAP
+        if atp < 0:
+            mask |= OVER_ALLOCATION
+        if b.on_hand < 0:
+            mask |= NEGATIVE_ON_HAND
+        old = b.alert_mask & _BUCKET_BITS
+        if mask == old:
+            return []
+        return self._transitions(twin, site, b, old, mask, atp, reorder_point, fresh, now)
+
+    def _transitions(
+        self,
+        twin: SkuTwin,
+        site: str,
+        b: SiteBuckets,
+        old: int,
+        new: int,
+        atp: int,
+        reorder_point: int | None,
+        fresh: Callable[[str], bool],
+        now: datetime,
+    ) -> list[Alert]:
+        alerts: list[Alert] = []
+        sku = twin.sku
+        # clear first, so a LOW_STOCK → SUSPECTED_SYNC_GAP switch reads in order
+        for bit, kind in _BUCKET_KINDS:
+            if old & bit and not new & bit:
+                alerts.append(_clear(b, kind, sku, site, now, _CLEARED[kind](atp, b.on_hand)))
+        for bit, kind in _BUCKET_KINDS:
+            if new & bit and not old & bit:
+                alerts.append(self._raise(twin, b, bit, kind, site, atp, reorder_point, fresh, now))
+        b.alert_mask = (b.alert_mask & ~_BUCKET_BITS) | new
+        return alerts
+
+    def _raise(
+        self,
+        twin: SkuTwin,
+        b: SiteBuckets,
+        bit: int,
+        kind: AlertKind,
+        site: str,
+        atp: int,
+        reorder_point: int | None,
+        fresh: Callable[[str], bool],
+        now: datetime,
+    ) -> Alert:
+        sku = twin.sku
+        details: dict[str, float | int | str] = {"atp": atp, "on_hand": b.on_hand}
+        if bit == LOW_STOCK:
+            limits = self.limits[sku]
+            rec = recommend(
+                site=site,
+                atp_by_site=twin.atp_by_site(),
+                limits=limits,
+                lanes_in=self.lanes_in.get(site, ()),
+                fresh=fresh,
+                now=now,
+                approval_value_threshold=self.config.approval_value_threshold,
+            )
+            details["reorder_point"] = reorder_point or 0
+            details["target"] = limits.target.get(site, 0)
+            return _open(
+                b,
+                kind,
+                sku,
+                site,
+                "critical" if atp <= 0 else "warning",
+                now,
+                f"{sku} at {site} is low: {atp} available to promise, below its reorder point "
+                f"of {reorder_point}. Recommended: {_describe(rec)}.",
+                details,
+                rec,
+            )
+        if bit == SUSPECTED_SYNC_GAP:
+            details["reorder_point"] = reorder_point or 0
+            return _open(
+                b,
+                kind,
+                sku,
+                site,
+                "info",
+                now,
+                f"{sku} at {site} shows {atp} available to promise, below its reorder point of "
+                f"{reorder_point}, but {site}'s feed is overdue: movements are probably missing, "
+                "so this is a suspected sync gap, not a shortage. Check the feed before acting.",
+                details,
+            )
+        if bit == OVER_ALLOCATION:
+            return _open(
+                b,
+                kind,
+                sku,
+                site,
+                "critical",
+                now,
+                f"{sku} at {site} is over-allocated: {-atp} more units are reserved, picked, "
+                "receiving or on hold than are on hand, so some promises cannot be kept.",
+                details,
+            )
+        return _open(
+            b,
+            kind,
+            sku,
+            site,
+            "critical",
+            now,
+            f"{sku} at {site} has a negative on-hand of {b.on_hand}: more has left than was "
+            "recorded arriving. A receipt is probably missing or a count is due.",
+            details,
+        )
+
+    # -- counts ----------------------------------------------------------------------------
+    def on_count(self, twin: SkuTwin, count: CountOutcome, now: datetime) -> list[Alert]:
+        """COUNT_DISCREPANCY for a count that took effect (see the module docstring)."""
+        b = twin.sites[count.site]
+        sku = twin.sku
+        site = count.site
+        alerts: list[Alert] = []
+        is_open = bool(b.alert_mask & COUNT_DISCREPANCY)
+        diff = count.difference
+        if is_open:
+            explanation = (
+                f"A later count of {sku} at {site} agrees with the book ({count.counted})."
+                if diff == 0
+                else f"Superseded by a later count of {sku} at {site}."
+            )
+            alerts.append(_clear(b, "COUNT_DISCREPANCY", sku, site, now, explanation))
+            b.alert_mask &= ~COUNT_DISCREPANCY
+        if diff == 0:
+            return alerts
+        limits = self.limits.get(sku)
+        value = abs(diff) * (limits.unit_value if limits is not None else 0.0)
+        cfg = self.config
+        severity: Severity = (
+            "critical"
+            if value >= cfg.count_critical_value
+            else "warning"
+            if value >= cfg.count_warning_value
+            else "info"
+        )
+        direction = "more" if diff > 0 else "fewer"
+        alerts.append(
+            _open(
+                b,
+                "COUNT_DISCREPANCY",
+                sku,
+                site,
+                severity,
+                now,
+                f"A count of {sku} at {site} found {count.counted} units where the book said "
+                f"{count.book}: {abs(diff)} {direction} than recorded, worth {value:.2f}. "
+                "On hand now follows the count.",
+                {
+                    "counted": count.counted,
+                    "book": count.book,
+                    "difference": diff,
+                    "value": round(value, 2),
+                    "count_event_id": count.event_id,
+                    "counted_at": count.occurred_at.isoformat(),
+                },
+            )
+        )
+        b.alert_mask |= COUNT_DISCREPANCY
+        return alerts
+
+    # -- windows ---------------------------------------------------------------------------
+    def on_window(self, twin: SkuTwin, metric: WindowMetric, now: datetime) -> list[Alert]:
+        """ANOMALY from one closed window of this SKU at one site, then update the baseline."""
+        site = metric.site
+        b = twin.sites.get(site)
+        if b is None:
+            b = twin.sites[site] = SiteBuckets()
+        baselines = twin.baselines
+        if baselines is None:
+            baselines = twin.baselines = {}
+        base = baselines.get(site)
+        if base is None:
+            base = baselines[site] = DemandBaseline()
+        cfg = self.config
+        demand = metric.demand
+        alerts: list[Alert] = []
+        is_open = bool(b.alert_mask & ANOMALY)
+        if base.windows >= cfg.anomaly_min_windows:
+            scale = base.scale(cfg.anomaly_min_scale)
+            deviation = (demand - base.mean) / scale
+            anomalous = abs(deviation) > cfg.anomaly_threshold
+            if anomalous and not is_open:
+                word = "above" if deviation > 0 else "below"
+                alerts.append(
+                    _open(
+                        b,
+                        "ANOMALY",
+                        twin.sku,
+                        site,
+                        "warning",
+                        now,
+                        f"Demand for {twin.sku} at {site} was {demand} in the window starting "
+                        f"{metric.window_start.isoformat()}, {word} its usual {base.mean:.1f} by "
+                        f"{abs(deviation):.1f} typical deviations (alert above "
+                        f"{cfg.anomaly_threshold:g}).",
+                        {
+                            "demand": demand,
+                            "baseline": round(base.mean, 3),
+                            "scale": round(scale, 3),
+                            "deviation": round(deviation, 3),
+                            "threshold": cfg.anomaly_threshold,
+                            "window_start": metric.window_start.isoformat(),
+                            "window_end": metric.window_end.isoformat(),
+                        },
+                    )
+                )
+                b.alert_mask |= ANOMALY
+            elif not anomalous and is_open:
+                alerts.append(
+                    _clear(
+                        b,
+                        "ANOMALY",
+                        twin.sku,
+                        site,
+                        now,
+                        f"Demand for {twin.sku} at {site} is back near its usual level "
+                        f"({demand} against {base.mean:.1f}).",
+                    )
+                )
+                b.alert_mask &= ~ANOMALY
+        base.update(demand, cfg.anomaly_alpha, cfg.anomaly_threshold, cfg.anomaly_min_scale)
+        return alerts
+
+
+_BUCKET_KINDS: tuple[tuple[int, AlertKind], ...] = (
+    (LOW_STOCK, "LOW_STOCK"),
+    (SUSPECTED_SYNC_GAP, "SUSPECTED_SYNC_GAP"),
+    (OVER_ALLOCATION, "OVER_ALLOCATION"),
+    (NEGATIVE_ON_HAND, "NEGATIVE_ON_HAND"),
+)
+
+_CLEARED: dict[str, Callable[[int, int], str]] = {
+    "LOW_STOCK": lambda atp, on_hand: (
+        f"Available to promise is back to {atp}, at or above "
+        "the reorder point (or the site's feed went quiet: see SUSPECTED_SYNC_GAP)."
+    ),
+    "SUSPECTED_SYNC_GAP": lambda atp, on_hand: (
+        f"The gap has closed: available to promise is "
+        f"{atp}, or the feed is fresh again and the figure can be trusted."
+    ),
+    "OVER_ALLOCATION": lambda atp, on_hand: f"No longer over-allocated: {atp} available.",
+    "NEGATIVE_ON_HAND": lambda atp, on_hand: f"On hand is back to {on_hand}, no longer negative.",
+}
+
+
+def alert_id(kind: str, sku: str, site: str, episode: int) -> str:
+    return f"{kind}:{sku}:{site}:{episode}"
+
+
+def _open(
+    b: SiteBuckets,
+    kind: AlertKind,
+    sku: str,
+    site: str,
+    severity: Severity,
+    now: datetime,
+    explanation: str,
+    details: dict[str, float | int | str],
+    recommendation: Recommendation | None = None,
+) -> Alert:
+    episodes = b.episodes
+    if episodes is None:
+        episodes = b.episodes = {}
+    n = episodes.get(kind, 0) + 1
+    episodes[kind] = n
+    return Alert(
+        id=alert_id(kind, sku, site, n),
+        kind=kind,
+        severity=severity,
+        detected_at=now,
+        explanation=explanation,
+        sku=sku,
+        site=site,
+        details=details,
+        recommendation=recommendation,
+    )
+
+
+def _clear(b: SiteBuckets, kind: AlertKind, sku: str, site: str, now: datetime, why: str) -> Alert:
+    n = b.episodes.get(kind, 0) if b.episodes is not None else 0
+    return Alert(
+        id=alert_id(kind, sku, site, n),
+        kind=kind,
+        severity="info",
+        detected_at=now,
+        explanation=why,
+        state="cleared",
+        sku=sku,
+        site=site,
+    )
+
+
+def _describe(rec: Recommendation) -> str:
+    if rec.action == "transfer":
+        return f"transfer {rec.qty} from {rec.from_site}"
+    return f"purchase {rec.qty}"
+
+
+def rank_count_discrepancies(alerts: Iterable[Alert]) -> list[Alert]:
+    """Raised COUNT_DISCREPANCY alerts, most valuable first (ties: by id, for stable output)."""
+    found = [a for a in alerts if a.kind == "COUNT_DISCREPANCY" and a.state == "raised"]
+    return sorted(found, key=lambda a: (-float(a.details.get("value", 0.0)), a.id))
