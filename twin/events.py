@@ -55,6 +55,10 @@ event_decoder = msgspec.json.Decoder(InventoryEvent)
 events_decoder = msgspec.json.Decoder(list[InventoryEvent])
 event_encoder = msgspec.json.Encoder()
 
+# No real movement is this large; the bound keeps hostile numbers (1e300, 10**40) out of the
+# positions and out of exact-decimal unit conversion.
+MAX_QTY = 10**12
+
 # Event types whose `qty` is not a plain positive quantity (DESIGN's `qty` rule).
 SIGNED_QTY_TYPES = frozenset({EventType.ADJUSTED})
 ZERO_ALLOWED_TYPES = frozenset({EventType.COUNTED})

@@ -31,7 +31,7 @@ import msgspec
 import yaml
 
 from twin.errors import MasterDataError, TwinError
-from twin.events import EventType
+from twin.events import MAX_QTY, EventType
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 FeedMode = Literal["api", "batch", "3pl"]
@@ -106,9 +106,7 @@ class MasterData(msgspec.Struct, kw_only=True, omit_defaults=True):
     version: int = 1
 
 
-# No real movement is this large; the bound keeps hostile numbers (1e999999) from building
-# gigantic integers.
-MAX_BASE_QTY = 10**12
+MAX_BASE_QTY = MAX_QTY  # also keeps hostile numbers (1e999999) from building huge integers
 
 
 class ConversionError(TwinError):

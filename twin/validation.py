@@ -28,6 +28,7 @@ import msgspec
 
 from twin.errors import FieldError, ValidationFailed
 from twin.events import (
+    MAX_QTY,
     EventType,
     InventoryEvent,
     event_decoder,
@@ -93,6 +94,8 @@ def cross_field_errors(
     errors: list[FieldError] = []
     if not math.isfinite(qty):
         errors.append(_err(prefix, "qty", qty, "not_finite", "must be a finite number"))
+    elif not -MAX_QTY <= qty <= MAX_QTY:
+        errors.append(_err(prefix, "qty", qty, "qty_out_of_range", f"must be within ±{MAX_QTY:,}"))
     elif event_type is EventType.ADJUSTED:
         if qty == 0:
             errors.append(

@@ -1,0 +1,204 @@
+"""Decoding canonical events: the good ones pass, the bad ones list exactly what is wrong."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twin.errors import ValidationFailed
+from twin.events import EventType, InventoryEvent
+from twin.validation import decode_event, decode_events, validate_event
+
+GOOD: dict[str, Any] = {
+    "event_id": "E-1",
+    "type": "SHIPPED",
+    "sku": "SKU-1",
+    "site": "WH-01",
+    "qty": 3,
+    "uom": "each",
+    "occurred_at": "2026-11-26T10:00:00Z",
+    "source": "wms-api:WH-01",
+}
+
+
+def event_json(**changes: Any) -> bytes:
+    """GOOD with fields changed; a value of ... removes the field."""
+    record = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in record.items() if v is not ...}).encode()
+
+
+def errors_of(raw: bytes) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationFailed) as caught:
+        decode_events(raw)
+    return [(e.field, e.code) for e in caught.value.errors]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"type": "ADJUSTED", "qty": -4},
+        {"type": "COUNTED", "qty": 0},
+        {"qty": 2.5, "uom": "case"},
+        {"type": "TRANSFER_SHIPPED", "to_site": "WH-02", "transfer_id": "T-1"},
+        {"type": "TRANSFER_RECEIVED", "transfer_id": "T-1"},
+        # recorded_at before occurred_at is accepted: the stamps come from different clocks.
+        {"recorded_at": "2026-11-26T09:59:58Z"},
+        {"occurred_at": "2026-11-26T11:00:00+01:00", "ref": "ORD-9"},
+        {"unknown_future_field": 1},
+    ],
+)
+def test_good_events_decode(changes: dict[str, Any]) -> None:
+    event = decode_event(event_json(**changes))
+    assert isinstance(event, InventoryEvent)
+    assert event.occurred_at.utcoffset() is not None
+    assert validate_event(event) == []
+
+
+def test_decoded_event_has_the_contract_values() -> None:
+    event = decode_event(event_json(occurred_at="2026-11-26T11:00:00+01:00"))
+    assert event.type is EventType.SHIPPED
+    assert event.qty == 3
+    assert event.occurred_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+BAD = [
+    ({"qty": 0}, [("qty", "qty_not_positive")]),
+    ({"qty": -1, "type": "RECEIVED"}, [("qty", "qty_not_positive")]),
+    ({"type": "ADJUSTED", "qty": 0}, [("qty", "qty_zero")]),
+    ({"type": "COUNTED", "qty": -1}, [("qty", "qty_negative")]),
+    ({"type": "TRANSFER_SHIPPED"}, [("to_site", "required"), ("transfer_id", "required")]),
+    ({"type": "TRANSFER_RECEIVED"}, [("transfer_id", "required")]),
+    (
+        {"type": "TRANSFER_SHIPPED", "to_site": "WH-01", "transfer_id": "T"},
+        [("to_site", "same_site")],
+    ),
+    ({"type": "SHIPPD"}, [("type", "enum")]),
+    ({"qty": "3"}, [("qty", "type")]),
+    ({"qty": True}, [("qty", "type")]),
+    ({"event_id": ""}, [("event_id", "length")]),
+    ({"event_id": "x" * 129}, [("event_id", "length")]),
+    ({"occurred_at": "2026-11-26T10:00:00"}, [("occurred_at", "timezone")]),
+    ({"occurred_at": "yesterday"}, [("occurred_at", "datetime")]),
+    ({"sku": ...}, [("sku", "missing")]),
+    ({"sku": None}, [("sku", "missing")]),
+    ({"recorded_at": 12}, [("recorded_at", "type")]),
+    # Every problem of the record, not the first one.
+    (
+        {"sku": 5, "site": ..., "qty": -2, "occurred_at": "soon", "source": ""},
+        [
+            ("sku", "type"),
+            ("site", "missing"),
+            ("occurred_at", "datetime"),
+            ("source", "length"),
+        ],
+    ),
+    (
+        {"type": "TRANSFER_SHIPPED", "qty": 0, "uom": ...},
+        [
+            ("uom", "missing"),
+            ("qty", "qty_not_positive"),
+            ("to_site", "required"),
+            ("transfer_id", "required"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), BAD)
+def test_bad_event_lists_exactly_its_errors(
+    changes: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    assert errors_of(event_json(**changes)) == expected
+
+
+def test_errors_carry_the_value_and_a_message_a_person_can_act_on() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        decode_event(event_json(type="COUNTED", qty=-5))
+    (error,) = caught.value.errors
+    assert error.value == -5
+    assert "COUNTED" in error.message
+    assert "0 or more" in error.message
+
+
+def test_array_errors_are_listed_with_record_paths() -> None:
+    good = json.loads(event_json())
+    raw = json.dumps([good, {**good, "qty": 0}, 7, {**good, "type": "NOPE"}]).encode()
+    assert errors_of(raw) == [
+        ("[1].qty", "qty_not_positive"),
+        ("[2]", "type"),
+        ("[3].type", "enum"),
+    ]
+
+
+def test_an_array_decodes_to_all_its_events() -> None:
+    good = json.loads(event_json())
+    raw = json.dumps([good, {**good, "event_id": "E-2"}]).encode()
+    assert [e.event_id for e in decode_events(raw)] == ["E-1", "E-2"]
+    assert decode_events(b"[]") == []
+
+
+def test_a_single_object_also_decodes_as_a_list() -> None:
+    assert [e.event_id for e in decode_events(b"  " + event_json())] == ["E-1"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"", "malformed_json"),
+        (b"{", "malformed_json"),
+        (b"\xff\xfe", "malformed_json"),
+        (b"[" * 100_000, "malformed_json"),
+        (b'{"qty": 1e999}', "malformed_json"),
+        (b"42", "type"),
+        (b"null", "type"),
+    ],
+)
+def test_hostile_bytes_give_one_structured_error(raw: bytes, code: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        decode_event(raw)
+    assert caught.value.errors[0].code == code
+
+
+@pytest.mark.parametrize("qty", [10**40, 1e300, -(10**13)])
+def test_absurd_quantities_are_refused(qty: float) -> None:
+    assert errors_of(event_json(type="ADJUSTED", qty=qty)) == [("qty", "qty_out_of_range")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_give_events_or_validation_failed(raw: bytes) -> None:
+    try:
+        events = decode_events(raw)
+    except ValidationFailed as failed:
+        assert failed.errors
+        assert all(e.code and e.message for e in failed.errors)
+    else:
+        assert all(validate_event(e) == [] for e in events)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*sorted(GOOD), "to_site", "transfer_id"]), json_values))
+def test_wrong_values_in_event_fields_are_reported_field_by_field(changes: dict[str, Any]) -> None:
+    raw = json.dumps({**GOOD, **changes}).encode()
+    try:
+        decode_event(raw)
+    except ValidationFailed as failed:
+        fields = {e.field for e in failed.errors}
+        assert fields <= set(GOOD) | {"to_site", "transfer_id", "recorded_at", "ref"}
