@@ -1,0 +1,86 @@
+"""What the load test may write and read: SKUs, API-fed sites and units from master data.
+
+Built once per Locust process from the master data file, so generated events are valid
+canonical events (known SKU, known site, the SKU's base unit) that the normalizer accepts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from twin.events import EventType, InventoryEvent
+from twin.masterdata import load_master_data
+
+# Receipts keep stock up while shipments and adjustments move it: a stream that keeps
+# positions changing without draining every site into permanent alerts.
+_MIX = (
+    (EventType.RECEIVED, 3),
+    (EventType.RESERVED, 2),
+    (EventType.RESERVATION_RELEASED, 1),
+    (EventType.ADJUSTED, 1),
+)
+_TYPES = [event_type for event_type, weight in _MIX for _ in range(weight)]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    skus: list[tuple[str, str]]  # (sku id, base uom)
+    sites: list[str]  # sites whose feed is the API
+    all_sites: list[str]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Catalog:
+        md = load_master_data(path)
+        api_sites = [s.id for s in md.sites if s.feed_mode == "api"] or [s.id for s in md.sites]
+        return cls(
+            skus=[(s.id, s.base_uom) for s in md.skus],
+            sites=api_sites,
+            all_sites=[s.id for s in md.sites],
+        )
+
+    def sku_ids(self) -> list[str]:
+        return [sku for sku, _ in self.skus]
+
+
+class EventFactory:
+    """Makes canonical events with unique ids (`locust-<run>-<n>`) for one Locust user."""
+
+    def __init__(self, catalog: Catalog, rng: random.Random) -> None:
+        self.catalog = catalog
+        self.rng = rng
+        self.prefix = f"locust-{uuid.uuid4().hex[:10]}"
+        self.counter = itertools.count(1)
+
+    def event(self) -> InventoryEvent:
+        sku, uom = self.rng.choice(self.catalog.skus)
+        site = self.rng.choice(self.catalog.sites)
+        event_type = self.rng.choice(_TYPES)
+        qty: int = self.rng.randint(1, 12)
+        if event_type is EventType.ADJUSTED and self.rng.random() < 0.5:
+            qty = -qty
+        now = datetime.now(UTC)
+        return InventoryEvent(
+            event_id=f"{self.prefix}-{next(self.counter)}",
+            type=event_type,
+            sku=sku,
+            site=site,
+            qty=qty,
+            uom=uom,
+            occurred_at=now,
+            recorded_at=now,
+            source=f"locust:{site}",
+        )
+
+    def encode_one(self) -> tuple[str, bytes]:
+        event = self.event()
+        return event.event_id, msgspec.json.encode(event)
+
+    def encode_batch(self, size: int) -> bytes:
+        return msgspec.json.encode([self.event() for _ in range(size)])

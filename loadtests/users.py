@@ -1,0 +1,120 @@
+"""Locust HTTP users: integration feeds posting events, and operators reading the twin."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from locust import FastHttpUser, between, task
+
+from loadtests.catalog import Catalog, EventFactory
+
+
+def catalog_of(user: FastHttpUser) -> Catalog:
+    """The master-data catalog, loaded once per Locust process and kept on the environment."""
+    environment = user.environment
+    catalog = getattr(environment, "twin_catalog", None)
+    if catalog is None:
+        catalog = Catalog.load(environment.parsed_options.master_data)
+        environment.twin_catalog = catalog
+    return catalog
+
+
+def _expect(response: Any, statuses: tuple[int, ...]) -> None:
+    """Mark the response as a success or failure by its status (overrides Locust's default)."""
+    if response.status_code in statuses:
+        response.success()
+    else:
+        response.failure(f"status {response.status_code}: {(response.text or '')[:200]}")
+
+
+class IngestUser(FastHttpUser):
+    """A WMS or middleware feed: single events with an Idempotency-Key, and batches."""
+
+    weight = 2
+    wait_time = between(0.05, 0.2)
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        self.auth = {"Authorization": f"Bearer {options.ingest_token}"}
+        self.events = EventFactory(catalog_of(self), random.Random())
+        self.batch_size = options.batch_size
+
+    @task(4)
+    def post_one(self) -> None:
+        event_id, body = self.events.encode_one()
+        headers = {**self.auth, "Content-Type": "application/json", "Idempotency-Key": event_id}
+        with self.client.post(
+            "/v1/events",
+            data=body,
+            headers=headers,
+            name="/v1/events (one)",
+            catch_response=True,
+        ) as response:
+            _expect(response, (202,))
+
+    @task(1)
+    def post_batch(self) -> None:
+        body = self.events.encode_batch(self.batch_size)
+        headers = {**self.auth, "Content-Type": "application/json"}
+        with self.client.post(
+            "/v1/events",
+            data=body,
+            headers=headers,
+            name="/v1/events (batch)",
+            catch_response=True,
+        ) as response:
+            _expect(response, (202,))
+
+    @task(1)
+    def replay_same_key(self) -> None:
+        """A retried POST with the same Idempotency-Key must be accepted, not duplicated."""
+        event_id, body = self.events.encode_one()
+        headers = {**self.auth, "Content-Type": "application/json", "Idempotency-Key": event_id}
+        for attempt in ("first", "retry"):
+            with self.client.post(
+                "/v1/events",
+                data=body,
+                headers=headers,
+                name=f"/v1/events (idempotent {attempt})",
+                catch_response=True,
+            ) as response:
+                _expect(response, (200, 202))
+
+
+class ReaderUser(FastHttpUser):
+    """A control-tower operator's page: positions, sites, the network and alerts."""
+
+    weight = 3
+    wait_time = between(0.2, 1.0)
+
+    def on_start(self) -> None:
+        self.auth = {"Authorization": f"Bearer {self.environment.parsed_options.viewer_token}"}
+        self.catalog = catalog_of(self)
+        self.rng = random.Random()
+
+    def _get(self, path: str, name: str) -> None:
+        with self.client.get(path, headers=self.auth, name=name, catch_response=True) as response:
+            # A SKU nothing has touched yet may be unknown to the twin: that is an answer.
+            _expect(response, (200, 404))
+
+    @task(5)
+    def sku(self) -> None:
+        self._get(f"/v1/skus/{self.rng.choice(self.catalog.sku_ids())}", "/v1/skus/[sku]")
+
+    @task(2)
+    def site(self) -> None:
+        self._get(f"/v1/sites/{self.rng.choice(self.catalog.all_sites)}", "/v1/sites/[site]")
+
+    @task(2)
+    def network(self) -> None:
+        self._get("/v1/network", "/v1/network")
+
+    @task(1)
+    def alerts(self) -> None:
+        self._get(f"/v1/alerts?site={self.rng.choice(self.catalog.all_sites)}", "/v1/alerts?site=")
+
+    @task(1)
+    def search(self) -> None:
+        prefix = self.rng.choice(self.catalog.sku_ids())[:-2]
+        self._get(f"/v1/skus?prefix={prefix}&limit=20", "/v1/skus?prefix=")
