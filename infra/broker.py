@@ -74,6 +74,7 @@ class LocalBroker:
         home: Path | None = None,
         port: int | None = None,
         controller_port: int | None = None,
+        session_timeout_ms: int = 9000,
     ) -> None:
         self.settings = settings or BrokerSettings()
         self.home = home or self.settings.kafka_dir()
@@ -81,7 +82,10 @@ class LocalBroker:
         if controller_port is None:
             controller_port = client_port + 1 if port else self.settings.controller_port()
         self.layout = BrokerLayout(
-            port=client_port, controller_port=controller_port, data_dir=self.home / "data"
+            port=client_port,
+            controller_port=controller_port,
+            data_dir=self.home / "data",
+            session_timeout_ms=session_timeout_ms,
         )
         self.version = KAFKA_VERSION
         self._child: subprocess.Popen[bytes] | None = None
@@ -208,7 +212,8 @@ class LocalBroker:
 
     def _foreign_kafka_answers(self) -> bool:
         """True when another Kafka serves our client port; raise if a port is otherwise taken."""
-        for port, role in ((self.layout.port, "client"), (self.layout.controller_port, "ctl")):
+        ports = ((self.layout.port, "client"), (self.layout.controller_port, "controller"))
+        for port, role in ports:
             if not port_open(LOOPBACK, port):
                 continue
             if role == "client" and speaks_kafka(LOOPBACK, port):
@@ -238,7 +243,7 @@ class LocalBroker:
     def _format_once(self, java: Path, libs: Path) -> None:
         if (self.layout.data_dir / "meta.properties").is_file():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = _new_cluster_id()
         cmd = [
             *self._java_cmd(java, libs),
             _STORAGE_TOOL,
@@ -302,23 +307,41 @@ class LocalBroker:
             os.killpg(pid, sig)  # the JVM leads its own process group (start_new_session)
 
     def _wait_exit(self, pid: int, deadline: float) -> bool:
+        """Wait until the process is gone and its ports are free (so a restart can bind)."""
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not _pid_alive(pid) and not self._ports_in_use():
                 return True
             time.sleep(0.05)
         return not _pid_alive(pid)
+
+    def _ports_in_use(self) -> bool:
+        return any(
+            port_open(LOOPBACK, port, timeout=0.2)
+            for port in (self.layout.port, self.layout.controller_port)
+        )
 
     def describe_state(self) -> dict[str, object]:
         """The status as a JSON-able dict (for `invtwin kafka status --json`)."""
         return asdict(self.status())
 
 
+def _new_cluster_id() -> str:
+    """A Kafka Uuid (base64url, 22 chars) that does not start with '-' (argparse would
+    take it for an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _pid_alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        # Reap it if it is our own child, so a dead broker is not kept as a zombie.
+    try:
+        # Our own child: waitpid is exact, and reaping it keeps no zombie around. It reports
+        # the exit only once every thread of the JVM is gone (and its sockets closed).
         done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
+        return done != pid
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -326,8 +349,10 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        # A zombie leader whose other threads still exit shows "Z" but may hold the ports.
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        return not (fields.get("State", "").startswith("Z") and fields.get("Threads") == "1")
     return True
 
 

@@ -23,6 +23,9 @@ class BrokerLayout:
     controller_port: int
     data_dir: Path
     node_id: int = 1
+    # After a crash the controller accepts the restarted broker only once the dead
+    # incarnation's session expired: brokers that get killed on purpose use a short one.
+    session_timeout_ms: int = 9000
 
     @property
     def bootstrap(self) -> str:
@@ -60,6 +63,8 @@ def server_properties(layout: BrokerLayout) -> str:
         # Consumers join at once; tests may use short sessions.
         "group.initial.rebalance.delay.ms": 0,
         "group.min.session.timeout.ms": 1000,
+        "broker.session.timeout.ms": layout.session_timeout_ms,
+        "broker.heartbeat.interval.ms": min(2000, layout.session_timeout_ms // 3),
         # Two cores shared with many processes: a few threads are plenty.
         "num.network.threads": 2,
         "num.io.threads": 4,

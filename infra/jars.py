@@ -36,6 +36,7 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
     target = libs_dir(version)
     if jars_ready(version):
         return target
+    find_maven()  # fail with install advice before touching the cache
     target.parent.mkdir(parents=True, exist_ok=True)
     # Two processes resolving at once (parallel test sessions) take turns.
     with (target.parent / ".resolve.lock").open("w") as lock:
