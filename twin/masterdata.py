@@ -140,8 +140,9 @@ def parse_master_data(text: str | bytes) -> MasterData:
         raise MasterDataError(["the file must be a mapping with sites, skus, aliases, ..."])
     errors: list[str] = []
     sections: dict[str, list[Any]] = {}
+    broken: set[str] = set()  # ids of items already reported, so they are not "unknown" too
     for name, item_type in _SECTIONS.items():
-        sections[name] = _convert_section(doc, name, item_type, errors)
+        sections[name] = _convert_section(doc, name, item_type, errors, broken)
     unknown = sorted(set(doc) - set(_SECTIONS) - {"version"})
     errors.extend(f"unknown top-level key {key!r}" for key in unknown)
     md = MasterData(
@@ -151,7 +152,7 @@ def parse_master_data(text: str | bytes) -> MasterData:
         partners=sections["partners"],
         lanes=sections["lanes"],
     )
-    errors.extend(check_master_data(md))
+    errors.extend(check_master_data(md, broken))
     if errors:
         raise MasterDataError(errors)
     return md
@@ -168,7 +169,11 @@ _REQUIRED_SECTIONS = frozenset({"sites", "skus"})
 
 
 def _convert_section(
-    doc: dict[Any, Any], name: str, item_type: type[msgspec.Struct], errors: list[str]
+    doc: dict[Any, Any],
+    name: str,
+    item_type: type[msgspec.Struct],
+    errors: list[str],
+    broken: set[str],
 ) -> list[Any]:
     # Items are converted one by one so that every bad item is reported, not only the first.
     raw = doc.get(name)
@@ -181,13 +186,33 @@ def _convert_section(
         return []
     items: list[Any] = []
     for i, item in enumerate(raw):
+        if item_type is PartnerProfile and _bad_txn_types(item, errors):
+            broken.add(str(item.get("id")))
+            continue
         try:
             items.append(msgspec.convert(item, item_type))
         except msgspec.ValidationError as exc:
             label = item.get("id") if isinstance(item, dict) else None
+            if label is not None:
+                broken.add(str(label))
             where = f"{name}[{i}]" + (f" ({label})" if label else "")
             errors.append(f"{where}: {str(exc).replace('$.', '').replace('`$`', 'the item')}")
     return items
+
+
+def _bad_txn_types(item: Any, errors: list[str]) -> bool:
+    # msgspec would only say "Invalid enum value ... at txn_types[...]"; name the code.
+    codes = item.get("txn_types") if isinstance(item, dict) else None
+    if not isinstance(codes, dict):
+        return False
+    valid = {t.value for t in EventType}
+    bad = {code: value for code, value in codes.items() if value not in valid}
+    for code, value in bad.items():
+        errors.append(
+            f"partner {item.get('id')}: code {code!r} maps to {value!r}, which is not an event"
+            f" type ({', '.join(sorted(valid))})"
+        )
+    return bool(bad)
 
 
 def dump_master_data(md: MasterData) -> str:
@@ -199,19 +224,23 @@ def dump_master_data(md: MasterData) -> str:
 # --------------------------------------------------------------------------- checks
 
 
-def check_master_data(md: MasterData) -> list[str]:
-    """Every consistency problem of converted master data, as sentences a person can fix."""
+def check_master_data(md: MasterData, broken: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """Every consistency problem of converted master data, as sentences a person can fix.
+
+    `broken` holds ids of items that failed conversion (already reported): references to
+    them are not reported again as unknown.
+    """
     errors: list[str] = []
-    site_ids = _unique_ids("sites", (s.id for s in md.sites), errors)
-    _unique_ids("skus", (s.id for s in md.skus), errors)
-    partner_ids = _unique_ids("partners", (p.id for p in md.partners), errors)
+    site_ids = _unique_ids("sites", (s.id for s in md.sites), errors) | broken
+    sku_ids = _unique_ids("skus", (s.id for s in md.skus), errors) | broken
+    partner_ids = _unique_ids("partners", (p.id for p in md.partners), errors) | broken
     partners = {p.id: p for p in md.partners}
     known_uoms = {uom for sku in md.skus for uom in sku.uom_factors}
     for site in md.sites:
-        errors.extend(_check_site(site, partners))
+        if site.partner not in broken:
+            errors.extend(_check_site(site, partners))
     for sku in md.skus:
         errors.extend(_check_sku(sku, site_ids))
-    sku_ids = {s.id for s in md.skus}
     seen_alias: set[tuple[str, str]] = set()
     for alias in md.aliases:
         key = (alias.scope, alias.code)
