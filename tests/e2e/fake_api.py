@@ -175,8 +175,16 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
             while True:
                 delta = await queue.get()
                 seq += 1
-                await ws.send_json({"type": "delta", "seq": seq, "positions": [], "alerts": [],
-                                    "metrics": [], **delta})
+                await ws.send_json(
+                    {
+                        "type": "delta",
+                        "seq": seq,
+                        "positions": [],
+                        "alerts": [],
+                        "metrics": [],
+                        **delta,
+                    }
+                )
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
