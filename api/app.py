@@ -1,0 +1,227 @@
+"""The FastAPI app factory: the composition root of the API service.
+
+`create_app(settings, feed=None, producer=None)` wires everything; the view, the feed, the
+producer, the broadcaster and the scenario manager are made in the lifespan and kept on
+`app.state.twin`. Tests pass a `FakeFeed` and a fake producer; production gets the Kafka ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api import routes_ingest, routes_scenarios, routes_stream, routes_view
+from api.auth import TokenBook, TokenConfigError, parse_tokens
+from api.broadcaster import Broadcaster
+from api.deps import AppState, State
+from api.feed import Feed, KafkaFeed
+from api.ingest import IdempotencyStore, RateLimiter
+from api.problems import install_error_handlers
+from api.producer import EventProducer, KafkaEventProducer
+from api.scenarios import ScenarioManager
+from api.schemas import HealthModel, ReadyModel
+from api.settings import ApiSettings
+from api.telemetry import ApiMetrics
+from api.view import Catalog, SiteInfo, TwinView
+from infra.topics import TOPIC_SPECS
+from twin.events import InventoryEvent
+
+log = logging.getLogger("api")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+_PLACEHOLDER_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<title>Inventory Twin</title></head><body><h1>Inventory Twin API</h1>
+<p>The dashboard is not installed. See <a href="/docs">/docs</a>.</p></body></html>"""
+
+
+def load_catalog(path: Path | None) -> Catalog:
+    """Site names and reorder points from master data (an empty catalog without a file)."""
+    if path is None:
+        return Catalog()
+    from twin.masterdata import load_master_data
+
+    md = load_master_data(path)
+    return Catalog(
+        sites={s.id: SiteInfo(name=s.name or s.id, feed_mode=s.feed_mode) for s in md.sites},
+        reorder_points={
+            (sku.id, site): point for sku in md.skus for site, point in sku.reorder_point.items()
+        },
+    )
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    feed: Feed | None = None,
+    producer: EventProducer | None = None,
+) -> FastAPI:
+    """Build the app; it refuses to be built without tokens (see `invtwin api --dev`)."""
+    settings = settings or ApiSettings()
+    try:
+        tokens = parse_tokens(settings.api_tokens)
+    except TokenConfigError as exc:
+        raise SystemExit(f"TWIN_API_TOKENS: {exc}") from exc
+    if not tokens:
+        raise SystemExit(
+            "no API tokens: set TWIN_API_TOKENS='token:role,...' or run `invtwin api --dev`"
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics = ApiMetrics()
+        view = TwinView(load_catalog(settings.master_data))
+        topics = {spec.name: settings.topic(spec.name) for spec in TOPIC_SPECS}
+        the_feed = feed or KafkaFeed(
+            settings.kafka_bootstrap,
+            topics,
+            metrics_tail=settings.view_metrics_tail,
+            on_records=lambda kind, n: metrics.view_records.labels(kind).inc(n),
+        )
+        the_producer = producer or KafkaEventProducer(
+            settings.kafka_bootstrap, settings.ingest_delivery_timeout_s
+        )
+        broadcaster = Broadcaster(
+            view,
+            metrics,
+            tick_s=settings.ws_tick_s,
+            heartbeat_s=settings.ws_heartbeat_s,
+            session_ttl_s=settings.ws_session_ttl_s,
+            max_queue=settings.ws_queue_frames,
+            replay_size=settings.ws_replay_frames,
+            max_coalesced=settings.ws_max_coalesced,
+            max_lag_s=settings.ws_max_lag_s,
+        )
+        scenarios = ScenarioManager(
+            runner=settings.scenario_runner,
+            root=settings.scenario_root(),
+            max_running=settings.scenario_max_running,
+            metrics=metrics,
+            bootstrap=settings.kafka_bootstrap,
+            topics=topics if settings.api_topic_suffix else None,
+        )
+        app.state.twin = AppState(
+            settings=settings,
+            tokens=TokenBook(tokens),
+            metrics=metrics,
+            view=view,
+            feed=the_feed,
+            producer=the_producer,
+            broadcaster=broadcaster,
+            idempotency=IdempotencyStore(settings.idempotency_ttl_s, settings.idempotency_max_keys),
+            rate_limiter=RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst),
+            scenarios=scenarios,
+        )
+        the_feed.start(view, asyncio.get_running_loop())
+        ticker = asyncio.create_task(broadcaster.run(), name="stream-tick")
+        log.info("api started", extra={"kafka": settings.kafka_bootstrap})
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await broadcaster.close_all()
+            scenarios.shutdown()
+            the_feed.stop()
+            the_producer.close()
+
+    app = FastAPI(
+        title="Inventory Twin API",
+        version="1.0.0",
+        description=(
+            "Live per-SKU, per-site inventory positions, alerts and feed analytics; governed "
+            "ingest; scenario runs. Authenticate with `Authorization: Bearer <token>`."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(routes_view.router)
+    app.include_router(routes_ingest.router)
+    app.include_router(routes_scenarios.router)
+    app.include_router(routes_stream.router)
+    _add_ops_routes(app)
+    _add_dashboard(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _add_ops_routes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=HealthModel, tags=["ops"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        response_model=ReadyModel,
+        tags=["ops"],
+        summary="Ready once the view caught up with the twin topics (503 before)",
+        responses={503: {"model": ReadyModel, "description": "Still catching up."}},
+    )
+    def readyz(state: State) -> Any:
+        ready = state.feed.ready()
+        state.metrics.view_ready.set(1 if ready else 0)
+        body = {
+            "ready": ready,
+            "view": {
+                "positions": len(state.view.positions),
+                "open_alerts": len(state.view.open_alerts),
+                "sites": len(state.view.site_metrics),
+            },
+        }
+        if ready:
+            return body
+        from fastapi.responses import JSONResponse
+
+        return JSONResponse(body, status_code=503)
+
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    def prometheus(state: State) -> Response:
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_dashboard(app: FastAPI) -> None:
+    """`/` serves the dashboard page (a static shell: it holds no data, so no auth)."""
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        page = STATIC_DIR / "index.html"
+        if page.is_file():
+            return FileResponse(page, media_type="text/html")
+        return HTMLResponse(_PLACEHOLDER_PAGE)
+
+    # check_dir=False: the app must start even before the dashboard is installed.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        _, components = msgspec.json.schema_components(
+            [InventoryEvent], ref_template="#/components/schemas/{name}"
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app_from_env() -> FastAPI:
+    """Uvicorn factory entry point (`uvicorn --factory api.app:create_app_from_env`)."""
+    return create_app(ApiSettings())

@@ -1,0 +1,74 @@
+"""Request dependencies: the app's state and authentication, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Principal, Role, TokenBook
+from api.problems import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from api.broadcaster import Broadcaster
+    from api.feed import Feed
+    from api.ingest import IdempotencyStore, RateLimiter
+    from api.producer import EventProducer
+    from api.scenarios import ScenarioManager
+    from api.settings import ApiSettings
+    from api.telemetry import ApiMetrics
+    from api.view import TwinView
+
+
+@dataclass
+class AppState:
+    """Everything one app instance owns, made in its lifespan (no module globals)."""
+
+    settings: ApiSettings
+    tokens: TokenBook
+    metrics: ApiMetrics
+    view: TwinView
+    feed: Feed
+    producer: EventProducer
+    broadcaster: Broadcaster
+    idempotency: IdempotencyStore
+    rate_limiter: RateLimiter
+    scenarios: ScenarioManager
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.twin  # type: ignore[no-any-return]
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from TWIN_API_TOKENS.")
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    """A dependency that authenticates the bearer token and checks it grants `role`."""
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise Unauthenticated("an `Authorization: Bearer <token>` header is required")
+        principal = get_state(request).tokens.principal(credentials.credentials)
+        if principal is None:
+            raise Unauthenticated("the bearer token is not known")
+        if not principal.may(role):
+            raise Forbidden(
+                f"the {principal.role.value} role may not do this ({role.value} needed)"
+            )
+        return principal
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Architect = Annotated[Principal, Depends(require(Role.ARCHITECT))]
+Ingester = Annotated[Principal, Depends(require(Role.INGEST))]

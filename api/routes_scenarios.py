@@ -1,0 +1,107 @@
+"""Scenario runs for architects: start, status and report, plots, and a live stream."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import FileResponse
+
+from api.auth import Role
+from api.deps import Architect, State, get_state
+from api.msgspec_response import MsgspecResponse
+from api.problems import NotFound, problem_responses
+from api.schemas import ScenarioRequest, ScenarioRunModel
+from api.ws_auth import authenticate_websocket
+
+router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"])
+_COMMON = problem_responses(401, 403, 422)
+
+
+@router.get("", summary="Scenario library and runs", responses=_COMMON)
+def list_scenarios(_: Architect, state: State) -> dict[str, Any]:
+    try:
+        from simulator.scenarios import list_scenarios as library  # optional until it lands
+
+        names = list(library())
+    except Exception:  # the simulator is optional for the API itself
+        names = []
+    return {"scenarios": names, "runs": sorted(state.scenarios.runs)}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ScenarioRunModel,
+    summary="Start a scenario run (offline or live) in a worker process",
+    responses=problem_responses(401, 403, 422, 503),
+)
+def start_scenario(request: ScenarioRequest, _: Architect, state: State) -> MsgspecResponse:
+    if (request.scenario is None) == (request.spec is None):
+        from api.problems import problem_response
+
+        return problem_response(  # type: ignore[return-value]
+            422, "Invalid request", "give exactly one of `scenario` (a name) or `spec` (YAML)"
+        )
+    run = state.scenarios.start(
+        scenario=request.scenario, spec=request.spec, mode=request.mode, seed=request.seed
+    )
+    return MsgspecResponse(run.public(), status_code=202)
+
+
+@router.get(
+    "/{run_id}",
+    response_model=ScenarioRunModel,
+    summary="A run's status, metric series and report",
+    responses=problem_responses(401, 403, 404),
+)
+def get_scenario(run_id: str, _: Architect, state: State) -> MsgspecResponse:
+    run = state.scenarios.runs.get(run_id)
+    if run is None:
+        raise NotFound(f"no scenario run {run_id!r}")
+    return MsgspecResponse(run.public())
+
+
+@router.get(
+    "/{run_id}/plots/{name}",
+    summary="One PNG plot of a finished run's report",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(401, 403, 404)},
+)
+def get_plot(run_id: str, name: str, _: Architect, state: State) -> FileResponse:
+    run = state.scenarios.runs.get(run_id)
+    path = state.scenarios.plot_path(run, name) if run is not None else None
+    if path is None:
+        raise NotFound(f"no plot {name!r} for run {run_id!r}")
+    return FileResponse(path, media_type="image/png")
+
+
+@router.websocket("/{run_id}/stream")
+async def stream_scenario(websocket: WebSocket, run_id: str) -> None:
+    """Progress, metric series and the final report of a run (architect role)."""
+    state = get_state(websocket)  # type: ignore[arg-type]
+    if await authenticate_websocket(websocket, state, Role.ARCHITECT) is None:
+        return
+    run = state.scenarios.runs.get(run_id)
+    if run is None:
+        await websocket.close(code=4404, reason=f"no scenario run {run_id!r}")
+        return
+    await websocket.accept()
+    follower: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    for message in run.history():
+        await websocket.send_text(_encode(message))
+    if run.status != "running":
+        await websocket.close(code=1000, reason=run.status)
+        return
+    run.followers.add(follower)
+    try:
+        while (message := await follower.get()) is not None:
+            await websocket.send_text(_encode(message))
+        await websocket.close(code=1000, reason=run.status)
+    finally:
+        run.followers.discard(follower)
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return MsgspecResponse._encoder.encode(message).decode()

@@ -1,0 +1,69 @@
+"""What runs inside a scenario worker process (spawned, so no loop or threads are inherited).
+
+`run_in_worker` resolves the runner ("module:function"), runs it and forwards every
+`on_event` message, then the final report or the failure, through a multiprocessing queue.
+`run_simulator` is the real runner: the simulator's `run_scenario` (internal-contracts.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def run_simulator(
+    *,
+    scenario: str | None,
+    spec: str | None,
+    mode: str,
+    seed: int,
+    out_dir: Path,
+    on_event: Callable[[dict[str, Any]], None],
+    bootstrap: str | None,
+    topics: dict[str, str] | None,
+) -> dict[str, Any]:
+    from simulator.runner import run_scenario  # imported in the worker only
+    from simulator.scenarios import load_scenario, parse_scenario
+
+    loaded = parse_scenario(spec) if spec is not None else load_scenario(scenario or "")
+    return run_scenario(  # type: ignore[no-any-return]
+        loaded,
+        mode=mode,
+        seed=seed,
+        out_dir=out_dir,
+        on_event=on_event,
+        bootstrap=bootstrap,
+        topics=topics,
+    )
+
+
+def resolve(path: str) -> Callable[..., dict[str, Any]]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def run_in_worker(runner: str, kwargs: dict[str, Any], queue: Any) -> None:
+    """The worker process's target: every message goes to `queue`, ending with a final one."""
+    saw_report = False
+
+    def on_event(message: dict[str, Any]) -> None:
+        nonlocal saw_report
+        saw_report = saw_report or message.get("type") == "report"
+        queue.put(message)
+
+    try:
+        report = resolve(runner)(on_event=on_event, **kwargs)
+        if not saw_report:
+            queue.put({"type": "report", "report": report, "plots": {}})
+        queue.put({"type": "done"})
+    except BaseException as exc:  # the parent must hear about every failure
+        queue.put(
+            {
+                "type": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "trace": traceback.format_exc(limit=8),
+            }
+        )

@@ -1,0 +1,385 @@
+"""The `/v1/stream` protocol with no I/O: subscriptions, per-connection seq, replay, coalescing.
+
+Design (see docs/internal-contracts.md, "API message shapes"):
+
+- Every connection has a *session* with its own gap-free `seq`. A session starts at a
+  random large seq, so a `since` from a previous server instance or another session never
+  falls inside this session's replay window by accident (resume then resyncs safely).
+- Clients with identical subscriptions form a *group*. Each tick the group's changes are
+  JSON-encoded once into a body (`GroupBatch.body`); a client's frame is only the small
+  header `{"type":"delta","seq":N,` spliced in front of those shared bytes, so the cost per
+  client is a byte copy, never a JSON encode.
+- Each session has a bounded outbox. When it is full, new changes are folded into a
+  coalescer (latest record per SKU / alert / metric key) instead of growing a backlog; once
+  the client has drained its outbox it receives one coalesced delta (encoded for it alone,
+  with the next seq, `"coalesced": true`). A client still lagging after `max_lag_s`, or whose
+  coalesced state exceeds `max_coalesced` records, must be closed (`close_reason`).
+- Every frame that consumed a seq is kept in a bounded replay buffer; `resume(since)`
+  re-queues the frames after `since`, or returns False when they are gone (the caller then
+  sends `resync` and a fresh snapshot, which continues the same seq numbering).
+- A disconnected session stays registered for a while (detached), still collecting changes,
+  so a reconnect with `since` can resume it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+from api.view import Changes, TwinView, metric_key
+from twin.wire import Alert, Metric, Position, SiteMetric
+
+Channel = Literal["positions", "alerts", "metrics"]
+ALL_CHANNELS: frozenset[str] = frozenset({"positions", "alerts", "metrics"})
+_SEQ_SPACE = 2**50  # JSON numbers stay exact in JavaScript below 2**53
+
+
+class SubscriptionError(ValueError):
+    """A subscribe request names an unknown channel or is malformed."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a client wants; `None` means everything. Hashable: it is the group key."""
+
+    skus: frozenset[str] | None = None
+    sites: frozenset[str] | None = None
+    channels: frozenset[str] = ALL_CHANNELS
+
+    @classmethod
+    def build(
+        cls,
+        skus: Iterable[str] | None = None,
+        sites: Iterable[str] | None = None,
+        channels: Iterable[str] | None = None,
+    ) -> Subscription:
+        chans = frozenset(channels) if channels is not None else ALL_CHANNELS
+        unknown = chans - ALL_CHANNELS
+        if unknown:
+            raise SubscriptionError(f"unknown channel(s): {', '.join(sorted(unknown))}")
+        return cls(
+            skus=frozenset(skus) if skus is not None else None,
+            sites=frozenset(sites) if sites is not None else None,
+            channels=chans,
+        )
+
+    def wants_position(self, pos: Position) -> bool:
+        if "positions" not in self.channels:
+            return False
+        if self.skus is not None and pos.sku not in self.skus:
+            return False
+        return self.sites is None or any(site in self.sites for site in pos.sites)
+
+    def wants_alert(self, alert: Alert) -> bool:
+        if "alerts" not in self.channels:
+            return False
+        if self.skus is not None and alert.sku is not None and alert.sku not in self.skus:
+            return False
+        return self.sites is None or alert.site is None or alert.site in self.sites
+
+    def wants_metric(self, metric: Metric) -> bool:
+        if "metrics" not in self.channels:
+            return False
+        if self.sites is not None and metric.site not in self.sites:
+            return False
+        if isinstance(metric, SiteMetric):
+            return True
+        return self.skus is None or metric.sku in self.skus
+
+
+class _DeltaBody(msgspec.Struct):
+    positions: list[Position]
+    alerts: list[Alert]
+    metrics: list[Metric]
+
+
+class _CoalescedBody(msgspec.Struct):
+    coalesced: bool
+    positions: list[Position]
+    alerts: list[Alert]
+    metrics: list[Metric]
+
+
+class _SnapshotBody(msgspec.Struct):
+    session: str
+    positions: list[Position]
+    alerts: list[Alert]
+    sites: list[SiteMetric]
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _frame(kind: str, seq: int, body: bytes) -> bytes:
+    """Splice `{"type":kind,"seq":seq,` in front of an encoded JSON object body."""
+    return b'{"type":"%s","seq":%d,%s' % (kind.encode(), seq, body[1:])
+
+
+@dataclass
+class GroupBatch:
+    """One tick's changes for one subscription group, encoded once."""
+
+    changes: Changes
+    body: bytes
+    count: int
+
+
+def build_batch(sub: Subscription, changes: Changes) -> GroupBatch | None:
+    """Filter a tick's changes for a group and encode them once; None when nothing is left."""
+    filtered = Changes(
+        positions={k: p for k, p in changes.positions.items() if sub.wants_position(p)},
+        alerts={k: a for k, a in changes.alerts.items() if sub.wants_alert(a)},
+        metrics={k: m for k, m in changes.metrics.items() if sub.wants_metric(m)},
+    )
+    if not filtered:
+        return None
+    body = _encoder.encode(
+        _DeltaBody(
+            list(filtered.positions.values()),
+            list(filtered.alerts.values()),
+            list(filtered.metrics.values()),
+        )
+    )
+    count = len(filtered.positions) + len(filtered.alerts) + len(filtered.metrics)
+    return GroupBatch(filtered, body, count)
+
+
+def snapshot_body(view: TwinView, sub: Subscription, session_id: str) -> bytes:
+    """The subscribed state now, as a snapshot body (without type/seq)."""
+    positions = [p for p in view.positions.values() if sub.wants_position(p)]
+    alerts = [a for a in view.open_alerts.values() if sub.wants_alert(a)]
+    sites = (
+        [m for m in view.site_metrics.values() if sub.wants_metric(m)]
+        if "metrics" in sub.channels
+        else []
+    )
+    return _encoder.encode(_SnapshotBody(session_id, positions, alerts, sites))
+
+
+def control_frame(kind: str, **fields: object) -> bytes:
+    """A frame that consumes no seq: heartbeat, pong, resync, error."""
+    return _encoder.encode({"type": kind, **fields})
+
+
+class ClientSession:
+    """One client's stream state: seq, outbox, replay buffer, coalescer. No I/O."""
+
+    def __init__(
+        self,
+        session_id: str,
+        subscription: Subscription,
+        *,
+        first_seq: int,
+        max_queue: int,
+        replay_size: int,
+        max_coalesced: int,
+        max_lag_s: float,
+    ) -> None:
+        self.id = session_id
+        self.subscription = subscription
+        self.next_seq = first_seq
+        self.max_queue = max_queue
+        self.max_coalesced = max_coalesced
+        self.max_lag_s = max_lag_s
+        self.outbox: deque[tuple[int, bytes]] = deque()
+        self.control: deque[bytes] = deque()
+        self.replay: deque[tuple[int, bytes]] = deque(maxlen=replay_size)
+        self.coalesced: Changes | None = None
+        self.lagging_since: float | None = None
+        self.detached_at: float | None = None
+        self.frames_coalesced = 0
+
+    @property
+    def last_seq(self) -> int:
+        return self.next_seq - 1
+
+    def _emit(self, kind: str, body: bytes) -> bytes:
+        seq = self.next_seq
+        self.next_seq += 1
+        frame = _frame(kind, seq, body)
+        self.outbox.append((seq, frame))
+        self.replay.append((seq, frame))
+        return frame
+
+    def snapshot(self, body: bytes) -> None:
+        """Start (or restart) the stream from a snapshot; earlier pending output is moot."""
+        self.outbox.clear()
+        self.coalesced = None
+        self.lagging_since = None
+        self._emit("snapshot", body)
+
+    def offer(self, batch: GroupBatch, now: float) -> None:
+        """Queue a tick's group batch, or fold it into the coalescer when the outbox is full."""
+        if self.coalesced is None and len(self.outbox) < self.max_queue:
+            self._emit("delta", batch.body)
+            return
+        if self.coalesced is None:
+            self.coalesced = Changes()
+            self.lagging_since = now
+        self.coalesced.merge(batch.changes)
+        self.frames_coalesced += 1
+
+    def push_control(self, frame: bytes) -> None:
+        # Control frames are few (heartbeat, pong) and bounded by the caller's cadence.
+        if len(self.control) < 8:
+            self.control.append(frame)
+
+    def take(self) -> bytes | None:
+        """The next frame to send, or None when there is nothing to send now."""
+        if self.control:
+            return self.control.popleft()
+        if self.outbox:
+            return self.outbox.popleft()[1]
+        if self.coalesced is not None:
+            changes, self.coalesced = self.coalesced, None
+            self.lagging_since = None
+            body = _encoder.encode(
+                _CoalescedBody(
+                    True,
+                    list(changes.positions.values()),
+                    list(changes.alerts.values()),
+                    list(changes.metrics.values()),
+                )
+            )
+            return self._take_emitted("delta", body)
+        return None
+
+    def _take_emitted(self, kind: str, body: bytes) -> bytes:
+        frame = self._emit(kind, body)
+        self.outbox.pop()
+        return frame
+
+    def has_output(self) -> bool:
+        return bool(self.control or self.outbox or self.coalesced is not None)
+
+    def close_reason(self, now: float) -> str | None:
+        """Why this client must be closed as a slow consumer, or None while it keeps up."""
+        if self.coalesced is None or self.detached_at is not None:
+            return None
+        size = len(self.coalesced.positions) + len(self.coalesced.alerts)
+        size += len(self.coalesced.metrics)
+        if size > self.max_coalesced:
+            return f"slow consumer: {size} coalesced records pending"
+        if self.lagging_since is not None and now - self.lagging_since > self.max_lag_s:
+            return f"slow consumer: more than {self.max_lag_s:g}s behind"
+        return None
+
+    def resume(self, since: int) -> bool:
+        """Re-queue every frame after `since`; False when they are no longer in the buffer."""
+        if since > self.last_seq:
+            return False
+        if since == self.last_seq:
+            self.outbox.clear()
+            return True
+        if not self.replay or self.replay[0][0] > since + 1:
+            return False
+        self.outbox = deque((seq, frame) for seq, frame in self.replay if seq > since)
+        return True
+
+    def covers(self, since: int) -> bool:
+        """Whether `since` belongs to this session's numbering and can still be resumed."""
+        if since == self.last_seq:
+            return True
+        return bool(self.replay) and self.replay[0][0] - 1 <= since < self.last_seq
+
+
+class SessionRegistry:
+    """All sessions, grouped by subscription; finds a detached session to resume."""
+
+    def __init__(self, rng: random.Random, **session_options: object) -> None:
+        self._rng = rng
+        self._options = session_options
+        self.sessions: dict[str, ClientSession] = {}
+        self.groups: dict[Subscription, set[ClientSession]] = {}
+
+    def new_session(self, subscription: Subscription) -> ClientSession:
+        session_id = "%016x" % self._rng.getrandbits(64)
+        first_seq = self._rng.randrange(1, _SEQ_SPACE)
+        session = ClientSession(
+            session_id,
+            subscription,
+            first_seq=first_seq,
+            **self._options,  # type: ignore[arg-type]
+        )
+        self.sessions[session_id] = session
+        self.groups.setdefault(subscription, set()).add(session)
+        return session
+
+    def find_resumable(
+        self, subscription: Subscription, since: int, session_id: str | None = None
+    ) -> ClientSession | None:
+        """A detached session of this subscription whose numbering holds `since`."""
+        if session_id is not None:
+            candidates: Iterable[ClientSession] = (
+                [self.sessions[session_id]] if (session_id in self.sessions) else []
+            )
+        else:
+            candidates = self.groups.get(subscription, ())
+        for session in candidates:
+            if (
+                session.detached_at is not None
+                and session.subscription == subscription
+                and session.covers(since)
+            ):
+                return session
+        return None
+
+    def move(self, session: ClientSession, subscription: Subscription) -> None:
+        self._unlink(session)
+        session.subscription = subscription
+        self.groups.setdefault(subscription, set()).add(session)
+
+    def remove(self, session: ClientSession) -> None:
+        self._unlink(session)
+        self.sessions.pop(session.id, None)
+
+    def _unlink(self, session: ClientSession) -> None:
+        members = self.groups.get(session.subscription)
+        if members is not None:
+            members.discard(session)
+            if not members:
+                del self.groups[session.subscription]
+
+    def expire(self, now: float, ttl_s: float) -> list[ClientSession]:
+        """Drop sessions detached for longer than the TTL."""
+        gone = [
+            s
+            for s in self.sessions.values()
+            if s.detached_at is not None and now - s.detached_at > ttl_s
+        ]
+        for session in gone:
+            self.remove(session)
+        return gone
+
+    def fan_out(self, changes: Changes, now: float) -> list[tuple[ClientSession, int]]:
+        """Offer one tick's changes to every session, encoding once per group."""
+        touched: list[tuple[ClientSession, int]] = []
+        if not changes:
+            return touched
+        for subscription, members in self.groups.items():
+            batch = build_batch(subscription, changes)
+            if batch is None:
+                continue
+            for session in members:
+                session.offer(batch, now)
+                touched.append((session, batch.count))
+        return touched
+
+
+__all__ = [
+    "ALL_CHANNELS",
+    "ClientSession",
+    "GroupBatch",
+    "SessionRegistry",
+    "Subscription",
+    "SubscriptionError",
+    "build_batch",
+    "control_frame",
+    "metric_key",
+    "snapshot_body",
+]

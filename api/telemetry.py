@@ -1,0 +1,81 @@
+"""Prometheus metrics (one registry per app) and structured JSON logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class ApiMetrics:
+    """The service's metrics, registered on a registry of its own (no global state)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.ingest_events = Counter(
+            "invtwin_ingest_events", "Events accepted by POST /v1/events", registry=r
+        )
+        self.ingest_requests = Counter(
+            "invtwin_ingest_requests", "POST /v1/events by outcome", ["outcome"], registry=r
+        )
+        self.ingest_errors = Counter(
+            "invtwin_ingest_errors", "Ingest failures by reason", ["reason"], registry=r
+        )
+        self.ws_clients = Gauge("invtwin_ws_clients", "Open WebSocket stream clients", registry=r)
+        self.ws_slow_closed = Counter(
+            "invtwin_ws_slow_closed", "Stream clients closed as slow consumers", registry=r
+        )
+        self.fanout_seconds = Histogram(
+            "invtwin_fanout_seconds",
+            "Time to encode and queue one tick for every client",
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=r,
+        )
+        self.view_lag_seconds = Gauge(
+            "invtwin_view_lag_seconds", "Now minus as_of of the latest position applied", registry=r
+        )
+        self.view_ready = Gauge(
+            "invtwin_view_ready", "1 once the view caught up with the topics", registry=r
+        )
+        self.view_records = Counter(
+            "invtwin_view_records", "Records applied to the view by topic", ["topic"], registry=r
+        )
+        self.scenario_runs = Counter(
+            "invtwin_scenario_runs", "Scenario runs by final status", ["status"], registry=r
+        )
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message and any extras."""
+
+    _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and not key.startswith("_"):
+                entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_json_logging(level: str = "INFO") -> None:
+    """Route every log record (uvicorn's included) through the JSON formatter."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
