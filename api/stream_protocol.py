@@ -298,7 +298,7 @@ class SessionRegistry:
         self.groups: dict[Subscription, set[ClientSession]] = {}
 
     def new_session(self, subscription: Subscription) -> ClientSession:
-        session_id = "%016x" % self._rng.getrandbits(64)
+        session_id = f"{self._rng.getrandbits(64):016x}"
         first_seq = self._rng.randrange(1, _SEQ_SPACE)
         session = ClientSession(
             session_id,

@@ -181,9 +181,9 @@ class TwinView:
         latest = None
         for pos in self.positions.values():
             at_site = pos.sites.get(site)
-            if at_site is not None and at_site.last_event_at is not None:
-                if latest is None or at_site.last_event_at > latest:
-                    latest = at_site.last_event_at
+            seen = at_site.last_event_at if at_site is not None else None
+            if seen is not None and (latest is None or seen > latest):
+                latest = seen
         return latest
 
     def site_fresh(self, site: str) -> bool:
