@@ -1,0 +1,51 @@
+"""The items that travel between the twin flow's steps (never written to Kafka as such).
+
+Wire formats stay in `twin/wire.py`; these are the flow's internal envelopes: what a shard
+receives besides events, what it emits, and the per-site partial metrics it hands to the
+site-keyed step that merges them across shards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from twin.events import InventoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class FreshnessSignal:
+    """A site's feed became fresh or stale at `at` (fanned out to every shard)."""
+
+    site: str
+    fresh: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSeen:
+    """The flow received events of `site`, the latest at wall-clock `at`."""
+
+    site: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A clock pulse: wakes the freshness step even when no event arrives at all."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DlqCount:
+    """Dead letters attributed to a site over some interval."""
+
+    site: str
+    count: int
+
+
+ShardIn = InventoryEvent | FreshnessSignal
+OutKind = Literal["position", "alert", "partial", "window", "site_metric", "freshness"]
+ShardOut = tuple[OutKind, Any]

@@ -1,0 +1,89 @@
+"""Composition root of the deployed flows: Kafka sources and sinks, master data, the clock.
+
+`build_flow("normalize" | "twin", settings)` is what `invtwin flow ...` runs, and it is a
+plain function so `python -m bytewax.run "dataflows.production:build_flow('twin')"` works too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import SimplePollingSource
+
+from dataflows.kafka_io import kafka_sink, kafka_source
+from dataflows.messages import Tick
+from dataflows.normalize import build_normalize_flow
+from dataflows.settings import FlowSettings
+from dataflows.shard_logic import ShardFactory
+from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
+from infra import topics
+from twin.masterdata import MasterData, load_master_data
+from twin.shard import TwinShard
+from twin.windows import WindowConfig
+
+
+class ClockTicks(SimplePollingSource[Tick, None]):
+    """One `Tick` per interval, so time-driven steps run even when no event arrives."""
+
+    def __init__(self, interval: timedelta) -> None:
+        super().__init__(interval=interval)
+
+    def next_item(self) -> Tick:
+        return Tick(datetime.now(UTC))
+
+
+def build_flow(
+    name: Literal["normalize", "twin"], settings: FlowSettings | None = None
+) -> Dataflow:
+    settings = settings or FlowSettings()
+    master = load_master_data(settings.master_data)
+    if name == "normalize":
+        return normalize_flow(settings, master)
+    if name == "twin":
+        return twin_flow(settings, master)
+    raise ValueError(f"unknown flow {name!r}")
+
+
+def normalize_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
+    t = settings.topic
+    return build_normalize_flow(
+        {
+            "api": kafka_source(settings, [t(topics.FEEDS_API)]),
+            "batch": kafka_source(settings, [t(topics.FEEDS_BATCH)]),
+            "3pl": kafka_source(settings, [t(topics.FEEDS_3PL)]),
+        },
+        events_sink=kafka_sink(settings, t(topics.INVENTORY_EVENTS)),
+        dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ)),
+        master=master,
+    )
+
+
+def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
+    t = settings.topic
+    config = TwinFlowConfig(
+        shards=settings.flow_shards,
+        coalesce=settings.coalesce(),
+        metrics_interval=timedelta(seconds=settings.flow_metrics_interval_s),
+        freshness_check=timedelta(seconds=settings.flow_freshness_check_s),
+    )
+    windows = WindowConfig(
+        size_s=float(settings.flow_window_s), lateness_s=float(settings.flow_window_lateness_s)
+    )
+    return build_twin_flow(
+        kafka_source(settings, [t(topics.INVENTORY_EVENTS)]),
+        TwinSinks(
+            positions=kafka_sink(settings, t(topics.TWIN_POSITIONS)),
+            alerts=kafka_sink(settings, t(topics.TWIN_ALERTS)),
+            metrics=kafka_sink(settings, t(topics.TWIN_METRICS)),
+        ),
+        master,
+        ShardFactory(lambda: TwinShard(master), windows),
+        config=config,
+        dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)]),
+        # A bounded run must end when its input ends: no endless clock then.
+        tick_source=None
+        if settings.flow_stop_at_end
+        else ClockTicks(timedelta(seconds=settings.flow_freshness_check_s)),
+    )

@@ -1,0 +1,145 @@
+"""Bytewax stateful logics of the twin flow's site-level steps: freshness and site metrics.
+
+Freshness (`FreshnessLogic`, one Bytewax key for the whole network): a quiet feed is exactly
+the failure to catch, so staleness cannot wait for the next event of that site. The logic
+holds `twin.freshness.SiteFreshness` and re-evaluates it on a timer (`notify_at`), whether
+or not anything arrived. It is one key on purpose: a per-site key only exists once that site
+has sent something, so a site silent since start-up would never be judged. The volume is
+tiny: each worker sends it one `SiteSeen` per site per input batch, not one item per event.
+An optional tick source (a Bytewax polling source) builds it even when no event arrives.
+
+Site metrics (`SiteMetricsLogic`, keyed by site): merges the shards' per-site partial
+metrics, the freshness changes and the dead-letter counts into one `SiteMetric` per site per
+reporting interval, plus one at once whenever the site's freshness changes.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from bytewax.operators import StatefulBatchLogic
+
+from dataflows.messages import DlqCount, FreshnessSignal, ShardOut, SiteSeen, Tick
+from dataflows.site_stats import SitePartial
+from twin.freshness import SiteFreshness
+from twin.masterdata import MasterData
+
+Clock = Callable[[], datetime]
+
+
+class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
+    def __init__(self, freshness: SiteFreshness, check_every: timedelta, clock: Clock) -> None:
+        self.freshness = freshness
+        self.check_every = check_every
+        self.clock = clock
+        self.next_check = clock()
+
+    @classmethod
+    def builder(
+        cls, master: MasterData, check_every: timedelta, clock: Clock
+    ) -> Callable[[bytes | None], FreshnessLogic]:
+        def build(resume: bytes | None) -> FreshnessLogic:
+            freshness = pickle.loads(resume) if resume is not None else SiteFreshness(master)
+            return cls(freshness, check_every, clock)
+
+        return build
+
+    def on_batch(self, values: list[SiteSeen | Tick]) -> tuple[Iterable[ShardOut], bool]:
+        for value in values:
+            if isinstance(value, SiteSeen):
+                self.freshness.observe(value.site, value.at)
+        return self._evaluate(), StatefulBatchLogic.RETAIN
+
+    def on_notify(self) -> tuple[Iterable[ShardOut], bool]:
+        return self._evaluate(), StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        return self.next_check
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.freshness, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _evaluate(self) -> list[ShardOut]:
+        now = self.clock()
+        self.next_check = now + self.check_every
+        out: list[ShardOut] = []
+        for change in self.freshness.evaluate(now):
+            out.append(("freshness", FreshnessSignal(change.site, change.fresh, change.at)))
+            out.append(("alert", change.alert))
+        return out
+
+
+class SiteMetricsLogic(
+    StatefulBatchLogic[SitePartial | FreshnessSignal | DlqCount, ShardOut, bytes]
+):
+    def __init__(self, site: str, state: SiteMetricsState, every: timedelta, clock: Clock):
+        self.site = site
+        self.state = state
+        self.every = every
+        self.clock = clock
+        self.next_report = clock() + every
+
+    @classmethod
+    def builder(cls, every: timedelta, clock: Clock) -> Callable[[bytes | None], SiteMetricsLogic]:
+        def build(resume: bytes | None) -> SiteMetricsLogic:
+            state = pickle.loads(resume) if resume is not None else SiteMetricsState()
+            return cls("", state, every, clock)
+
+        return build
+
+    def on_batch(
+        self, values: list[SitePartial | FreshnessSignal | DlqCount]
+    ) -> tuple[Iterable[ShardOut], bool]:
+        out: list[ShardOut] = []
+        for value in values:
+            if isinstance(value, FreshnessSignal):
+                self.state.fresh = value.fresh
+                self.state.site = value.site
+                out.append(self._report(value.at, reset=False))
+            elif isinstance(value, DlqCount):
+                self.state.site = value.site
+                self.state.dlq += value.count
+            else:
+                self.state.site = value.site
+                self.state.partial.merge(value)
+                seen = value.last_event_at
+                if seen is not None and (
+                    self.state.last_event_at is None or seen > self.state.last_event_at
+                ):
+                    self.state.last_event_at = seen
+        return out, StatefulBatchLogic.RETAIN
+
+    def on_notify(self) -> tuple[Iterable[ShardOut], bool]:
+        now = self.clock()
+        self.next_report = now + self.every
+        return [self._report(now, reset=True)], StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[ShardOut], bool]:
+        return [self._report(self.clock(), reset=True)], StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        return self.next_report
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _report(self, now: datetime, *, reset: bool) -> ShardOut:
+        state = self.state
+        state.partial.site = state.site
+        state.partial.last_event_at = state.last_event_at
+        metric = state.partial.to_metric(now, fresh=state.fresh, dlq=state.dlq)
+        if reset:
+            state.partial = SitePartial(state.site)
+            state.dlq = 0
+        return ("site_metric", metric)
+
+
+class SiteMetricsState:
+    def __init__(self) -> None:
+        self.site = ""
+        self.fresh = True
+        self.dlq = 0
+        self.last_event_at: datetime | None = None
+        self.partial = SitePartial("")

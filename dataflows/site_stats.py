@@ -1,0 +1,85 @@
+"""Per-site feed-health figures gathered in the shards' pass and merged per site.
+
+A `SitePartial` is what one shard saw of one site over one reporting interval; partials of
+the same site from every shard merge (`merge`) into the site's `SiteMetric`. The figures
+themselves (latency histograms) are the twin core's `LatencyAccumulator`; this module only
+counts and carries them. It would sit in `twin/` as well; it is here until the core grows a
+site-metrics accumulator of its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from twin.events import InventoryEvent
+from twin.windows import LatencyAccumulator
+from twin.wire import SiteMetric
+
+
+class SitePartial:
+    """Counts and latency histograms of one site over one interval (mergeable)."""
+
+    __slots__ = (
+        "duplicates",
+        "events",
+        "exceptions",
+        "last_event_at",
+        "late_events",
+        "posting",
+        "site",
+        "visible",
+    )
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+        self.events = 0
+        self.duplicates = 0
+        self.exceptions = 0
+        self.late_events = 0
+        self.posting = LatencyAccumulator()
+        self.visible = LatencyAccumulator()
+        self.last_event_at: datetime | None = None
+
+    def observe(self, event: InventoryEvent, *, duplicate: bool, expired: bool, now: datetime):
+        """One event of this site as the shard handled it at wall-clock `now`."""
+        self.events += 1
+        if duplicate:
+            self.duplicates += 1
+            return
+        if expired:
+            # older than the twin's event-time horizon: not applied, an exception to look at
+            self.exceptions += 1
+            return
+        occurred = event.occurred_at
+        if event.recorded_at is not None:
+            self.posting.add_between(occurred, event.recorded_at)
+        self.visible.add_between(occurred, now)
+        if self.last_event_at is None or occurred > self.last_event_at:
+            self.last_event_at = occurred
+
+    def merge(self, other: SitePartial) -> None:
+        self.events += other.events
+        self.duplicates += other.duplicates
+        self.exceptions += other.exceptions
+        self.late_events += other.late_events
+        self.posting.merge(other.posting)
+        self.visible.merge(other.visible)
+        if other.last_event_at is not None and (
+            self.last_event_at is None or other.last_event_at > self.last_event_at
+        ):
+            self.last_event_at = other.last_event_at
+
+    def to_metric(self, as_of: datetime, *, fresh: bool, dlq: int) -> SiteMetric:
+        return SiteMetric(
+            site=self.site,
+            as_of=as_of,
+            events=self.events,
+            duplicates=self.duplicates,
+            exceptions=self.exceptions,
+            dlq=dlq,
+            late_events=self.late_events,
+            posting_latency=self.posting.stats(),
+            visible_latency=self.visible.stats(),
+            last_event_at=self.last_event_at,
+            fresh=fresh,
+        )

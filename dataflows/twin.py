@@ -1,0 +1,221 @@
+"""The twin flow: canonical events in, positions, alerts and metrics out.
+
+    inventory.events.v1 ─ decode ─┬─ key by shard(sku) ───────────┐
+                                  │                                ├─ apply_to_twin_shard ─┐
+                                  └─ sites seen ─ watch_site_freshness ─ fan out to shards │
+                                                   │ (STALE_FEED)                          │
+    inventory.dlq.v1 ─ count per site ─┐           │                                       │
+                                       └─ merge_site_metrics (key = site) ◄─ site partials ┤
+                                                   │                                       │
+        twin.metrics.v1 ◄─ SiteMetric, WindowMetric┘     twin.positions.v1, twin.alerts.v1 ◄┘
+
+Keying: by a stable shard of the SKU, with the per-SKU positions and per-SKU-per-site windows
+kept inside the shard state (see `dataflows.shard_logic` for the measurements behind that).
+DLQ counts: the twin flow reads `inventory.dlq.v1` itself rather than having the normalize
+flow emit metrics, so one flow is the single writer of `SiteMetric`s and dead letters from any
+producer (normalize, a replay tool) are counted the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import bytewax.operators as op
+import msgspec
+from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
+from bytewax.dataflow import Dataflow, Stream
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+
+from dataflows.keys import all_shard_keys, shard_key, shard_of
+from dataflows.messages import DlqCount, FreshnessSignal, ShardOut, SiteSeen, Tick
+from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
+from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
+from twin.events import InventoryEvent
+from twin.masterdata import MasterData
+from twin.wire import dead_letter_decoder
+
+Clock = Callable[[], datetime]
+SinkMessage = KafkaSinkMessage[bytes, bytes]
+_NETWORK_KEY = "network"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TwinFlowConfig:
+    """How the twin flow keys, coalesces and reports (defaults: `FlowSettings`)."""
+
+    shards: int = 64
+    coalesce: timedelta = timedelta(milliseconds=250)
+    metrics_interval: timedelta = timedelta(seconds=5)
+    freshness_check: timedelta = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class TwinSinks:
+    positions: Sink[SinkMessage]
+    alerts: Sink[SinkMessage]
+    metrics: Sink[SinkMessage]
+
+
+def build_twin_flow(
+    events_source: Source,
+    sinks: TwinSinks,
+    master: MasterData,
+    shards: ShardFactory,
+    *,
+    config: TwinFlowConfig | None = None,
+    dlq_source: Source | None = None,
+    tick_source: Source | None = None,
+    clock: Clock = utc_now,
+    flow_id: str = "twin",
+) -> Dataflow:
+    """Wire the twin flow. `shards` builds empty shard state (the composition root decides
+    its configuration); `tick_source` is a clock that keeps freshness judged when no event
+    arrives (production passes one, bounded tests pass none)."""
+    config = config or TwinFlowConfig()
+    flow = Dataflow(flow_id)
+    encoder = msgspec.json.Encoder()
+
+    raw = op.input("read_canonical_events", flow, events_source)
+    events = op.flat_map("decode_canonical_events", raw, _decoder())
+
+    # Freshness: a single-key watcher fed by a per-batch summary of the sites seen.
+    seen: Stream[Any] = op.flat_map_batch("summarise_sites_seen", events, _sites_seen(clock))
+    if tick_source is not None:
+        seen = op.merge("merge_clock_ticks", seen, op.input("read_clock", flow, tick_source))
+    watched = op.stateful_batch(
+        "watch_site_freshness",
+        op.key_on("key_network", seen, lambda _: _NETWORK_KEY),
+        FreshnessLogic.builder(master, config.freshness_check, clock),
+    )
+    watched_out = op.key_rm("unkey_freshness", watched)
+    signals = op.filter_map("freshness_signals", watched_out, _of_kind("freshness"))
+    shard_keys = all_shard_keys(config.shards)
+    fanned = op.flat_map(
+        "fan_out_freshness_to_shards", signals, lambda s: [(k, s) for k in shard_keys]
+    )
+
+    by_shard = op.key_on(
+        "key_by_shard", events, lambda e: shard_key(shard_of(e.sku, config.shards))
+    )
+    shard_in = op.merge("merge_events_and_freshness", by_shard, fanned)
+    timing = ShardTiming(coalesce=config.coalesce, metrics_interval=config.metrics_interval)
+    shard_out = op.key_rm(
+        "unkey_shards",
+        op.stateful_batch(
+            "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, clock)
+        ),
+    )
+
+    positions = op.filter_map("positions", shard_out, _of_kind("position"))
+    op.output(
+        "write_positions",
+        op.map("encode_positions", positions, lambda p: _message(p.sku, p, encoder)),
+        sinks.positions,
+    )
+
+    alerts = op.merge(
+        "merge_alerts",
+        op.filter_map("shard_alerts", shard_out, _of_kind("alert")),
+        op.filter_map("freshness_alerts", watched_out, _of_kind("alert")),
+    )
+    op.output(
+        "write_alerts",
+        op.map("encode_alerts", alerts, lambda a: _message(a.sku or a.site or "", a, encoder)),
+        sinks.alerts,
+    )
+
+    site_inputs = [
+        op.filter_map("site_partials", shard_out, _of_kind("partial")),
+        signals,
+    ]
+    if dlq_source is not None:
+        dead = op.input("read_dead_letters", flow, dlq_source)
+        site_inputs.append(op.flat_map_batch("count_dead_letters_per_site", dead, _dlq_counts))
+    site_metrics = op.key_rm(
+        "unkey_site_metrics",
+        op.stateful_batch(
+            "merge_site_metrics",
+            op.key_on("key_by_site", op.merge("merge_site_inputs", *site_inputs), _site_of),
+            SiteMetricsLogic.builder(config.metrics_interval, clock),
+        ),
+    )
+    metrics = op.merge(
+        "merge_metrics",
+        op.filter_map("site_metrics", site_metrics, _of_kind("site_metric")),
+        op.filter_map("window_metrics", shard_out, _of_kind("window")),
+    )
+    op.output(
+        "write_metrics",
+        op.map("encode_metrics", metrics, lambda m: _message(_metric_key(m), m, encoder)),
+        sinks.metrics,
+    )
+    return flow
+
+
+def _decoder() -> Callable[[object], Iterable[InventoryEvent]]:
+    decode = msgspec.json.Decoder(InventoryEvent).decode
+
+    def step(item: object) -> Iterable[InventoryEvent]:
+        # The normalize flow only writes valid events; anything else on this topic (a consumer
+        # error, a foreign producer) is skipped here and visible in the consumer-lag metrics.
+        if isinstance(item, KafkaError) or not isinstance(item, KafkaSourceMessage):
+            return ()
+        try:
+            return (decode(item.value or b""),)
+        except msgspec.DecodeError:
+            return ()
+
+    return step
+
+
+def _sites_seen(clock: Clock) -> Callable[[list[InventoryEvent]], Iterable[SiteSeen]]:
+    def summarise(batch: list[InventoryEvent]) -> Iterable[SiteSeen]:
+        now = clock()
+        return [SiteSeen(site, now) for site in {e.site for e in batch}]
+
+    return summarise
+
+
+def _of_kind(kind: str) -> Callable[[ShardOut], Any]:
+    def pick(item: ShardOut) -> Any:
+        return item[1] if item[0] == kind else None
+
+    return pick
+
+
+def _site_of(item: Any) -> str:
+    return item.site
+
+
+def _dlq_counts(batch: list[object]) -> Iterable[DlqCount]:
+    counts: dict[str, int] = {}
+    for item in batch:
+        if not isinstance(item, KafkaSourceMessage) or item.value is None:
+            continue
+        try:
+            letter = dead_letter_decoder.decode(item.value)
+        except msgspec.DecodeError:
+            continue
+        site = getattr(letter, "site", None)
+        if site:
+            counts[site] = counts.get(site, 0) + 1
+    return [DlqCount(site, n) for site, n in counts.items()]
+
+
+def _metric_key(metric: Any) -> str:
+    return metric.site if hasattr(metric, "window_start") is False else metric.sku
+
+
+def _message(key: str, value: Any, encoder: msgspec.json.Encoder) -> SinkMessage:
+    return KafkaSinkMessage(key.encode(), encoder.encode(value))
+
+
+_ = (FreshnessSignal, Tick)
