@@ -1,0 +1,199 @@
+"""One simulation run: the physical model, the feeds, the delivery clock and the sampler.
+
+`Simulation` wires the parts for either mode; what differs between offline and live is the
+environment (`simpy.Environment` or `simpy.rt.RealtimeEnvironment`), the sink the delivery
+clock hands raw messages to, and the twin view the sampler compares with ground truth.
+Delivered messages are hashed in order (`stream_digest`): the same seed gives the same
+bytes in the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simulator.faults import FaultPlan
+from simulator.feeds import Delivery, Feed, make_feed
+from simulator.model import PhysicalModel, TwinAtp
+from simulator.network import Network, load_network
+from simulator.report import Recorder, Sample, TwinView
+from simulator.spec import Scenario
+from simulator.truth import GroundTruth
+
+HOUR = 3600.0
+DELIVERY_TICK_S = 5.0
+# A run that cannot drain within this long after its end has a bug, not a backlog.
+MAX_DRAIN_S = 14 * 24 * HOUR
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# A sink takes one delivered raw message: (at sim s, feed kind, key, value, site index).
+Sink = Callable[[float, str, bytes, bytes, int], None]
+OnEvent = Callable[[dict[str, Any]], None]
+
+
+class Simulation:
+    """A scenario's network, truth, feeds and processes on one SimPy environment."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        env: simpy.Environment,
+        *,
+        network: Network | None = None,
+        on_event: OnEvent | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.env = env
+        self.on_event = on_event
+        self.network = network or load_network(scenario.network, base_dir=REPO_ROOT)
+        net = self.network
+        self.truth = GroundTruth(net.n_sites, net.n_skus)
+        self.faults = FaultPlan.from_scenario(scenario)
+        root = np.random.SeedSequence(seed)
+        model_seed, *feed_seeds = root.spawn(1 + net.n_sites)
+        self.feeds: list[Feed] = [
+            make_feed(
+                net,
+                site,
+                scenario.feeds.for_site(site.id, site.feed_mode),
+                self.faults,
+                random.Random(int(feed_seeds[site.index].generate_state(1)[0])),
+                scenario.start,
+            )
+            for site in net.sites
+        ]
+        self._model_seed = model_seed
+        self.model: PhysicalModel | None = None
+        self.sinks: list[Sink] = []
+        self.stream = hashlib.sha256()
+        self.delivered_messages = 0
+        self.delivered_records = 0
+        self.done = False
+        self.end_s = scenario.duration_hours * HOUR
+        self.quiet_at: float | None = None
+
+    def start(self, twin_atp: TwinAtp | None = None) -> simpy.Process:
+        """Start the physical processes and the delivery clock; returns the clock process."""
+        self.model = PhysicalModel(
+            self.env,
+            self.scenario,
+            self.network,
+            self.truth,
+            self.feeds,
+            self._model_seed,
+            twin_atp=twin_atp,
+        )
+        self.model.start()
+        return self.env.process(self._delivery_clock())
+
+    @property
+    def stream_digest(self) -> str:
+        return self.stream.hexdigest()
+
+    def drained(self) -> bool:
+        model = self.model
+        return (
+            self.env.now >= self.end_s
+            and model is not None
+            and model.in_flight == 0
+            and all(feed.pending() == 0 for feed in self.feeds)
+        )
+
+    def _delivery_clock(self) -> Any:
+        env = self.env
+        while True:
+            yield env.timeout(DELIVERY_TICK_S)
+            self.deliver_due(env.now)
+            if self.drained() or env.now > self.end_s + MAX_DRAIN_S:
+                self.quiet_at = env.now
+                self.done = True
+                return
+
+    def deliver_due(self, now: float) -> None:
+        due: list[Delivery] = []
+        for feed in self.feeds:
+            feed.collect(now, due)
+        # One order for all sites: by delivery time, then site, then the feed's own order.
+        due.sort(key=lambda d: (d[0], d[5], d[1]))
+        update = self.stream.update
+        sinks = self.sinks
+        for at, _seq, kind, key, value, s, records in due:
+            update(kind.encode() + b"|" + key + b"|" + value + b"\n")
+            self.delivered_messages += 1
+            self.delivered_records += records
+            for sink in sinks:
+                sink(at, kind, key, value, s)
+
+    def sampler(self, recorder: Recorder, every_s: float) -> Any:
+        """Sample twin-vs-truth just after each interval boundary until the run is done."""
+        env = self.env
+        yield env.timeout(every_s + 1e-6)
+        while not self.done:
+            sample = recorder.sample(env.now)
+            self.publish_sample(sample)
+            yield env.timeout(every_s)
+
+    def publish_sample(self, sample: Sample) -> None:
+        if self.on_event is None:
+            return
+        events = self.model.stats["events"] if self.model else 0
+        self.on_event(
+            {
+                "type": "progress",
+                "sim_time_s": round(sample.t, 3),
+                "pct": round(min(100.0, 100.0 * sample.t / self.end_s), 2),
+                "events": events,
+            }
+        )
+        p95 = [v for v in sample.staleness_p95 if v is not None]
+        self.on_event(
+            {
+                "type": "metrics",
+                "sim_time_s": round(sample.t, 3),
+                "accuracy": round(sample.accuracy, 4),
+                "max_abs_atp_error": sample.max_abs,
+                "staleness_p95_s": round(max(p95), 3) if p95 else None,
+                "site_accuracy": {
+                    site.id: round(sample.site_accuracy[site.index], 4)
+                    for site in self.network.sites
+                },
+            }
+        )
+
+    def header(self, mode: str) -> dict[str, Any]:
+        net = self.network
+        model = self.model
+        return {
+            "scenario": self.scenario.name,
+            "description": self.scenario.description,
+            "mode": mode,
+            "seed": self.seed,
+            "start": self.scenario.start.isoformat(),
+            "duration_hours": self.scenario.duration_hours,
+            "quiescent_at_hours": round((self.quiet_at or self.env.now) / HOUR, 4),
+            "network": {
+                "sites": [
+                    {"id": s.id, "feed_mode": s.feed_mode, "partner": s.partner} for s in net.sites
+                ],
+                "skus": net.n_skus,
+                "sku_sites": net.n_skus * net.n_sites,
+            },
+            "events": {
+                "physical": model.stats["events"] if model else 0,
+                "messages": self.delivered_messages,
+                "records": self.delivered_records,
+            },
+            "stream_sha256": self.stream_digest,
+        }
+
+
+def make_recorder(sim: Simulation, twin: TwinView) -> Recorder:
+    return Recorder(network=sim.network, truth=sim.truth, twin=twin)
