@@ -9,8 +9,9 @@ import typer
 
 from infra.broker import LocalBroker
 from infra.errors import BrokerError
+from infra.jars import ensure_jars
 from infra.kafka_clients import ensure_topics
-from infra.settings import BrokerSettings
+from infra.settings import KAFKA_VERSION, BrokerSettings
 from infra.topics import TOPIC_SPECS
 
 app = typer.Typer(no_args_is_help=True)
@@ -54,6 +55,16 @@ def status(
     typer.echo(json.dumps(broker.describe_state()) if as_json else current.describe())
     if not current.running:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def jars() -> None:
+    """Resolve the official Kafka jars with Maven into .cache/kafka/ (once)."""
+    try:
+        path = ensure_jars()
+    except BrokerError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"Apache Kafka {KAFKA_VERSION} jars in {path}")
 
 
 @app.command()

@@ -104,7 +104,8 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -
     names = list(names)
     if not names:
         return
-    futures = quiet_admin(bootstrap).delete_topics(names, operation_timeout=timeout)
+    admin = quiet_admin(bootstrap)  # must outlive the futures, or they fail with _DESTROY
+    futures = admin.delete_topics(names, operation_timeout=timeout)
     for future in futures.values():
         try:
             future.result(timeout=timeout)
