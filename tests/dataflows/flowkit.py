@@ -19,9 +19,7 @@ def kafka_messages(topic: str, values: Iterable[bytes | object]) -> list[object]
     for value in values:
         if isinstance(value, bytes):
             out.append(
-                KafkaSourceMessage(
-                    key=None, value=value, topic=topic, partition=0, offset=offset
-                )
+                KafkaSourceMessage(key=None, value=value, topic=topic, partition=0, offset=offset)
             )
             offset += 1
         else:

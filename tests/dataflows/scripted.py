@@ -38,9 +38,7 @@ def script_events(
         site = rng.choice(site_ids)
         # whole seconds: the 3PL file format carries no fractions
         at = T0 + timedelta(seconds=rng.randrange(0, 4 * 3600))
-        kind = rng.choices(
-            list(_WEIGHTS), weights=list(_WEIGHTS.values()), k=1
-        )[0]
+        kind = rng.choices(list(_WEIGHTS), weights=list(_WEIGHTS.values()), k=1)[0]
         qty = rng.randint(1, 40)
         extra: dict[str, object] = {}
         if kind is EventType.ADJUSTED:
@@ -204,9 +202,7 @@ def raw_feeds(
             feeds.canonical.append(e)
         elif mode == "batch":
             batches[e.site].append(_ENC.encode(msgspec.structs.replace(e, source=None)))
-            feeds.canonical.append(
-                msgspec.structs.replace(e, source=f"batch:{e.site}")
-            )
+            feeds.canonical.append(msgspec.structs.replace(e, source=f"batch:{e.site}"))
         else:
             local = e.occurred_at.astimezone(zone).strftime(partner.timestamp_format)
             code = {v: k for k, v in partner.txn_types.items()}[e.type]
@@ -229,16 +225,23 @@ def raw_feeds(
             if start == 0:
                 bad = (
                     b'{"event_id":"bad-qty-' + site.encode() + b'","type":"SHIPPED",'
-                    b'"sku":"' + master.skus[0].id.encode() + b'","site":"' + site.encode()
+                    b'"sku":"'
+                    + master.skus[0].id.encode()
+                    + b'","site":"'
+                    + site.encode()
                     + b'","qty":-5,"uom":"each","occurred_at":"2026-11-16T12:00:00Z"}'
                 )
                 chunk = [*chunk, bad]
                 feeds.malformed.append(bad)
             body = b",".join(chunk)
             feeds.batch.append(
-                b'{"batch_id":"b-' + f"{site}-{start}".encode() + b'","site":"'
-                + site.encode() + b'","sent_at":"2026-11-16T16:30:00Z","records":['
-                + body + b"]}"
+                b'{"batch_id":"b-'
+                + f"{site}-{start}".encode()
+                + b'","site":"'
+                + site.encode()
+                + b'","sent_at":"2026-11-16T16:30:00Z","records":['
+                + body
+                + b"]}"
             )
     header = "TXN_ID,WHSE,ITEM,TXN_TYPE,QTY,UOM,TXN_TS,TO_WHSE,XFER_ID"
     bad_row = f"bad-row,{whse[partner.site]},NO-SUCH-ITEM,REC,5,EA,11/16/2026 06:00:00,,"

@@ -78,20 +78,20 @@ def test_a_consumer_error_is_dead_lettered_and_the_flow_goes_on(master):
     )
     broken = KafkaError(
         ConfluentKafkaError(ConfluentKafkaError._MSG_TIMED_OUT, "fetch failed"),
-        KafkaSourceMessage(key=None, value=b"\x00garbage", topic="feeds.api.v1", partition=2,
-                           offset=41),
+        KafkaSourceMessage(
+            key=None, value=b"\x00garbage", topic="feeds.api.v1", partition=2, offset=41
+        ),
     )
     events: list[KafkaSinkMessage] = []
     dlq: list[KafkaSinkMessage] = []
     items = [broken, *kafka_messages("feeds.api.v1", [b"not json", good])]
-    flow = build_normalize_flow({"api": source(items)}, TestingSink(events), TestingSink(dlq),
-                                master)
+    flow = build_normalize_flow(
+        {"api": source(items)}, TestingSink(events), TestingSink(dlq), master
+    )
     run(flow, 1)
 
     assert [_events.decode(m.value).event_id for m in events] == ["e1"]
     letters = [dead_letter_decoder.decode(m.value) for m in dlq]
-    assert [x.error_code for x in letters][0] == "KAFKA_CONSUMER_ERROR"
-    assert (letters[0].original, letters[0].partition, letters[0].offset) == (
-        b"\x00garbage", 2, 41
-    )
+    assert letters[0].error_code == "KAFKA_CONSUMER_ERROR"
+    assert (letters[0].original, letters[0].partition, letters[0].offset) == (b"\x00garbage", 2, 41)
     assert letters[1].original == b"not json"

@@ -1,0 +1,196 @@
+"""The twin flow with Bytewax's testing source and sink, on 1 and 2 workers."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import msgspec
+import pytest
+from bytewax.connectors.kafka import KafkaSinkMessage
+from bytewax.testing import TestingSink, TestingSource
+
+from dataflows.shard_logic import ShardFactory
+from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
+from tests.dataflows.flowkit import kafka_messages, latest_positions, run, source
+from tests.dataflows.scripted import T0, buckets_of, expected_positions, script_events
+from twin.events import EventType, InventoryEvent
+from twin.masterdata_gen import generate_master_data
+from twin.shard import TwinShard
+from twin.windows import WindowConfig
+from twin.wire import SiteMetric, WindowMetric, alert_decoder, metric_decoder
+
+_enc = msgspec.json.Encoder()
+
+
+@pytest.fixture(scope="module")
+def master():
+    return generate_master_data(sites=4, skus=60, seed=3)
+
+
+class Outputs:
+    def __init__(self) -> None:
+        self.positions: list[KafkaSinkMessage] = []
+        self.alerts: list[KafkaSinkMessage] = []
+        self.metrics: list[KafkaSinkMessage] = []
+
+    def sinks(self) -> TwinSinks:
+        return TwinSinks(
+            TestingSink(self.positions), TestingSink(self.alerts), TestingSink(self.metrics)
+        )
+
+    def alert_states(self) -> list[tuple[str, str]]:
+        return sorted((a.id, a.state) for a in (alert_decoder.decode(m.value) for m in self.alerts))
+
+    def metrics_of(self, kind: type) -> list:
+        return [
+            x for x in (metric_decoder.decode(m.value) for m in self.metrics) if isinstance(x, kind)
+        ]
+
+
+def _run_twin(master, items, workers, *, config=None, window=None, **kwargs) -> Outputs:
+    out = Outputs()
+    flow = build_twin_flow(
+        source(items),
+        out.sinks(),
+        master,
+        ShardFactory(lambda: TwinShard(master), window or WindowConfig(size_s=900, lateness_s=600)),
+        config=config or TwinFlowConfig(shards=16),
+        **kwargs,
+    )
+    run(flow, workers)
+    return out
+
+
+def _scripted(master, n=3000, seed=9):
+    rng = random.Random(seed)
+    events = script_events(master, rng, n, skus=30)
+    resent = rng.sample(events, n // 10)  # re-sent duplicates, anywhere in the stream
+    stream = [*events, *resent]
+    rng.shuffle(stream)
+    return events, stream
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_final_positions_equal_the_independent_expectation(master, workers):
+    events, stream = _scripted(master)
+    out = _run_twin(
+        master, kafka_messages("inventory.events.v1", map(_enc.encode, stream)), workers
+    )
+
+    latest = latest_positions(out.positions)
+    expected = expected_positions(events)
+    assert {sku: buckets_of(p) for sku, p in latest.items()} == expected
+    for pos in latest.values():
+        for sp in pos.sites.values():
+            assert sp.atp == (sp.on_hand - sp.receiving - sp.reserved - sp.picked - sp.quarantined)
+
+
+def test_one_and_two_workers_give_identical_output(master):
+    _, stream = _scripted(master, n=2000, seed=21)
+    items = kafka_messages("inventory.events.v1", map(_enc.encode, stream))
+    one = _run_twin(master, items, 1)
+    two = _run_twin(master, items, 2)
+
+    def final(out):
+        return {
+            sku: msgspec.structs.replace(p, as_of=T0)
+            for sku, p in latest_positions(out.positions).items()
+        }
+
+    assert final(one) == final(two)
+    assert one.alert_states() == two.alert_states()
+    assert one.alert_states(), "the scripted mix should raise some alerts"
+    windows = sorted(_enc.encode(w) for w in one.metrics_of(WindowMetric))
+    assert windows == sorted(_enc.encode(w) for w in two.metrics_of(WindowMetric))
+
+    def counts(out):
+        totals: dict[str, list[int]] = {}
+        for m in out.metrics_of(SiteMetric):
+            t = totals.setdefault(m.site, [0, 0])
+            t[0] += m.events
+            t[1] += m.duplicates
+        return totals
+
+    assert counts(one) == counts(two)
+    assert sum(d for _, d in counts(one).values()) == 200  # every re-sent event counted
+
+
+def test_accounting_and_window_metrics_cover_every_event(master):
+    events, stream = _scripted(master, n=1500, seed=4)
+    out = _run_twin(master, kafka_messages("inventory.events.v1", map(_enc.encode, stream)), 1)
+
+    site_metrics = out.metrics_of(SiteMetric)
+    assert sum(m.events for m in site_metrics) == len(stream)
+    assert sum(m.duplicates for m in site_metrics) == len(stream) - len(events)
+    windows = out.metrics_of(WindowMetric)
+    # every applied event is in exactly one window (movements) or counted late
+    assert sum(w.movements for w in windows) + sum(w.late_events for w in windows) == len(events)
+    shipped = sum(int(e.qty) for e in events if e.type is EventType.SHIPPED)
+    assert sum(w.demand for w in windows) <= shipped
+
+
+def test_a_sku_changed_many_times_is_written_once_per_coalescing_interval(master):
+    sku = master.skus[0].id
+    burst1 = [_event(f"a{i}", sku, "RECEIVED", 1) for i in range(300)]
+    burst2 = [_event(f"b{i}", sku, "RECEIVED", 1) for i in range(300)]
+    items = [
+        *kafka_messages("inventory.events.v1", map(_enc.encode, burst1)),
+        TestingSource.PAUSE(timedelta(milliseconds=800)),
+        *kafka_messages("inventory.events.v1", map(_enc.encode, burst2)),
+    ]
+    config = TwinFlowConfig(shards=4, coalesce=timedelta(milliseconds=150))
+    out = _run_twin(master, items, 1, config=config)
+
+    versions = [p.version for p in (latest_positions([m]).get(sku) for m in out.positions) if p]
+    # the first burst is written during the pause (not held until the end), the second at EOF
+    assert versions == [300, 600]
+
+
+def test_a_quiet_site_goes_stale_and_low_stock_there_becomes_a_suspected_sync_gap(master):
+    quiet, busy = master.sites[0].id, master.sites[1].id
+    sites = [
+        msgspec.structs.replace(s, expected_interval_s=0.2 if s.id == quiet else 3600.0)
+        for s in master.sites
+    ]
+    md = msgspec.structs.replace(master, sites=sites)
+    sku = md.skus[0].id
+    # one unit on hand at the quiet site: below its reorder point, so LOW_STOCK while fresh
+    items = [
+        *kafka_messages(
+            "inventory.events.v1", [_enc.encode(_event("q1", sku, "ADJUSTED", 1, site=quiet))]
+        ),
+        TestingSource.PAUSE(timedelta(milliseconds=1500)),
+        *kafka_messages(
+            "inventory.events.v1", [_enc.encode(_event("b1", sku, "RECEIVED", 5, site=busy))]
+        ),
+    ]
+    config = TwinFlowConfig(
+        shards=4, coalesce=timedelta(milliseconds=50), freshness_check=timedelta(milliseconds=100)
+    )
+    out = _run_twin(md, items, 1, config=config)
+
+    alerts = [alert_decoder.decode(m.value) for m in out.alerts]
+    kinds = [(a.kind, a.site, a.state) for a in alerts]
+    assert ("LOW_STOCK", quiet, "raised") in kinds
+    assert ("STALE_FEED", quiet, "raised") in kinds
+    assert ("SUSPECTED_SYNC_GAP", quiet, "raised") in kinds
+    assert ("STALE_FEED", busy, "raised") not in kinds
+    final = latest_positions(out.positions)[sku]
+    assert final.sites[quiet].fresh is False
+    assert final.sites[busy].fresh is True
+    stale_metrics = [m for m in out.metrics_of(SiteMetric) if m.site == quiet and not m.fresh]
+    assert stale_metrics, "a SiteMetric must report the quiet site as not fresh"
+
+
+def _event(event_id, sku, kind, qty, *, site="WH-01", minutes=0) -> InventoryEvent:
+    return InventoryEvent(
+        event_id=event_id,
+        type=EventType(kind),
+        sku=sku,
+        site=site,
+        qty=qty,
+        uom="each",
+        occurred_at=T0 + timedelta(minutes=minutes),
+        source="test",
+    )
