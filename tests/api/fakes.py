@@ -107,3 +107,17 @@ def fake_runner(*, on_event: Any, out_dir: Path, seed: int, **_: Any) -> dict[st
 
 def failing_runner(**_: Any) -> dict[str, Any]:
     raise RuntimeError("scenario exploded")
+
+
+def event_json(event_id: str = "evt-1", *, sku: str = "SKU-1", qty: int = 5) -> dict[str, Any]:
+    """A valid canonical event as a client would post it."""
+    return {
+        "event_id": event_id,
+        "type": "RECEIVED",
+        "sku": sku,
+        "site": "WH-01",
+        "qty": qty,
+        "uom": "EA",
+        "occurred_at": "2026-11-26T10:00:00Z",
+        "source": "wms-api:WH-01",
+    }

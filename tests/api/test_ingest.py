@@ -1,0 +1,117 @@
+"""POST /v1/events: validation, idempotency, acknowledgement, limits — with a fake producer."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.feed import FakeFeed
+from tests.api.conftest import auth, make_settings
+from tests.api.fakes import FakeProducer, event_json
+
+
+def post(client: TestClient, body: object, key: str | None = None, role: str = "ingest"):
+    headers = auth(role)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post("/v1/events", content=json.dumps(body), headers=headers)
+
+
+def test_a_valid_event_is_produced_keyed_by_sku_then_accepted(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    response = post(client, event_json("e-1", sku="SKU-9"))
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 1, "event_ids": ["e-1"]}
+    [(topic, key, value)] = producer.sent
+    assert (topic, key) == ("feeds.api.v1", b"SKU-9")
+    assert json.loads(value)["event_id"] == "e-1"
+
+
+def test_an_array_is_accepted_whole(client: TestClient, producer: FakeProducer) -> None:
+    response = post(client, [event_json("a"), event_json("b")])
+    assert response.status_code == 202
+    assert response.json()["event_ids"] == ["a", "b"]
+    assert len(producer.sent) == 2
+
+
+def test_422_lists_every_error_of_every_record(client: TestClient, producer: FakeProducer) -> None:
+    bad = [event_json("ok"), {**event_json("x"), "qty": -3, "type": "NOPE"}, {"sku": "S"}]
+    response = post(client, bad)
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"[1].type", "[2].event_id", "[2].site"} <= fields
+    assert all(e["message"] for e in response.json()["errors"])
+    assert producer.sent == []
+
+
+def test_same_key_same_body_replays_the_first_response(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    first = post(client, event_json("body-id"), key="key-1")
+    second = post(client, event_json("body-id"), key="key-1")
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json() == {"accepted": 1, "event_ids": ["key-1"]}
+    assert len(producer.sent) == 1
+    assert json.loads(producer.sent[0][2])["event_id"] == "key-1"
+
+
+def test_same_key_different_body_is_refused(client: TestClient, producer: FakeProducer) -> None:
+    assert post(client, event_json(qty=5), key="key-2").status_code == 202
+    response = post(client, event_json(qty=6), key="key-2")
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json()["title"]
+    assert len(producer.sent) == 1
+
+
+def test_idempotency_key_with_an_array_is_refused(client: TestClient) -> None:
+    response = post(client, [event_json("a"), event_json("b")], key="k")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_fifty_concurrent_posts_with_one_key_produce_once(tmp_path: Path) -> None:
+    producer = FakeProducer(delay_s=0.1)  # every request overlaps the first one's produce
+    app = create_app(make_settings(tmp_path), feed=FakeFeed(), producer=producer)
+    with TestClient(app) as client, ThreadPoolExecutor(50) as pool:
+        responses = list(pool.map(lambda _: post(client, event_json(), key="same"), range(50)))
+    assert {r.status_code for r in responses} == {202}
+    assert {r.text for r in responses} == {responses[0].text}
+    assert len(producer.sent) == 1
+
+
+def test_unreachable_broker_is_503_with_retry_after_and_nothing_remembered(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    producer.fail = True
+    response = post(client, event_json(), key="k-503")
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    producer.fail = False
+    assert post(client, event_json(), key="k-503").status_code == 202
+    assert len(producer.sent) == 1
+
+
+def test_body_over_the_limit_is_413(tmp_path: Path) -> None:
+    app = create_app(
+        make_settings(tmp_path, ingest_max_body_bytes=200), feed=FakeFeed(), producer=FakeProducer()
+    )
+    with TestClient(app) as client:
+        response = post(client, [event_json(str(i)) for i in range(5)])
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("burst", [3])
+def test_rate_limit_per_token_is_429_with_retry_after(tmp_path: Path, burst: int) -> None:
+    settings = make_settings(tmp_path, ingest_rate_per_s=0.01, ingest_burst=burst)
+    app = create_app(settings, feed=FakeFeed(), producer=FakeProducer())
+    with TestClient(app) as client:
+        codes = [post(client, event_json(f"e{i}")).status_code for i in range(burst + 1)]
+        other_token = post(client, event_json("admin-1"), role="admin").status_code
+    assert codes == [202] * burst + [429]
+    assert other_token == 202  # buckets are per token
