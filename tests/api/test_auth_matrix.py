@@ -1,4 +1,4 @@
-"""Every route × every role: 401 without or with an unknown token, 403 for a wrong role.
+"""Every route and every role: 401 without or with an unknown token, 403 for a wrong role.
 
 WebSockets are refused before `accept` with 4401 / 4403.
 """
