@@ -1,5 +1,158 @@
-"""Placeholder, replaced by the owner of this command."""
+"""`invtwin demo`: the whole twin on the local broker, fed by a live scenario, in one command.
+
+It starts (or reuses) the broker, creates the topics, runs both dataflows and the API as
+supervised processes, feeds them with the simulator, prints the dashboard URL and tokens,
+and on Ctrl-C (or SIGTERM) stops everything it started — the broker only if it started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from types import FrameType
+from typing import Annotated
+
+import httpx
+import typer
+
+from cli.stack import Stack, StackSettings, generate_tokens, parse_tokens
+from cli.supervisor import Child, ChildFailed
+from infra.errors import BrokerError
+
+STATUS_EVERY_S = 10.0
 
 
-def run() -> None:
-    raise SystemExit("not implemented yet")
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM takes the same clean path as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def _banner(stack: Stack, scenario: str) -> str:
+    viewer = stack.tokens.get("viewer") or next(iter(stack.tokens.values()))
+    lines = [
+        "",
+        "Inventory Twin demo is running.",
+        f"  Dashboard:       {stack.url}/",
+        f"  Signed-in link:  {stack.url}/#token={viewer}",
+        f"  Viewer token:    {viewer}",
+    ]
+    if "architect" in stack.tokens:
+        lines.append(f"  Architect token: {stack.tokens['architect']}  (scenario panel)")
+    if "ingest" in stack.tokens:
+        lines.append(f"  Ingest token:    {stack.tokens['ingest']}  (POST /v1/events)")
+    lines += [
+        f"  API docs:        {stack.url}/docs",
+        f"  Live scenario:   {scenario}",
+        f"  Logs:            {stack.supervisor.log_dir}",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _status_line(stack: Stack) -> str | None:
+    """One line on what the twin shows now, from GET /v1/network."""
+    token = stack.tokens.get("viewer") or stack.tokens.get("admin", "")
+    try:
+        network = httpx.get(
+            f"{stack.url}/v1/network", headers={"Authorization": f"Bearer {token}"}, timeout=2.0
+        ).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    totals = network.get("totals", {})
+    sites = network.get("sites", [])
+    fresh = sum(1 for site in sites if site.get("fresh"))
+    alerts = sum(network.get("open_alerts", {}).values())
+    return (
+        f"[{time.strftime('%H:%M:%S')}] SKUs {totals.get('skus', 0)} · on hand "
+        f"{totals.get('on_hand', 0)} · ATP {totals.get('atp', 0)} · sites fresh "
+        f"{fresh}/{len(sites)} · open alerts {alerts}"
+    )
+
+
+def _supervise(stack: Stack, scenario: str, seed: int, loop: bool, duration: float | None) -> None:
+    """Watch the children until interrupted (or `duration` ends); restart the simulator."""
+    simulator: Child | None = stack.start_simulator(scenario, seed)
+    started = time.monotonic()
+    next_status = started + 5.0
+    while duration is None or time.monotonic() - started < duration:
+        for name in ("flow-normalize", "flow-twin", "api"):
+            child = next(c for c in stack.supervisor.children if c.name == name)
+            if not child.alive():
+                raise ChildFailed(
+                    f"{name} exited with code {child.process.returncode}; last lines of "
+                    f"{child.log_path}:\n{child.log_tail()}"
+                )
+        if simulator is not None and not simulator.alive():
+            code = simulator.process.returncode
+            if code != 0:
+                typer.echo(f"simulator exited with code {code}:\n{simulator.log_tail(15)}")
+                typer.echo("The twin stays up; post events to /v1/events or restart the demo.")
+                simulator = None
+            elif loop:
+                seed += 1
+                typer.echo(f"Scenario {scenario} finished; running it again with seed {seed}.")
+                stack.supervisor.children.remove(simulator)
+                simulator = stack.start_simulator(scenario, seed)
+            else:
+                typer.echo(f"Scenario {scenario} finished; the twin stays up.")
+                simulator = None
+        if time.monotonic() >= next_status:
+            line = _status_line(stack)
+            if line:
+                typer.echo(line)
+            next_status = time.monotonic() + STATUS_EVERY_S
+        time.sleep(0.5)  # the supervision tick, not a wait for a condition
+
+
+def run(
+    scenario: Annotated[
+        str, typer.Option(help="Live scenario that feeds the twin (see `invtwin sim list`).")
+    ] = "baseline",
+    port: Annotated[int, typer.Option(help="API and dashboard port.")] = 8000,
+    seed: Annotated[int, typer.Option(help="Seed of the first scenario run.")] = 7,
+    loop: Annotated[
+        bool, typer.Option(help="Run the scenario again (next seed) when it ends.")
+    ] = True,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop by itself after this many seconds.")
+    ] = None,
+    topic_suffix: Annotated[
+        str, typer.Option(help="Suffix added to every topic name (isolated runs).")
+    ] = "",
+) -> None:
+    """Run the whole twin on the local broker with a live scenario; Ctrl-C stops it."""
+    settings = StackSettings()
+    tokens = parse_tokens(settings.api_tokens) if settings.api_tokens else generate_tokens()
+    stack = Stack(
+        bootstrap=settings.kafka_bootstrap,
+        master_data=settings.master_data,
+        state_dir=settings.state_dir,
+        tokens=tokens,
+        api_port=port,
+        topic_suffix=topic_suffix,
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    code = 0
+    stopped = "dataflows, API and simulator"
+    try:
+        stack.start(say=typer.echo)
+        typer.echo(_banner(stack, scenario))
+        _supervise(stack, scenario, seed, loop, duration)
+    except KeyboardInterrupt:
+        typer.echo("\nStopping…")
+    except (ChildFailed, BrokerError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = 1
+    finally:
+        # A second Ctrl-C during shutdown must not leave processes behind.
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if stack.broker is not None:
+                stopped += " and the broker this demo started"
+            stack.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, previous)
+        typer.echo(f"Stopped {stopped}.")
+    raise typer.Exit(code=code)

@@ -1,0 +1,121 @@
+"""The dashboard's own behaviour in headless Chromium, against a small fake of the API.
+
+These pin what the page must tell an operator whatever the twin computes: a LOW_STOCK and a
+SUSPECTED_SYNC_GAP are labelled differently, a stale site says so, a recommendation is shown,
+and an unknown token is refused. The real-stack test (test_dashboard.py) covers the pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect
+
+from cli.stack import free_port
+from tests.e2e.fake_api import create_fake_app
+
+pytestmark = pytest.mark.e2e
+
+TOKENS = {"viewer-token": "viewer"}
+
+
+@pytest.fixture(scope="module")
+def fake_url() -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_fake_app(TOKENS), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline_polls = 200
+    while not server.started and deadline_polls:
+        thread.join(0.05)  # poll the server's start flag, bounded
+        deadline_polls -= 1
+    assert server.started, "fake API did not start"
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(browser: Browser, fake_url: str) -> Iterator[Page]:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{fake_url}/")
+    page.get_by_test_id("token-input").fill("viewer-token")
+    page.get_by_test_id("sign-in-button").click()
+    expect(page.get_by_test_id("conn-status")).to_have_text("live")
+    yield page
+    page.close()
+
+
+def raise_alert(url: str, **alert: object) -> None:
+    base = {"severity": "warning", "detected_at": "2026-11-27T00:01:00Z", "explanation": "x"}
+    httpx.post(f"{url}/fake/alerts", json={**base, **alert}, timeout=5).raise_for_status()
+
+
+def test_shortage_and_sync_gap_are_told_apart(page: Page, fake_url: str) -> None:
+    raise_alert(
+        fake_url,
+        id="low-1",
+        kind="LOW_STOCK",
+        sku="SKU-00004",
+        site="WH-01",
+        explanation="ATP 4 at WH-01 is below its reorder point 20.",
+        recommendation={
+            "action": "transfer",
+            "from_site": "WH-02",
+            "to_site": "WH-01",
+            "qty": 40,
+            "value": 320.0,
+            "needs_approval": True,
+        },
+    )
+    raise_alert(
+        fake_url,
+        id="gap-1",
+        kind="SUSPECTED_SYNC_GAP",
+        sku="SKU-00007",
+        site="3PL-ACME",
+        explanation="ATP 3 is low but the feed is 45 min overdue.",
+    )
+    low = page.locator('[data-testid="alert-item"][data-kind="LOW_STOCK"]')
+    gap = page.locator('[data-testid="alert-item"][data-kind="SUSPECTED_SYNC_GAP"]')
+    expect(low.get_by_test_id("alert-kind")).to_have_text("Low stock")
+    expect(gap.get_by_test_id("alert-kind")).to_have_text("Suspected sync gap")
+    expect(low).to_contain_text("real shortage")
+    expect(gap).to_contain_text("check the integration, not the shelf")
+    expect(low.get_by_test_id("alert-recommendation")).to_contain_text(
+        "Transfer 40 from WH-02 to WH-01"
+    )
+    expect(low.get_by_test_id("alert-recommendation")).to_contain_text("needs approval")
+    expect(gap.get_by_test_id("alert-recommendation")).to_have_count(0)
+    expect(low).to_have_class("alert kind-shortage")
+    expect(gap).to_have_class("alert kind-sync-gap")
+    expect(page.get_by_test_id("alert-count")).to_have_text("2")
+
+    raise_alert(fake_url, id="low-1", kind="LOW_STOCK", state="cleared", sku="SKU-00004")
+    expect(low).to_have_count(0)
+    expect(page.get_by_test_id("alert-count")).to_have_text("1")
+
+
+def test_stale_site_is_labelled_and_a_posted_event_updates_the_sku(
+    page: Page, fake_url: str
+) -> None:
+    expect(page.get_by_test_id("site-fresh-3PL-ACME")).to_have_text("⚠ Stale feed")
+    expect(page.get_by_test_id("site-fresh-WH-01")).to_have_text("✓ Fresh")
+    page.get_by_test_id("sku-search").fill("SKU-0001")
+    page.get_by_test_id("sku-result-SKU-00012").click()
+    expect(page.get_by_test_id("sku-on_hand-WH-01")).to_have_text("100")
+    httpx.post(
+        f"{fake_url}/v1/events",
+        headers={"Authorization": "Bearer viewer-token"},
+        json={"event_id": "p1", "type": "RECEIVED", "sku": "SKU-00012", "site": "WH-01", "qty": 25},
+        timeout=5,
+    ).raise_for_status()
+    expect(page.get_by_test_id("sku-on_hand-WH-01")).to_have_text("125")
+    expect(page.get_by_test_id("sku-net-on-hand")).to_have_text("325")
