@@ -33,8 +33,13 @@ class EventType(enum.StrEnum):
     COUNTED = "COUNTED"
 
 
-class InventoryEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One physical inventory movement at one site, as DESIGN's contract defines it."""
+class InventoryEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """One physical inventory movement at one site, as DESIGN's contract defines it.
+
+    `gc=False`: an event holds only strings, numbers and datetimes, so it can never be part
+    of a reference cycle; untracked by the garbage collector, decoding millions of them is
+    about 1.5x faster (bench/core_apply.py).
+    """
 
     event_id: EventId
     type: EventType

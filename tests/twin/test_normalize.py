@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin.events import EventType, InventoryEvent
 from twin.masterdata import parse_master_data
 from twin.normalize import Normalizer, NormalizeResult
+from twin.normalize.threepl import LocalTimestamps
 
 NETWORK = """
 sites:
@@ -338,3 +341,33 @@ def test_3pl_partner_can_be_named_by_the_caller(normalizer: Normalizer) -> None:
 
 def test_an_unknown_feed_is_a_rejection_not_an_exception(normalizer: Normalizer) -> None:
     assert codes(normalizer.normalize("ftp", b"x")) == ["unknown_feed"]  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- local timestamps
+
+FORMATS = ["%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M", "%Y%m%d%H%M%S.%f"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(FORMATS),
+    st.text(alphabet="0123456789/-.: %\t", max_size=24)
+    | st.datetimes(timezones=st.none()).map(str),
+)
+def test_the_fast_timestamp_reader_agrees_with_strptime(fmt: str, text: str) -> None:
+    try:
+        expected: datetime | None = datetime.strptime(text, fmt)  # noqa: DTZ007
+    except ValueError:
+        expected = None
+    try:
+        got: datetime | None = LocalTimestamps(fmt).read(text)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_fast_timestamp_reader_reads_what_strftime_writes(fmt: str) -> None:
+    moment = datetime(2026, 3, 7, 8, 5, 9, 120000)  # noqa: DTZ001
+    text = moment.strftime(fmt)
+    assert LocalTimestamps(fmt).read(text) == datetime.strptime(text, fmt)  # noqa: DTZ007
