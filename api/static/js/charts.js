@@ -25,7 +25,7 @@ export function lineChart(canvas, { yTitle, xKind = "wall", yMax = undefined }) 
       parsing: false,
       normalized: true,
       interaction: { mode: "nearest", intersect: false },
-      elements: { point: { radius: 0 }, line: { borderWidth: 2, tension: 0.2 } },
+      elements: { point: { radius: 2 }, line: { borderWidth: 2, tension: 0.2 } },
       scales: {
         x: {
           type: "linear",

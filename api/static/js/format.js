@@ -14,7 +14,7 @@ export function ms(value) {
 }
 
 export function age(iso, now = Date.now()) {
-  if (!iso) return "never";
+  if (!iso) return "no events yet";
   const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (seconds < 90) return `${seconds} s ago`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
