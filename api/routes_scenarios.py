@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from api.auth import Role
 from api.deps import Architect, State, get_state
 from api.msgspec_response import MsgspecResponse
-from api.problems import NotFound, problem_responses
+from api.problems import NotFound, problem_response, problem_responses
 from api.schemas import ScenarioRequest, ScenarioRunModel
 from api.ws_auth import authenticate_websocket
 
@@ -37,11 +37,9 @@ def list_scenarios(_: Architect, state: State) -> dict[str, Any]:
     summary="Start a scenario run (offline or live) in a worker process",
     responses=problem_responses(401, 403, 422, 503),
 )
-def start_scenario(request: ScenarioRequest, _: Architect, state: State) -> MsgspecResponse:
+async def start_scenario(request: ScenarioRequest, _: Architect, state: State) -> Response:
     if (request.scenario is None) == (request.spec is None):
-        from api.problems import problem_response
-
-        return problem_response(  # type: ignore[return-value]
+        return problem_response(
             422, "Invalid request", "give exactly one of `scenario` (a name) or `spec` (YAML)"
         )
     run = state.scenarios.start(
