@@ -3,7 +3,9 @@
 `SkuTwin` is the pure per-SKU state machine of DESIGN.md's bucket table. It is written for
 the hot path of the twin dataflow (hundreds of thousands of events per second per core):
 `__slots__`, one small function per event type chosen through a dict, integers only, and
-event times kept as POSIX-second floats so ordering needs no datetime arithmetic.
+event times compared as the aware datetimes they are (a comparison costs less than
+converting to a timestamp; the only arithmetic is the horizon check of an out-of-order event).
+`version` grows by one per applied event that moved a bucket or a site's `last_event_at`.
 
 Semantics that hold whatever the arrival order of a set of events:
 
@@ -29,26 +31,27 @@ Bounded memory, and what the bounds mean (all configurable in `PositionConfig`):
   duplicate older than the horizon is never double-counted; a genuine event that late must be
   corrected with a new count or adjustment.
 * **Uncounted deltas.** A site keeps at most ``max_deltas`` on-hand deltas newer than its
-  latest count; past that the oldest half is folded into ``on_hand`` and ``fold_ts`` moves up.
-  A count that occurred at or before ``fold_ts`` can no longer be placed exactly and is treated
+  latest count; past that the oldest half is folded into ``on_hand`` and ``fold_at`` moves up.
+  A count that occurred at or before ``fold_at`` can no longer be placed exactly and is treated
   as superseded (it changes nothing and is counted in ``superseded_counts``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from twin.events import EventType, InventoryEvent
 from twin.wire import NetworkTotals, Position, SitePosition
 
 if TYPE_CHECKING:
+    from twin.recommend import SkuLimits
     from twin.rules import DemandBaseline
 
-NEG_INF = -math.inf
+# "before anything": the initial latest-count, fold and newest-event times
+BEGINNING = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +68,13 @@ class SiteBuckets:
 
     __slots__ = (
         "alert_mask",
+        "count_at",
         "count_id",
-        "count_ts",
         "deltas",
         "episodes",
-        "fold_ts",
+        "fold_at",
         "in_transit",
         "last_event_at",
-        "last_ts",
         "on_hand",
         "picked",
         "quarantined",
@@ -87,13 +89,12 @@ class SiteBuckets:
         self.picked = 0
         self.quarantined = 0
         self.in_transit = 0
-        self.last_ts = NEG_INF
         self.last_event_at: datetime | None = None
-        self.count_ts = NEG_INF
+        self.count_at = BEGINNING
         self.count_id = ""
-        self.fold_ts = NEG_INF
-        # on-hand deltas newer than the latest count, as (occurred_at POSIX s, qty)
-        self.deltas: list[tuple[float, int]] = []
+        self.fold_at = BEGINNING
+        # on-hand deltas newer than the latest count, as (occurred_at, qty)
+        self.deltas: list[tuple[datetime, int]] = []
         # rule state (twin.rules): bit mask of open conditions, episode number per kind
         self.alert_mask = 0
         self.episodes: dict[str, int] | None = None
@@ -214,10 +215,11 @@ _COUNTED = EventType.COUNTED
 _TRANSFER_SHIPPED = EventType.TRANSFER_SHIPPED
 _ADJUSTED = EventType.ADJUSTED
 
-# Apply outcomes (ints so the hot path compares cheaply).
-APPLIED = 0
+# Apply outcomes (small ints so the hot path compares cheaply; 0 is the common case).
+CHANGED = 0
 DUPLICATE = 1
 EXPIRED = 2
+UNCHANGED = 3  # applied (id remembered) but nothing visible moved, e.g. a superseded count
 
 
 def _as_int(qty: float) -> int:
@@ -231,81 +233,83 @@ class SkuTwin:
     """The pure state of one SKU across sites. `apply(event)` is False for a duplicate."""
 
     __slots__ = (
+        "_horizon",
         "_id_ring",
         "_id_set",
+        "_max_ids",
         "_ring_pos",
         "baselines",
         "config",
         "duplicates",
         "expired",
-        "last_change_site",
         "last_count",
-        "max_ts",
+        "limits",
+        "max_at",
         "sites",
         "sku",
         "superseded_counts",
         "version",
     )
 
-    def __init__(self, sku: str, config: PositionConfig | None = None) -> None:
+    def __init__(
+        self, sku: str, config: PositionConfig | None = None, limits: SkuLimits | None = None
+    ) -> None:
         self.sku = sku
         self.config = config if config is not None else PositionConfig()
+        self._horizon = timedelta(seconds=self.config.horizon_s)
+        self._max_ids = self.config.dedupe_max_ids
         self.version = 0
         self.sites: dict[str, SiteBuckets] = {}
-        self.max_ts = NEG_INF
+        self.max_at = BEGINNING
         self._id_ring: list[str] = []
         self._id_set: set[str] = set()
         self._ring_pos = 0
         self.duplicates = 0
         self.expired = 0
         self.superseded_counts = 0
-        # set by apply: the outcome of the last COUNTED that moved a count (else None)
+        # set by a COUNTED that took effect (None after a superseded one); read by the rules
         self.last_count: CountOutcome | None = None
-        # set by apply: whether the last applied event changed the position
-        self.last_change_site: str | None = None
+        # planning figures from master data (reorder point, target, value) for the rules
+        self.limits = limits
         # demand baselines per site for the ANOMALY rule (twin.rules), created lazily
         self.baselines: dict[str, DemandBaseline] | None = None
-
-    # -- dedupe ------------------------------------------------------------------------
-    def _remember(self, event_id: str) -> None:
-        ring = self._id_ring
-        if len(ring) < self.config.dedupe_max_ids:
-            ring.append(event_id)
-        else:
-            pos = self._ring_pos
-            self._id_set.discard(ring[pos])
-            ring[pos] = event_id
-            self._ring_pos = (pos + 1) % len(ring)
-        self._id_set.add(event_id)
 
     def seen(self, event_id: str) -> bool:
         return event_id in self._id_set
 
-    # -- apply -------------------------------------------------------------------------
     def apply(self, event: InventoryEvent) -> bool:
         """Fold one event in; False when it is a duplicate (or expired) and changed nothing."""
-        return self.apply_at(event, event.occurred_at.timestamp()) == APPLIED
+        code = self.apply_code(event)
+        return code in (CHANGED, UNCHANGED)
 
-    def apply_at(self, event: InventoryEvent, ts: float) -> int:
-        """Fold one event that occurred at `ts` (POSIX s); APPLIED, DUPLICATE or EXPIRED.
+    def apply_code(self, event: InventoryEvent) -> int:
+        """Fold one event in; returns CHANGED, UNCHANGED, DUPLICATE or EXPIRED.
 
-        After APPLIED, `last_change_site` names the site whose buckets or `last_event_at`
-        changed (None if nothing visible changed) and `last_count` holds the count outcome
-        for a COUNTED that took effect.
+        CHANGED means the position moved (`version` grew); the site that moved is
+        `event.site` (and, for a transfer, `in_transit` at `event.to_site`).
         """
-        self.last_count = None
-        self.last_change_site = None
         event_id = event.event_id
-        if event_id in self._id_set:
+        id_set = self._id_set
+        if event_id in id_set:
             self.duplicates += 1
             return DUPLICATE
-        max_ts = self.max_ts
-        if ts < max_ts - self.config.horizon_s:
+        at = event.occurred_at
+        max_at = self.max_at
+        if at > max_at:
+            self.max_at = at
+        elif max_at - at > self._horizon:
             self.expired += 1
             return EXPIRED
-        if ts > max_ts:
-            self.max_ts = ts
-        self._remember(event_id)
+        # remember the id in a ring of the last `dedupe_max_ids` accepted ids
+        ring = self._id_ring
+        if len(ring) < self._max_ids:
+            ring.append(event_id)
+        else:
+            pos = self._ring_pos
+            id_set.discard(ring[pos])
+            ring[pos] = event_id
+            self._ring_pos = pos + 1 if pos + 1 < len(ring) else 0
+        id_set.add(event_id)
 
         site = event.site
         sites = self.sites
@@ -316,58 +320,60 @@ class SkuTwin:
         if q.__class__ is not int:
             q = _as_int(q)
         changed = False
-        if ts > b.last_ts:
-            b.last_ts = ts
-            b.last_event_at = event.occurred_at
+        last = b.last_event_at
+        if last is None or at > last:
+            b.last_event_at = at
             changed = True
 
         etype = event.type
         if etype == _COUNTED:
-            if self._count(b, site, event, ts, q):
+            if self._count(b, site, event_id, at, q):
                 changed = True
         else:
             delta = _EFFECTS[etype](b, q)
             if etype == _TRANSFER_SHIPPED:
-                to_site = event.to_site
-                if to_site is None:
-                    raise ValueError("TRANSFER_SHIPPED without to_site")
-                dest = sites.get(to_site)
-                if dest is None:
-                    dest = sites[to_site] = SiteBuckets()
-                dest.in_transit += q
-            if delta and ts > b.count_ts:
-                # a delta at or before the latest count is inside that count
-                b.on_hand += delta
-                if ts > b.fold_ts:
-                    b.deltas.append((ts, delta))
-                    if len(b.deltas) > self.config.max_deltas:
-                        _fold(b)
-            # every non-COUNTED type except an absorbed ADJUSTED moves some bucket
-            if etype != _ADJUSTED or ts > b.count_ts:
+                self._ship_to(event.to_site, q)
+            if delta:
+                if at > b.count_at:
+                    b.on_hand += delta
+                    if at > b.fold_at:
+                        deltas = b.deltas
+                        deltas.append((at, delta))
+                        if len(deltas) > self.config.max_deltas:
+                            _fold(b)
+                    changed = True
+                elif etype != _ADJUSTED:
+                    changed = True  # on hand is inside the count, but another bucket moved
+            else:
                 changed = True
         if changed:
             self.version += 1
-            self.last_change_site = site
-        return APPLIED
+            return CHANGED
+        return UNCHANGED
 
-    def _count(self, b: SiteBuckets, site: str, event: InventoryEvent, ts: float, q: int) -> bool:
+    def _ship_to(self, to_site: str | None, q: int) -> None:
+        if to_site is None:
+            raise ValueError("TRANSFER_SHIPPED without to_site")
+        dest = self.sites.get(to_site)
+        if dest is None:
+            dest = self.sites[to_site] = SiteBuckets()
+        dest.in_transit += q
+
+    def _count(self, b: SiteBuckets, site: str, event_id: str, at: datetime, q: int) -> bool:
         """Apply a COUNTED; True when on_hand changed. Older counts are superseded."""
-        if (
-            ts < b.count_ts
-            or (ts == b.count_ts and event.event_id <= b.count_id)
-            or ts <= b.fold_ts
-        ):
+        if at < b.count_at or (at == b.count_at and event_id <= b.count_id) or at <= b.fold_at:
             self.superseded_counts += 1
+            self.last_count = None
             return False
-        later = [d for d in b.deltas if d[0] > ts]
+        later = [d for d in b.deltas if d[0] > at]
         later_sum = sum(d[1] for d in later)
         book = b.on_hand - later_sum
         b.deltas = later
-        b.count_ts = ts
-        b.count_id = event.event_id
+        b.count_at = at
+        b.count_id = event_id
         before = b.on_hand
         b.on_hand = q + later_sum
-        self.last_count = CountOutcome(site, q, book, event.event_id, event.occurred_at)
+        self.last_count = CountOutcome(site, q, book, event_id, at)
         return b.on_hand != before
 
     # -- read --------------------------------------------------------------------------
@@ -376,8 +382,7 @@ class SkuTwin:
         sites = {}
         on_hand = atp = in_transit = 0
         for site in sorted(self.sites):
-            b = self.sites[site]
-            sp = b.to_wire(fresh(site))
+            sp = self.sites[site].to_wire(fresh(site))
             sites[site] = sp
             on_hand += sp.on_hand
             atp += sp.atp
@@ -396,7 +401,11 @@ class SkuTwin:
 
 def _fold(b: SiteBuckets) -> None:
     """Forget the oldest half of a site's uncounted deltas (they stay inside on_hand)."""
-    b.deltas.sort()
+    b.deltas.sort(key=_at)
     half = len(b.deltas) // 2
-    b.fold_ts = b.deltas[half - 1][0]
-    b.deltas = [d for d in b.deltas[half:] if d[0] > b.fold_ts]
+    fold_at = b.fold_at = b.deltas[half - 1][0]
+    b.deltas = [d for d in b.deltas[half:] if d[0] > fold_at]
+
+
+def _at(delta: tuple[datetime, int]) -> datetime:
+    return delta[0]

@@ -22,7 +22,7 @@ Conditions at a site (evaluated only for the site an event touched):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -122,21 +122,25 @@ class RuleBook:
         self,
         twin: SkuTwin,
         site: str,
-        fresh: Callable[[str], bool],
+        stale: Container[str],
         now: datetime,
     ) -> list[Alert]:
-        """Raise or clear the bucket conditions of `twin` at `site`; [] when nothing moved."""
+        """Raise or clear the bucket conditions of `twin` at `site`; [] when nothing moved.
+
+        `stale` holds the sites whose feeds are overdue. This runs after every applied event,
+        so the common case (no condition changed) is a few comparisons.
+        """
         b = twin.sites.get(site)
         if b is None:
             return []
         atp = b.on_hand - b.receiving - b.reserved - b.picked - b.quarantined
         mask = 0
-        limits = self.limits.get(twin.sku)
+        limits = twin.limits
         reorder_point = None
         if limits is not None:
             reorder_point = limits.reorder_point.get(site)
             if reorder_point is not None and atp < reorder_point:
-                mask = LOW_STOCK if fresh(site) else SUSPECTED_SYNC_GAP
+                mask = SUSPECTED_SYNC_GAP if site in stale else LOW_STOCK
         if atp < 0:
             mask |= OVER_ALLOCATION
         if b.on_hand < 0:
@@ -144,6 +148,10 @@ class RuleBook:
         old = b.alert_mask & _BUCKET_BITS
         if mask == old:
             return []
+
+        def fresh(other: str) -> bool:
+            return other not in stale
+
         return self._transitions(twin, site, b, old, mask, atp, reorder_point, fresh, now)
 
     def _transitions(
@@ -185,7 +193,8 @@ class RuleBook:
         sku = twin.sku
         details: dict[str, float | int | str] = {"atp": atp, "on_hand": b.on_hand}
         if bit == LOW_STOCK:
-            limits = self.limits[sku]
+            limits = twin.limits
+            assert limits is not None  # LOW_STOCK needs a reorder point, hence limits
             rec = recommend(
                 site=site,
                 atp_by_site=twin.atp_by_site(),
@@ -266,7 +275,7 @@ class RuleBook:
             b.alert_mask &= ~COUNT_DISCREPANCY
         if diff == 0:
             return alerts
-        limits = self.limits.get(sku)
+        limits = twin.limits
         value = abs(diff) * (limits.unit_value if limits is not None else 0.0)
         cfg = self.config
         severity: Severity = (

@@ -14,22 +14,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from twin.events import InventoryEvent
+import msgspec
+
+from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData
-from twin.position import APPLIED, DUPLICATE, PositionConfig, SkuTwin
+from twin.position import DUPLICATE, UNCHANGED, PositionConfig, SkuTwin
 from twin.rules import RuleBook, RuleConfig
+from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
+
+_COUNTED = EventType.COUNTED
 
 
 @dataclass(frozen=True, slots=True)
 class TwinConfig:
-    """Bounds of the per-SKU state and thresholds of the rules."""
+    """Bounds of the per-SKU state, thresholds of the rules, and the event-time windows.
+
+    `windows=None` turns the shard's own windows off (e.g. when an engine's window operator
+    folds them instead).
+    """
 
     position: PositionConfig = field(default_factory=PositionConfig)
     rules: RuleConfig = field(default_factory=RuleConfig)
+    windows: WindowConfig | None = field(default_factory=WindowConfig)
 
 
-class ApplyResult:
+class ApplyResult(msgspec.Struct, gc=False):
     """What one `TwinShard.apply` did.
 
     `duplicate`: the event id was already applied (nothing changed). `expired`: the event is
@@ -37,35 +47,19 @@ class ApplyResult:
     `changed`: the SKU's position changed (its `version` grew). `alerts`: raised/cleared.
     """
 
-    __slots__ = ("alerts", "changed", "duplicate", "expired", "sku")
-
-    def __init__(
-        self,
-        duplicate: bool,
-        sku: str,
-        alerts: list[Alert],
-        changed: bool = False,
-        expired: bool = False,
-    ) -> None:
-        self.duplicate = duplicate
-        self.sku = sku
-        self.alerts = alerts
-        self.changed = changed
-        self.expired = expired
-
-    def __repr__(self) -> str:
-        return (
-            f"ApplyResult(duplicate={self.duplicate}, sku={self.sku!r}, changed={self.changed}, "
-            f"expired={self.expired}, alerts={self.alerts!r})"
-        )
+    duplicate: bool
+    sku: str
+    alerts: list[Alert]
+    changed: bool = False
+    expired: bool = False
 
 
 class TwinShard:
     """The SKUs of one shard, their rules, and the sites whose feeds are stale."""
 
     __slots__ = (
+        "_closed",
         "_dirty",
-        "_site_skus",
         "applied",
         "config",
         "duplicates",
@@ -73,6 +67,7 @@ class TwinShard:
         "rules",
         "stale_sites",
         "twins",
+        "windows",
     )
 
     def __init__(self, master: MasterData | None = None, config: TwinConfig | None = None):
@@ -80,42 +75,50 @@ class TwinShard:
         self.rules = RuleBook.from_master(master, self.config.rules)
         self.twins: dict[str, SkuTwin] = {}
         self.stale_sites: set[str] = set()
-        self._site_skus: dict[str, set[str]] = {}
         self._dirty: dict[str, None] = {}  # insertion-ordered set
         self.applied = 0
         self.duplicates = 0
         self.expired = 0
+        wcfg = self.config.windows
+        self.windows = TumblingWindows(wcfg) if wcfg is not None else None
+        self._closed: list[WindowMetric] = []
 
     def is_fresh(self, site: str) -> bool:
         return site not in self.stale_sites
+
+    def _twin(self, sku: str) -> SkuTwin:
+        twin = self.twins[sku] = SkuTwin(sku, self.config.position, self.rules.limits.get(sku))
+        return twin
 
     def apply(self, event: InventoryEvent, applied_at: datetime) -> ApplyResult:
         """Apply one canonical event; `applied_at` is the twin's clock (alerts' detected_at)."""
         sku = event.sku
         twin = self.twins.get(sku)
         if twin is None:
-            twin = self.twins[sku] = SkuTwin(sku, self.config.position)
-        outcome = twin.apply_at(event, event.occurred_at.timestamp())
-        if outcome != APPLIED:
-            if outcome == DUPLICATE:
+            twin = self._twin(sku)
+        code = twin.apply_code(event)
+        if code:
+            if code == UNCHANGED:
+                self.applied += 1
+                return ApplyResult(False, sku, [])
+            if code == DUPLICATE:
                 self.duplicates += 1
                 return ApplyResult(True, sku, [])
             self.expired += 1
             return ApplyResult(False, sku, [], expired=True)
         self.applied += 1
-        site = twin.last_change_site
-        if site is None:
-            return ApplyResult(False, sku, [])
         self._dirty[sku] = None
-        site_skus = self._site_skus.get(site)
-        if site_skus is None:
-            site_skus = self._site_skus[site] = set()
-        site_skus.add(sku)
-        alerts = self.rules.evaluate(twin, site, self.is_fresh, applied_at)
-        count = twin.last_count
-        if count is not None:
-            alerts += self.rules.on_count(twin, count, applied_at)
-        return ApplyResult(False, sku, alerts, changed=True)
+        windows = self.windows
+        if windows is not None:
+            closed = windows.add(event)
+            if closed:
+                self._closed += closed
+        alerts = self.rules.evaluate(twin, event.site, self.stale_sites, applied_at)
+        if event.type == _COUNTED:
+            count = twin.last_count
+            if count is not None:
+                alerts += self.rules.on_count(twin, count, applied_at)
+        return ApplyResult(False, sku, alerts, True)
 
     def position(self, sku: str, as_of: datetime) -> Position:
         """The SKU's position (version 0 and no sites for a SKU never seen)."""
@@ -144,19 +147,39 @@ class TwinShard:
             self.stale_sites.add(site)
         changed: list[str] = []
         alerts: list[Alert] = []
-        for sku in sorted(self._site_skus.get(site, ())):
+        # rare (a feed going quiet or coming back), so a scan of the shard's SKUs is fine
+        for sku in sorted(s for s, t in self.twins.items() if site in t.sites):
             twin = self.twins[sku]
             twin.version += 1
             self._dirty[sku] = None
             changed.append(sku)
-            alerts += self.rules.evaluate(twin, site, self.is_fresh, now)
+            alerts += self.rules.evaluate(twin, site, self.stale_sites, now)
         return changed, alerts
+
+    def take_closed_windows(
+        self, now: datetime, *, flush: bool = False, watermark: datetime | None = None
+    ) -> tuple[list[WindowMetric], list[Alert]]:
+        """Windows closed since the last call, and the ANOMALY alerts they raised or cleared.
+
+        `watermark` moves the event-time watermark forward (e.g. from an idle clock, so windows
+        close when events stop); `flush` closes every open window (end of input).
+        """
+        if self.windows is not None:
+            if watermark is not None:
+                self._closed += self.windows.advance(watermark.timestamp())
+            if flush:
+                self._closed += self.windows.flush()
+        closed, self._closed = self._closed, []
+        alerts: list[Alert] = []
+        for metric in closed:
+            alerts += self.on_window(metric, now)
+        return closed, alerts
 
     def on_window(self, metric: WindowMetric, now: datetime) -> list[Alert]:
         """Feed one closed window to the ANOMALY rule of its SKU."""
         twin = self.twins.get(metric.sku)
         if twin is None:
-            twin = self.twins[metric.sku] = SkuTwin(metric.sku, self.config.position)
+            twin = self._twin(metric.sku)
         return self.rules.on_window(twin, metric, now)
 
     def stats(self) -> dict[str, int]:
@@ -165,4 +188,5 @@ class TwinShard:
             "applied": self.applied,
             "duplicates": self.duplicates,
             "expired": self.expired,
+            "late_events": self.windows.late_total if self.windows is not None else 0,
         }
