@@ -71,9 +71,15 @@ def _status_line(stack: Stack) -> str | None:
     )
 
 
+def _start_simulator(stack: Stack, scenario: str, seed: int) -> Child:
+    child = stack.start_simulator(scenario, seed)
+    typer.echo(f"Simulator: {scenario} (seed {seed}) started (pid {child.process.pid})")
+    return child
+
+
 def _supervise(stack: Stack, scenario: str, seed: int, loop: bool, duration: float | None) -> None:
     """Watch the children until interrupted (or `duration` ends); restart the simulator."""
-    simulator: Child | None = stack.start_simulator(scenario, seed)
+    simulator: Child | None = _start_simulator(stack, scenario, seed)
     started = time.monotonic()
     next_status = started + 5.0
     while duration is None or time.monotonic() - started < duration:
@@ -94,7 +100,7 @@ def _supervise(stack: Stack, scenario: str, seed: int, loop: bool, duration: flo
                 seed += 1
                 typer.echo(f"Scenario {scenario} finished; running it again with seed {seed}.")
                 stack.supervisor.children.remove(simulator)
-                simulator = stack.start_simulator(scenario, seed)
+                simulator = _start_simulator(stack, scenario, seed)
             else:
                 typer.echo(f"Scenario {scenario} finished; the twin stays up.")
                 simulator = None

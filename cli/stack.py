@@ -148,7 +148,7 @@ class Stack:
         )
         self.children["api"] = api
         self.supervisor.wait_ready(api, self._api_ready, timeout_s=api_timeout_s)
-        say(f"API: ready at {self.url}")
+        say(f"API: ready at {self.url} (pid {api.process.pid})")
 
     def start_simulator(self, scenario: str, seed: int, *, name: str = "simulator") -> Child:
         """Feed the running twin with a live scenario."""
