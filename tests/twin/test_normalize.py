@@ -6,14 +6,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twin.events import EventType, InventoryEvent
 from twin.masterdata import parse_master_data
-from twin.normalize import Normalizer, NormalizeResult
+from twin.normalize import Normalizer, NormalizeResult, dead_letter
 from twin.normalize.threepl import LocalTimestamps
+from twin.wire import dead_letter_decoder
 
 NETWORK = """
 sites:
@@ -371,3 +373,66 @@ def test_the_fast_timestamp_reader_reads_what_strftime_writes(fmt: str) -> None:
     moment = datetime(2026, 3, 7, 8, 5, 9, 120000)  # noqa: DTZ001
     text = moment.strftime(fmt)
     assert LocalTimestamps(fmt).read(text) == datetime.strptime(text, fmt)  # noqa: DTZ007
+
+
+# --------------------------------------------------------------------------- DLQ replay
+
+FIXED_NETWORK = NETWORK.replace(
+    '  - {scope: ACME, code: "0007", sku: SKU-1}\n',
+    '  - {scope: ACME, code: "0007", sku: SKU-1}\n'
+    '  - {scope: ACME, code: "0008", sku: SKU-2}\n'
+    "  - {scope: WH-02, code: B-300, sku: SKU-2}\n"
+    "  - {scope: WH-01, code: A-300, sku: SKU-2}\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("feed", "raw", "expected"),
+    [
+        ("api", api_json(sku="A-300"), ("SKU-2", "wms-api:WH-01", 60)),
+        (
+            "batch",
+            batch_json(
+                [
+                    json.loads(api_json(site="WH-02")),
+                    json.loads(api_json(site="WH-02", sku="B-300")),
+                ]
+            ),
+            ("SKU-2", "batch:WH-02", 60),
+        ),
+        (
+            "3pl",
+            HEADER
+            + b"1,DAL1,0007,REC,1,EA,11/26/2026 04:00:00,,,\n"
+            + b"2,DAL1,0008,REC,2,CS,11/26/2026 04:00:00,,,\n",
+            ("SKU-2", "3pl:ACME", 60),
+        ),
+    ],
+)
+def test_a_dead_letter_replays_once_master_data_is_fixed(
+    normalizer: Normalizer, feed: str, raw: bytes, expected: tuple[str, str, int]
+) -> None:
+    first = normalizer.normalize(feed, raw)  # type: ignore[arg-type]
+    (rejected,) = first.rejections
+    assert rejected.error_code == "unknown_sku"
+    letter = dead_letter(
+        rejected,
+        source_topic=f"feeds.{feed}.v1",
+        partition=0,
+        offset=41,
+        rejected_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+    )
+    assert dead_letter_decoder.decode(msgspec.json.encode(letter)) == letter
+    # Still unknown with the old master data: rejected again, the same way.
+    assert codes(normalizer.normalize(feed, letter.original)) == ["unknown_sku"]  # type: ignore[arg-type]
+    fixed = Normalizer(parse_master_data(FIXED_NETWORK))
+    (event,) = fixed.normalize(feed, letter.original).events  # type: ignore[arg-type]
+    assert (event.sku, event.source, event.qty) == expected
+
+
+def test_a_headerless_3pl_file_is_read_in_the_standard_column_order(
+    normalizer: Normalizer,
+) -> None:
+    raw = b"5,DAL1,0007,TRO,1,CS,11/26/2026 04:00:00,NYC1,T-5\n"
+    (event,) = normalizer.normalize("3pl", raw).events
+    assert (event.event_id, event.qty, event.to_site) == ("3pl:ACME:5", 12, "WH-01")

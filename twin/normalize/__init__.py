@@ -4,7 +4,15 @@
 each format lives in its own module (`api`, `batch`, `threepl`), shared pieces in `common`.
 """
 
-from twin.normalize.common import NormalizeResult, RawEvent, Rejection
+from twin.normalize.common import NormalizeResult, RawEvent, Rejection, dead_letter
 from twin.normalize.normalizer import FEEDS, Feed, Normalizer
 
-__all__ = ["FEEDS", "Feed", "NormalizeResult", "Normalizer", "RawEvent", "Rejection"]
+__all__ = [
+    "FEEDS",
+    "Feed",
+    "NormalizeResult",
+    "Normalizer",
+    "RawEvent",
+    "Rejection",
+    "dead_letter",
+]

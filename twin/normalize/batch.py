@@ -4,11 +4,14 @@
 on its own and a rejected record keeps its exact original bytes (the records are decoded as
 `msgspec.Raw` first). A record must be of the batch's site; `source` defaults to
 `batch:<site>` and `recorded_at` to the batch's `sent_at` (when the middleware posted it).
-A message whose envelope is unreadable is rejected whole (`record_index` None).
+A message whose envelope is unreadable is rejected whole (`record_index` None). A bare
+record (an object with `event_id` and no `records`) is a rejected record replayed from the
+DLQ on its own: it is read as a one-record batch of its own site, without `sent_at`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -47,19 +50,47 @@ def normalize_batch(index: MasterIndex, raw: bytes) -> NormalizeResult:
     try:
         batch = batch_decoder.decode(raw)
     except DECODE_FAILURES:
-        result.rejections.append(rejection(explain_failure(raw, _BatchShape, array=False), raw))
+        if _is_bare_record(raw):
+            _add(result, index, raw, 0, site=None, sent_at=None)
+        else:
+            errors = explain_failure(raw, _BatchShape, array=False)
+            result.rejections.append(rejection(errors, raw))
         return result
     for i, record in enumerate(batch.records):
-        original = bytes(record)
-        outcome = json_record(
-            index,
-            original,
-            source_prefix=SOURCE_PREFIX,
-            site=batch.site,
-            recorded_at=batch.sent_at,
-        )
-        if isinstance(outcome, list):
-            result.rejections.append(rejection(outcome, original, i))
-        else:
-            result.events.append(outcome)
+        _add(result, index, bytes(record), i, site=batch.site, sent_at=batch.sent_at)
     return result
+
+
+def _add(
+    result: NormalizeResult,
+    index: MasterIndex,
+    original: bytes,
+    record_index: int,
+    *,
+    site: str | None,
+    sent_at: datetime | None,
+) -> None:
+    outcome = json_record(
+        index, original, source_prefix=SOURCE_PREFIX, site=site, recorded_at=sent_at
+    )
+    if isinstance(outcome, list):
+        result.rejections.append(rejection(outcome, original, record_index))
+    else:
+        result.events.append(outcome)
+
+
+def _is_bare_record(raw: bytes) -> bool:
+    # A record without its envelope: one rejected record replayed from the DLQ on its own.
+    try:
+        shape = _probe_decoder.decode(raw)
+    except DECODE_FAILURES:
+        return False
+    return shape.event_id is not None and shape.records is None
+
+
+class _Probe(msgspec.Struct):
+    event_id: Any = None
+    records: Any = None
+
+
+_probe_decoder = msgspec.json.Decoder(_Probe)

@@ -16,6 +16,7 @@ from twin.errors import FieldError
 from twin.events import AwareDatetime, EventId, EventType, InventoryEvent, NonEmpty
 from twin.masterdata import ConversionError, MasterIndex
 from twin.validation import DECODE_FAILURES, cross_field_errors, explain_failure
+from twin.wire import DeadLetter
 
 
 class Rejection(msgspec.Struct, kw_only=True):
@@ -72,6 +73,32 @@ def rejection(
         errors=errors,
         original=original,
         record_index=record_index,
+    )
+
+
+def dead_letter(
+    rejected: Rejection,
+    *,
+    source_topic: str,
+    partition: int,
+    offset: int,
+    rejected_at: datetime,
+) -> DeadLetter:
+    """The `inventory.dlq.v1` record of a rejection read from a feed topic.
+
+    Replaying it means producing `original` back to `source_topic`: every normalizer reads a
+    lone rejected record again (an API event, a bare batch record, a headerless 3PL row).
+    """
+    return DeadLetter(
+        error_code=rejected.error_code,
+        message=rejected.message,
+        original=rejected.original,
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
+        rejected_at=rejected_at,
+        errors=rejected.errors,
+        record_index=rejected.record_index,
     )
 
 

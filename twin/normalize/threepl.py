@@ -4,7 +4,9 @@ The header is `TXN_ID,WHSE,ITEM,TXN_TYPE,QTY,UOM,TXN_TS`, optionally followed by
 named in the partner profile for transfers (`TO_WHSE`, `XFER_ID` by default) and `REF`;
 columns are found by name. Each data line is one record, read with the `csv` module on
 its own so that a rejected row keeps its exact original line bytes (so a quoted field
-cannot span lines in these files). Blank lines are not records.
+cannot span lines in these files). Blank lines are not records. A file whose first line
+is not a header (it has no TXN_ID column) is read in the standard column order: that is how
+one rejected row, replayed from the DLQ on its own, is read again.
 
 The partner is the one given to `normalize_3pl`, or else the one whose warehouse code is
 in the row's WHSE. The canonical `event_id` is `3pl:<partner>:<TXN_ID>` (stable, so a
@@ -29,6 +31,11 @@ from twin.validation import cross_field_errors
 
 REQUIRED_COLUMNS = ("TXN_ID", "WHSE", "ITEM", "TXN_TYPE", "QTY", "UOM", "TXN_TS")
 REF_COLUMN = "REF"
+# A file without a header line (e.g. one rejected row replayed from the DLQ on its own) is
+# read in DESIGN's fixed order, then the default transfer columns and REF.
+DEFAULT_HEADER = {
+    name: i for i, name in enumerate((*REQUIRED_COLUMNS, "TO_WHSE", "XFER_ID", REF_COLUMN))
+}
 _MAX_TXN_ID = 100  # leaves room for the "3pl:<partner>:" prefix within 128 characters
 
 
@@ -138,7 +145,11 @@ def normalize_3pl(book: PartnerBook, raw: bytes, partner_id: str | None = None) 
     if isinstance(header, FieldError):
         result.rejections.append(rejection([header], raw))
         return result
-    for record_index, (line_no, line) in enumerate(lines[1:]):
+    if header is None:  # no header line: a replayed dead-letter row, in the standard order
+        header, rows = DEFAULT_HEADER, lines
+    else:
+        rows = lines[1:]
+    for record_index, (line_no, line) in enumerate(rows):
         outcome = _row(book, partner, header, line, line_no + 1)
         if isinstance(outcome, list):
             result.rejections.append(rejection(outcome, line, record_index))
@@ -147,11 +158,14 @@ def normalize_3pl(book: PartnerBook, raw: bytes, partner_id: str | None = None) 
     return result
 
 
-def _header(line: bytes) -> dict[str, int] | FieldError:
+def _header(line: bytes) -> dict[str, int] | FieldError | None:
+    """Column positions by name; None when the first line is a data row (no header)."""
     fields = _cells(line.removeprefix(b"\xef\xbb\xbf"))
     if isinstance(fields, FieldError):
-        return _err("header", fields.value, "bad_header", f"unreadable header: {fields.message}")
+        return None
     columns = {name.strip().upper(): i for i, name in enumerate(fields)}
+    if "TXN_ID" not in columns:
+        return None
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         return _err(
@@ -189,7 +203,8 @@ def _row(
                 "",
                 len(cells),
                 "malformed_row",
-                f"line {line_no + 1} has {len(cells)} columns, the header has {len(header)}",
+                f"line {line_no} has {len(cells)} columns; expected {len(REQUIRED_COLUMNS)} to"
+                f" {len(header)} ({','.join(header)})",
             )
         ]
 
