@@ -24,6 +24,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from dataflows.kafka_io import RawRecord
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
 from twin.wire import DeadLetter
@@ -86,7 +87,8 @@ def _normalizer_step(
         if isinstance(item, KafkaError):
             yield _dead_letter_from_kafka_error(item, encoder, clock)
             return
-        assert isinstance(item, KafkaSourceMessage)
+        # a RawRecord (lean Kafka source) or a KafkaSourceMessage (Bytewax's, tests)
+        assert isinstance(item, RawRecord | KafkaSourceMessage)
         result = normalizer.normalize(feed, item.value or b"")
         for event in result.events:
             yield "event", KafkaSinkMessage(event.sku.encode(), encoder.encode(event))
@@ -100,7 +102,7 @@ def _normalizer_step(
 
 def _dead_letter(
     rejection: Rejection,
-    msg: KafkaSourceMessage,
+    msg: RawRecord | KafkaSourceMessage,
     now: datetime,
     encoder: msgspec.json.Encoder,
 ) -> SinkMessage:

@@ -20,7 +20,6 @@ from dataflows.shard_logic import ShardFactory
 from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
 from infra import topics
 from twin.masterdata import MasterData, load_master_data
-from twin.shard import TwinShard
 from twin.windows import WindowConfig
 
 
@@ -67,6 +66,7 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         coalesce=settings.coalesce(),
         metrics_interval=timedelta(seconds=settings.flow_metrics_interval_s),
         freshness_check=timedelta(seconds=settings.flow_freshness_check_s),
+        persist=settings.flow_recovery,
     )
     windows = WindowConfig(
         size_s=float(settings.flow_window_s), lateness_s=float(settings.flow_window_lateness_s)
@@ -79,7 +79,7 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
             metrics=kafka_sink(settings, t(topics.TWIN_METRICS)),
         ),
         master,
-        ShardFactory(lambda: TwinShard(master), windows),
+        ShardFactory(master, window=windows),
         config=config,
         dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)]),
         # A bounded run must end when its input ends: no endless clock then.

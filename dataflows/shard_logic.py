@@ -33,8 +33,9 @@ from bytewax.operators import StatefulBatchLogic
 from dataflows.messages import FreshnessSignal, ShardIn, ShardOut
 from dataflows.site_stats import SitePartial
 from twin.events import InventoryEvent
+from twin.masterdata import MasterData
 from twin.rules import RuleBook
-from twin.shard import TwinShard
+from twin.shard import TwinConfig, TwinShard
 from twin.windows import TumblingWindows, WindowConfig
 
 Clock = Callable[[], datetime]
@@ -44,6 +45,9 @@ Clock = Callable[[], datetime]
 class ShardTiming:
     coalesce: timedelta
     metrics_interval: timedelta
+    # False when the run has no recovery: Bytewax asks for snapshots every epoch anyway, and
+    # pickling every shard for nobody was measurable
+    persist: bool = True
 
 
 class ShardState:
@@ -70,15 +74,30 @@ class ShardState:
         return state
 
 
-@dataclass(frozen=True)
 class ShardFactory:
-    """Builds empty shard state; the rule book is built once per process and shared."""
+    """Builds empty shard state. The rule book (master data's limits and lanes) is built
+    once per process and shared by every shard, instead of once per shard."""
 
-    make_shard: Callable[[], TwinShard]
-    window: WindowConfig
+    def __init__(
+        self,
+        master: MasterData | None,
+        config: TwinConfig | None = None,
+        window: WindowConfig | None = None,
+    ) -> None:
+        self.master = master
+        self.config = config or TwinConfig()
+        self.window = window or WindowConfig()
+        self._rules: RuleBook | None = None
+
+    def rules(self) -> RuleBook:
+        if self._rules is None:
+            self._rules = RuleBook.from_master(self.master, self.config.rules)
+        return self._rules
 
     def new(self) -> ShardState:
-        return ShardState(self.make_shard(), TumblingWindows(self.window))
+        shard = TwinShard(None, self.config)
+        shard.rules = self.rules()
+        return ShardState(shard, TumblingWindows(self.window))
 
 
 class ShardLogic(StatefulBatchLogic[ShardIn, ShardOut, bytes]):
@@ -93,18 +112,8 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardOut, bytes]):
     def builder(
         cls, factory: ShardFactory, timing: ShardTiming, clock: Clock
     ) -> Callable[[bytes | None], ShardLogic]:
-        rules: list[RuleBook] = []
-
         def build(resume: bytes | None) -> ShardLogic:
-            if resume is None:
-                state = factory.new()
-                if not rules:
-                    rules.append(state.shard.rules)
-                state.shard.rules = rules[0]
-            else:
-                if not rules:
-                    rules.append(factory.new().shard.rules)
-                state = ShardState.loads(resume, rules[0])
+            state = ShardState.loads(resume, factory.rules()) if resume else factory.new()
             return cls(state, timing, clock)
 
         return build
@@ -168,7 +177,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardOut, bytes]):
         return min(self.flush_at, self.metrics_at)
 
     def snapshot(self) -> bytes:
-        return self.state.dumps()
+        return self.state.dumps() if self.timing.persist else b""
 
     def _positions(self, now: datetime) -> list[ShardOut]:
         shard = self.state.shard

@@ -25,11 +25,12 @@ from typing import Any
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaSinkMessage, KafkaSourceMessage
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from dataflows.kafka_io import RawRecord
 from dataflows.keys import all_shard_keys, shard_key, shard_of
 from dataflows.messages import DlqCount, FreshnessSignal, ShardOut, SiteSeen, Tick
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
@@ -55,6 +56,7 @@ class TwinFlowConfig:
     coalesce: timedelta = timedelta(milliseconds=250)
     metrics_interval: timedelta = timedelta(seconds=5)
     freshness_check: timedelta = timedelta(seconds=1)
+    persist: bool = True  # False: the run has no recovery, so shards skip their snapshots
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,9 @@ def build_twin_flow(
         "fan_out_freshness_to_shards", signals, lambda s: [(k, s) for k in shard_keys]
     )
 
-    by_shard = op.key_on(
-        "key_by_shard", events, lambda e: shard_key(shard_of(e.sku, config.shards))
-    )
+    by_shard = op.key_on("key_by_shard", events, _shard_keyer(config.shards))
     shard_in = op.merge("merge_events_and_freshness", by_shard, fanned)
-    timing = ShardTiming(coalesce=config.coalesce, metrics_interval=config.metrics_interval)
+    timing = ShardTiming(config.coalesce, config.metrics_interval, persist=config.persist)
     shard_out = op.key_rm(
         "unkey_shards",
         op.stateful_batch(
@@ -166,7 +166,7 @@ def _decoder() -> Callable[[object], Iterable[InventoryEvent]]:
     def step(item: object) -> Iterable[InventoryEvent]:
         # The normalize flow only writes valid events; anything else on this topic (a consumer
         # error, a foreign producer) is skipped here and visible in the consumer-lag metrics.
-        if isinstance(item, KafkaError) or not isinstance(item, KafkaSourceMessage):
+        if not isinstance(item, RawRecord | KafkaSourceMessage):
             return ()
         try:
             return (decode(item.value or b""),)
@@ -174,6 +174,18 @@ def _decoder() -> Callable[[object], Iterable[InventoryEvent]]:
             return ()
 
     return step
+
+
+def _shard_keyer(shards: int) -> Callable[[InventoryEvent], str]:
+    keys: dict[str, str] = {}  # sku -> key: hashing once per SKU, not once per event
+
+    def key(event: InventoryEvent) -> str:
+        k = keys.get(event.sku)
+        if k is None:
+            k = keys[event.sku] = shard_key(shard_of(event.sku, shards))
+        return k
+
+    return key
 
 
 def _sites_seen(clock: Clock) -> Callable[[list[InventoryEvent]], Iterable[SiteSeen]]:
@@ -198,7 +210,7 @@ def _site_of(item: Any) -> str:
 def _dlq_counts(batch: list[object]) -> Iterable[DlqCount]:
     counts: dict[str, int] = {}
     for item in batch:
-        if not isinstance(item, KafkaSourceMessage) or item.value is None:
+        if not isinstance(item, RawRecord | KafkaSourceMessage) or item.value is None:
             continue
         try:
             letter = dead_letter_decoder.decode(item.value)

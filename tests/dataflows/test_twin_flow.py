@@ -18,7 +18,6 @@ from tests.dataflows.flowkit import kafka_messages, latest_positions, run, sourc
 from tests.dataflows.scripted import T0, buckets_of, expected_positions, script_events
 from twin.events import EventType, InventoryEvent
 from twin.masterdata_gen import generate_master_data
-from twin.shard import TwinShard
 from twin.windows import WindowConfig
 from twin.wire import SiteMetric, WindowMetric, alert_decoder, metric_decoder
 
@@ -56,7 +55,7 @@ def _run_twin(master, items, workers, *, config=None, window=None, **kwargs) -> 
         source(items),
         out.sinks(),
         master,
-        ShardFactory(lambda: TwinShard(master), window or WindowConfig(size_s=900, lateness_s=600)),
+        ShardFactory(master, window=window or WindowConfig(size_s=900, lateness_s=600)),
         config=config or TwinFlowConfig(shards=16),
         **kwargs,
     )
@@ -216,7 +215,7 @@ def test_a_resumed_run_absorbs_the_replay_and_ends_on_the_same_positions(master,
         source(items),
         out.sinks(),
         master,
-        ShardFactory(lambda: TwinShard(master), WindowConfig(size_s=900, lateness_s=600)),
+        ShardFactory(master, window=WindowConfig(size_s=900, lateness_s=600)),
         config=TwinFlowConfig(shards=8),
     )
     run_main(flow, epoch_interval=timedelta(milliseconds=100), recovery_config=recovery)
