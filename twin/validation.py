@@ -39,6 +39,10 @@ from twin.events import (
 # what msgspec raises on very deeply nested arrays/objects.
 DECODE_FAILURES = (msgspec.DecodeError, RecursionError, OverflowError, ValueError)
 
+# Types with a rule beyond "0 < qty <= MAX_QTY": signed or zero qty, transfer fields.
+_RULED_TYPES = frozenset(
+    {EventType.ADJUSTED, EventType.COUNTED, EventType.TRANSFER_SHIPPED, EventType.TRANSFER_RECEIVED}
+)
 _EVENT_TYPE_VALUES = frozenset(t.value for t in EventType)
 _MAX_SHOWN = 80  # values echoed back in error messages are cut to this many characters
 
@@ -49,6 +53,10 @@ def decode_event(raw: bytes | str) -> InventoryEvent:
         event = event_decoder.decode(raw)
     except DECODE_FAILURES:
         raise ValidationFailed(explain_failure(raw, InventoryEvent, array=False)) from None
+    # The common case in a few comparisons (NaN and inf fail them and take the full check).
+    qty = event.qty
+    if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in _RULED_TYPES:
+        return event
     errors = validate_event(event)
     if errors:
         raise ValidationFailed(errors)
