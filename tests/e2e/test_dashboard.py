@@ -124,3 +124,43 @@ def test_a_wrong_token_is_refused_with_a_message(live_stack: Stack, browser: Bro
     expect(page.get_by_test_id("sign-in-error")).to_have_text("That token is not valid.")
     expect(page.get_by_test_id("dashboard")).to_be_hidden()
     page.close()
+
+
+def test_architect_runs_a_scenario_and_reads_its_report_and_plots(
+    live_stack: Stack, browser: Browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_stack.url}/")
+    page.get_by_test_id("token-input").fill(live_stack.tokens["architect"])
+    page.get_by_test_id("sign-in-button").click()
+    page.get_by_text("What-if scenarios").click()
+    expect(page.get_by_test_id("scenario-name")).to_have_value("baseline")
+    page.get_by_test_id("scenario-mode").select_option("offline")
+    page.get_by_test_id("scenario-run").click()
+    expect(page.get_by_test_id("scenario-status")).to_contain_text("started")
+
+    report = page.get_by_test_id("scenario-report")
+    expect(report).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("scenario-status")).to_contain_text("finished")
+    expect(report).to_contain_text("Final accuracy")
+    expect(report).to_contain_text("TPL-01")  # the discrepancy share names the sites
+    plots = report.locator("img")
+    expect(plots).not_to_have_count(0)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#report-plots img')].every(i => i.naturalWidth > 0)",
+        timeout=20_000,
+    )
+    page.close()
+
+
+def test_a_viewer_is_told_that_scenarios_need_an_architect(
+    live_stack: Stack, browser: Browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    sign_in(page, live_stack)
+    page.get_by_text("What-if scenarios").click()
+    page.get_by_test_id("scenario-run").click()
+    expect(page.get_by_test_id("scenario-status")).to_have_text(
+        "Running scenarios needs an architect token."
+    )
+    page.close()

@@ -5,7 +5,7 @@ const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf
 const MAX_POINTS = 240;
 
 function wallClockTick(value) {
-  return new Date(value * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(value * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
 
 function simTimeTick(value) {
@@ -14,7 +14,7 @@ function simTimeTick(value) {
   return `${Math.round(value)} s`;
 }
 
-export function lineChart(canvas, { yTitle, xKind = "wall", yMax = undefined }) {
+export function lineChart(canvas, { yTitle, xKind = "wall", yMax = undefined, pointRadius = 2 }) {
   return new window.Chart(canvas, {
     type: "line",
     data: { datasets: [] },
@@ -25,7 +25,7 @@ export function lineChart(canvas, { yTitle, xKind = "wall", yMax = undefined }) 
       parsing: false,
       normalized: true,
       interaction: { mode: "nearest", intersect: false },
-      elements: { point: { radius: 2 }, line: { borderWidth: 2, tension: 0.2 } },
+      elements: { point: { radius: pointRadius }, line: { borderWidth: 2, tension: 0.2 } },
       scales: {
         x: {
           type: "linear",
@@ -39,16 +39,16 @@ export function lineChart(canvas, { yTitle, xKind = "wall", yMax = undefined }) 
 }
 
 // Appends a point to the named series (created on first use) and redraws once per frame.
-export function addPoint(chart, series, x, y) {
+export function addPoint(chart, series, x, y, maxPoints = MAX_POINTS) {
   let dataset = chart.data.datasets.find((d) => d.label === series);
   if (!dataset) {
     const color = PALETTE[chart.data.datasets.length % PALETTE.length];
-    dataset = { label: series, data: [], borderColor: color, backgroundColor: color };
+    dataset = { label: series, data: [], borderColor: color, backgroundColor: color, spanGaps: true };
     chart.data.datasets.push(dataset);
     chart.data.datasets.sort((a, b) => a.label.localeCompare(b.label));
   }
   dataset.data.push({ x, y });
-  if (dataset.data.length > MAX_POINTS) dataset.data.shift();
+  if (dataset.data.length > maxPoints) dataset.data.shift();
   if (!chart.$pending) {
     chart.$pending = true;
     requestAnimationFrame(() => {

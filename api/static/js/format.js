@@ -23,7 +23,7 @@ export function age(iso, now = Date.now()) {
 
 export function clock(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
 
 // Builds an element; children may be strings (text nodes, never parsed as HTML) or elements.

@@ -6,7 +6,8 @@ import { addPoint, clearChart, lineChart } from "./charts.js";
 import { el, num } from "./format.js";
 
 // Used when the API has no scenario list endpoint (or the token may not read it).
-const FALLBACK_SCENARIOS = ["baseline", "peak", "partner_outage", "batch_delay"];
+const SERIES_MAX = 10_000;
+const FALLBACK_SCENARIOS = ["baseline", "peak", "3pl-outage", "batch-delay"];
 
 export class ScenarioPanel {
   constructor(root, api) {
@@ -30,8 +31,8 @@ export class ScenarioPanel {
   ensureCharts() {
     if (this.charts || !window.Chart) return;
     this.charts = {
-      accuracy: lineChart(this.root.querySelector("#accuracy-chart"), { yTitle: "accuracy (%)", xKind: "sim", yMax: 100 }),
-      staleness: lineChart(this.root.querySelector("#staleness-chart"), { yTitle: "staleness p95 (s)", xKind: "sim" }),
+      accuracy: lineChart(this.root.querySelector("#accuracy-chart"), { yTitle: "accuracy (%)", xKind: "sim", yMax: 100, pointRadius: 0 }),
+      staleness: lineChart(this.root.querySelector("#staleness-chart"), { yTitle: "staleness p95 (s)", xKind: "sim", pointRadius: 0 }),
     };
   }
 
@@ -45,6 +46,7 @@ export class ScenarioPanel {
       // keep the fallback list
     }
     this.select.replaceChildren(...names.map((name) => el("option", { value: name }, name)));
+    if (names.includes("baseline")) this.select.value = "baseline"; // the reference run
   }
 
   say(text) {
@@ -99,8 +101,9 @@ export class ScenarioPanel {
         break;
       case "metrics":
         if (this.charts) {
-          addPoint(this.charts.accuracy, "accuracy", message.sim_time_s, 100 * message.accuracy);
-          addPoint(this.charts.staleness, "p95", message.sim_time_s, message.staleness_p95_s);
+          // A whole run is kept (a few thousand points at most); x is simulated time.
+          addPoint(this.charts.accuracy, "accuracy", message.sim_time_s, 100 * message.accuracy, SERIES_MAX);
+          addPoint(this.charts.staleness, "staleness p95", message.sim_time_s, message.staleness_p95_s, SERIES_MAX);
         }
         break;
       case "report":
@@ -153,21 +156,25 @@ function seconds(value) {
 
 function reportFigures(report) {
   const accuracy = report.accuracy ?? {};
-  const staleness = report.staleness ?? {};
-  const overall = staleness.overall ?? staleness.network ?? {};
-  const recovery = report.recovery ?? report.recovery_times ?? [];
+  const atpError = report.atp_error ?? {};
+  const staleness = Object.entries(report.staleness ?? {}).filter(([, s]) => typeof s?.p95 === "number");
+  const worst = staleness.sort((a, b) => b[1].p95 - a[1].p95)[0];
   const figures = [
-    ["Final accuracy", pct(accuracy.final ?? report.final_accuracy)],
-    ["Mean accuracy", pct(accuracy.mean ?? report.mean_accuracy)],
-    ["Max |ATP error|", num(report.max_abs_atp_error ?? accuracy.max_abs_atp_error)],
-    ["Mean |ATP error|", typeof (report.mean_abs_atp_error ?? accuracy.mean_abs_atp_error) === "number" ? (report.mean_abs_atp_error ?? accuracy.mean_abs_atp_error).toFixed(2) : "–"],
-    ["Staleness p95", seconds(overall.p95_s ?? report.staleness_p95_s)],
-    ["Over-promises", num(report.over_promises?.count ?? report.over_promises)],
-    ["Duplicates rejected", num(report.duplicates_rejected)],
-    ["DLQ records", num(report.dlq_count ?? report.dlq)],
+    ["Final accuracy", pct(accuracy.final)],
+    ["Mean accuracy", pct(accuracy.mean)],
+    ["Lowest accuracy", pct(accuracy.min)],
+    ["Max |ATP error|", num(atpError.max_abs)],
+    ["Mean |ATP error|", typeof atpError.mean_abs === "number" ? atpError.mean_abs.toFixed(2) : "–"],
+    ["Worst staleness p95", worst ? `${seconds(worst[1].p95)} (${worst[0]})` : "–"],
+    ["Over-promises", num(typeof report.over_promises === "number" ? report.over_promises : report.over_promises?.count)],
+    ["Lost orders", num(report.orders?.lost)],
+    ["Duplicates rejected", num(report.duplicates?.rejected)],
+    ["DLQ records", num(report.dlq?.count)],
   ];
-  if (Array.isArray(recovery)) {
-    recovery.forEach((r, i) => figures.push([`Recovery ${r.fault ?? i + 1}`, seconds(r.recovery_s ?? r.seconds)]));
+  for (const [i, fault] of (report.faults ?? []).entries()) {
+    const label = fault.kind ?? fault.type ?? fault.name ?? `fault ${i + 1}`;
+    const recovery = fault.recovery_s ?? fault.recovery_time_s ?? fault.recovered_after_s;
+    figures.push([`Recovery: ${label}`, typeof recovery === "number" ? seconds(recovery) : "not recovered"]);
   }
   return figures.filter(([, value]) => value !== "–");
 }
@@ -175,6 +182,6 @@ function reportFigures(report) {
 function siteShares(report) {
   const shares = report.discrepancy_share ?? report.site_discrepancy_share ?? report.discrepancy_by_site ?? {};
   return Object.entries(shares)
-    .map(([site, value]) => [site, typeof value === "number" ? value : value.share ?? 0])
+    .map(([site, value]) => [site, typeof value === "number" ? value : (value.share ?? 0)])
     .sort((a, b) => b[1] - a[1]);
 }
