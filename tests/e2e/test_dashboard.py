@@ -30,12 +30,12 @@ SKU, SITE = "SKU-00002", "WH-01"
 PIPELINE_TIMEOUT_MS = 30_000
 
 
-def post_event(stack: Stack, event_type: EventType, qty: int) -> str:
+def post_event(stack: Stack, event_type: EventType, qty: int, sku: str = SKU) -> str:
     now = datetime.now(UTC)
     event = InventoryEvent(
         event_id=f"e2e-{uuid.uuid4().hex}",
         type=event_type,
-        sku=SKU,
+        sku=sku,
         site=SITE,
         qty=qty,
         uom="each",
@@ -57,16 +57,16 @@ def post_event(stack: Stack, event_type: EventType, qty: int) -> str:
     return event.event_id
 
 
-def wait_for_sku(stack: Stack) -> None:
+def wait_for_sku(stack: Stack, sku: str = SKU) -> None:
     """Poll the REST view (with a deadline) until the twin has published the SKU."""
     headers = {"Authorization": f"Bearer {stack.tokens['viewer']}"}
     deadline = time.monotonic() + PIPELINE_TIMEOUT_MS / 1000
     while time.monotonic() < deadline:
-        response = httpx.get(f"{stack.url}/v1/skus/{SKU}", headers=headers, timeout=5)
+        response = httpx.get(f"{stack.url}/v1/skus/{sku}", headers=headers, timeout=5)
         if response.status_code == 200:
             return
         time.sleep(0.2)  # poll interval
-    pytest.fail(f"{SKU} never became visible through the API")
+    pytest.fail(f"{sku} never became visible through the API")
 
 
 def sign_in(page: Page, stack: Stack) -> None:
@@ -108,6 +108,19 @@ def test_operator_sees_sites_searches_a_sku_and_watches_it_change_live(
     expect(alert).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
     expect(alert.get_by_test_id("alert-kind")).to_have_text("Low stock")
     expect(alert.get_by_test_id("alert-recommendation")).to_contain_text("Recommendation")
+
+    # Another SKU: the page re-subscribes its stream, and follows the new SKU live.
+    other = "SKU-00003"
+    post_event(live_stack, EventType.COUNTED, 50, sku=other)
+    wait_for_sku(live_stack, other)
+    page.get_by_test_id("sku-search").fill(other)
+    page.get_by_test_id("sku-search").press("Enter")
+    expect(page.get_by_test_id("sku-name")).to_have_text(other)
+    expect(page.get_by_test_id(f"sku-on_hand-{SITE}")).to_have_text("50")
+    post_event(live_stack, EventType.RESERVED, 5, sku=other)
+    expect(page.get_by_test_id(f"sku-reserved-{SITE}")).to_have_text(
+        "5", timeout=PIPELINE_TIMEOUT_MS
+    )
 
     shot = artifacts / "dashboard-e2e.png"
     page.screenshot(path=str(shot))

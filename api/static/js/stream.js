@@ -21,6 +21,7 @@ export class StreamClient {
     this.handlers = handlers;
     this.socket = null;
     this.lastSeq = null;
+    this.session = null; // sent back with `since` so the server resumes this very session
     this.retryMs = RETRY_MIN_MS;
     this.stopped = false;
     this.pingTimer = null;
@@ -57,7 +58,10 @@ export class StreamClient {
     const params = { channels: this.subscription.channels.join(",") };
     if (this.subscription.skus) params.skus = this.subscription.skus.join(",");
     if (this.subscription.sites) params.sites = this.subscription.sites.join(",");
-    if (this.lastSeq !== null) params.since = this.lastSeq;
+    if (this.lastSeq !== null) {
+      params.since = this.lastSeq;
+      if (this.session) params.session = this.session;
+    }
     const socket = new WebSocket(this.api.wsUrl("/v1/stream", params));
     this.socket = socket;
     this.handlers.onStatus?.("connecting");
@@ -77,6 +81,7 @@ export class StreamClient {
     switch (message.type) {
       case "snapshot":
         this.lastSeq = message.seq;
+        if (message.session) this.session = message.session;
         this.handlers.onSnapshot?.(message);
         break;
       case "delta":
