@@ -30,6 +30,8 @@ class OfflineTwin:
         self._site_pos = {site.id: site.index for site in network.sites}
         n_s = network.n_sites
         self.latency_s: list[list[float]] = [[] for _ in range(n_s)]
+        # occurred_s[s][i] is when the event of latency_s[s][i] happened (sim seconds)
+        self.occurred_s: list[list[float]] = [[] for _ in range(n_s)]
         self.duplicates = [0] * n_s
         self.dlq = [0] * n_s
         self.applied = 0
@@ -37,6 +39,7 @@ class OfflineTwin:
         self.alerts = 0
         self.messages = 0
         self._mirror = np.zeros((n_s, network.n_skus), dtype=np.int64)
+        self._known = np.zeros((n_s, network.n_skus), dtype=bool)
 
     def deliver(self, at: float, kind: str, key: bytes, value: bytes, s: int) -> None:
         """Normalize one raw message and apply its events at simulated time `at`."""
@@ -46,7 +49,9 @@ class OfflineTwin:
         if result.rejections:
             self.dlq[s] += len(result.rejections)
         apply = self.shard.apply
-        site_pos, latency, start_ts = self._site_pos, self.latency_s, self._start_ts
+        site_pos, latency, occurred, start_ts = (
+            self._site_pos, self.latency_s, self.occurred_s, self._start_ts
+        )  # fmt: skip
         for event in result.events:
             outcome = apply(event, applied_at)
             if outcome.duplicate:
@@ -57,7 +62,10 @@ class OfflineTwin:
                 continue
             self.applied += 1
             self.alerts += len(outcome.alerts)
-            latency[site_pos[event.site]].append(at - (event.occurred_at.timestamp() - start_ts))
+            s_event = site_pos[event.site]
+            t_event = event.occurred_at.timestamp() - start_ts
+            latency[s_event].append(at - t_event)
+            occurred[s_event].append(t_event)
 
     def atp(self, s: int, k: int) -> int | None:
         """The twin's ATP of one SKU-site now (None when the twin has never seen it)."""
@@ -69,7 +77,7 @@ class OfflineTwin:
 
     def atp_matrix(self) -> np.ndarray:
         """The twin's ATP for every SKU-site (0 where it knows nothing), refreshed lazily."""
-        mirror, site_pos, sku_pos = self._mirror, self._site_pos, self._sku_pos
+        mirror, known, site_pos, sku_pos = self._mirror, self._known, self._site_pos, self._sku_pos
         twins = self.shard.twins
         for sku in self.shard.take_dirty():
             k = sku_pos.get(sku)
@@ -79,4 +87,9 @@ class OfflineTwin:
                 s = site_pos.get(site)
                 if s is not None:
                     mirror[s, k] = buckets.atp
+                    known[s, k] = True
         return mirror
+
+    def all_known(self) -> bool:
+        """Whether the twin has heard of every SKU-site (the opening counts have arrived)."""
+        return bool(self._known.all())

@@ -62,6 +62,10 @@ def _accuracy(report: dict[str, Any], path: Path) -> Path:
         seen.add(label)
     ax.axvline(report["duration_hours"], color="grey", linestyle=":", linewidth=1)
     ax.text(report["duration_hours"], 2, " demand stops, feeds drain", color="grey", fontsize=8)
+    # The long tail of a drain (a transfer still on the road) is flat at 100%: cut it.
+    busy = [h for h, a in series if a < 1.0]
+    right = max(report["duration_hours"], busy[-1] if busy else 0.0) * 1.08 + 0.5
+    ax.set_xlim(0, min(right, hours[-1] + 0.5) if hours else right)
     ax.set_ylim(0, 101)
     ax.set_xlabel("simulated hours")
     ax.set_ylabel("SKU-sites where twin ATP = true ATP (%)")

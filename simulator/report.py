@@ -24,10 +24,13 @@ class TwinView(Protocol):
     """What the recorder needs from a twin (offline in-process, or the live checker)."""
 
     latency_s: list[list[float]]
+    occurred_s: list[list[float]]
     duplicates: list[int]
     dlq: list[int]
 
     def atp_matrix(self) -> np.ndarray: ...
+
+    def all_known(self) -> bool: ...
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Sample:
     max_abs: int
     mean_abs: float
     staleness_p95: list[float | None]
+    warm: bool = True  # False while the opening counts are still on their way to the twin
 
 
 @dataclass
@@ -51,15 +55,22 @@ class Recorder:
     _abs_error_sum: np.ndarray | None = None
     _latency_marks: list[int] | None = None
     negative_truth_seen: list[str] = field(default_factory=list)
+    warm_at: float | None = None
+    active_until_s: float = float("inf")  # end of demand; the drain after it is not "usual"
 
     def sample(self, t: float) -> Sample:
         truth_atp = self.truth.atp()
         diff = np.abs(self.twin.atp_matrix() - truth_atp)
         exact = diff == 0
-        site_abs = diff.sum(axis=1)
-        if self._abs_error_sum is not None:
-            site_abs = site_abs + self._abs_error_sum
-        self._abs_error_sum = site_abs
+        if self.warm_at is None and self.twin.all_known():
+            self.warm_at = t
+        warm = self.warm_at is not None
+        if warm:
+            # Warm-up (the twin has not heard every opening count yet) is not discrepancy.
+            site_abs = diff.sum(axis=1)
+            if self._abs_error_sum is not None:
+                site_abs = site_abs + self._abs_error_sum
+            self._abs_error_sum = site_abs
         marks = self._latency_marks or [0] * self.network.n_sites
         p95: list[float | None] = []
         for s, lat in enumerate(self.twin.latency_s):
@@ -76,6 +87,7 @@ class Recorder:
             max_abs=int(diff.max()) if diff.size else 0,
             mean_abs=float(diff.mean()) if diff.size else 0.0,
             staleness_p95=p95,
+            warm=warm,
         )
         self.samples.append(sample)
         return sample
@@ -92,8 +104,9 @@ class Recorder:
         recovered_accuracy: float,
     ) -> dict[str, Any]:
         net = self.network
-        samples = self.samples
-        final = samples[-1]
+        final = self.samples[-1]
+        # Means and minima leave out the warm-up: the first opening counts in flight.
+        samples = [x for x in self.samples if x.warm] or [final]
         site_ids = [s.id for s in net.sites]
         abs_sum = self._abs_error_sum if self._abs_error_sum is not None else np.zeros(1)
         total_abs = float(abs_sum.sum())
@@ -121,9 +134,10 @@ class Recorder:
                 "final": _r(final.accuracy),
                 "mean": _r(np.mean([x.accuracy for x in samples])),
                 "min": _r(min(x.accuracy for x in samples)),
-                "series": [[_r(x.t / HOUR), _r(x.accuracy)] for x in samples],
+                "warmup_end_h": _opt(None if self.warm_at is None else self.warm_at / HOUR),
+                "series": [[_r(x.t / HOUR), _r(x.accuracy)] for x in self.samples],
                 "site_series": {
-                    site_ids[s]: [_r(x.site_accuracy[s]) for x in samples]
+                    site_ids[s]: [_r(x.site_accuracy[s]) for x in self.samples]
                     for s in range(net.n_sites)
                 },
             },
@@ -136,7 +150,7 @@ class Recorder:
                 site_ids[s]: _latency_stats(self.twin.latency_s[s]) for s in range(net.n_sites)
             },
             "staleness_p95_series": {
-                site_ids[s]: [x.staleness_p95[s] for x in samples] for s in range(net.n_sites)
+                site_ids[s]: [x.staleness_p95[s] for x in self.samples] for s in range(net.n_sites)
             },
             "over_promises": stats.get("over_promises", 0),
             "orders": {
@@ -171,6 +185,20 @@ class Recorder:
             "stats": dict(stats),
         }
 
+    def _catch_up(self, idx: list[int], start: float, end: float) -> float | None:
+        """Seconds after `end` until the twin had seen every movement of the fault window."""
+        last: float | None = None
+        for s in idx:
+            occurred = np.asarray(self.twin.occurred_s[s])
+            if not occurred.size:
+                continue
+            inside = (occurred >= start) & (occurred < end)
+            if inside.any():
+                visible = occurred[inside] + np.asarray(self.twin.latency_s[s])[inside]
+                seen = float(visible.max())
+                last = seen if last is None else max(last, seen)
+        return None if last is None else max(0.0, last - end)
+
     def _recovery(
         self,
         window: FaultWindow,
@@ -178,17 +206,23 @@ class Recorder:
         recovered_accuracy: float,
         windows: list[FaultWindow],
     ) -> dict[str, Any]:
-        """When the affected sites got back to their usual accuracy after the fault ended."""
+        """How long after the fault the twin caught up, and got back to its usual accuracy.
+
+        `recovery_s`: from the end of the fault until every movement that happened during it
+        at the affected sites was visible in the twin. `accuracy_recovery_s`: until the
+        affected sites' accuracy was back to their usual level (sample resolution).
+        """
         idx = self._site_indices(window.sites)
-        # "Usual" = the median accuracy of those sites outside every fault window, once the
-        # opening counts have arrived; a fault never has to beat a site's normal lag.
+        # "Usual" = the lower quartile of those sites' accuracy outside every fault window
+        # (busy hours included): a fault never has to beat a site's normal lag.
         quiet = [
             float(np.mean([x.site_accuracy[s] for s in idx]))
             for x in samples
-            if x.t >= HOUR and not any(w.start_s <= x.t < w.end_s + HOUR for w in windows)
+            if x.t <= self.active_until_s
+            and not any(w.start_s <= x.t < w.end_s + HOUR for w in windows)
         ]
-        usual = float(np.median(quiet)) if quiet else recovered_accuracy
-        threshold = min(recovered_accuracy, usual - 0.02)
+        usual = float(np.percentile(quiet, 25)) if quiet else recovered_accuracy
+        threshold = min(recovered_accuracy, usual)
         recovery: float | None = None
         worst = 1.0
         for x in samples:
@@ -206,7 +240,8 @@ class Recorder:
             "end_h": _r(window.end_s / HOUR),
             "accuracy_threshold": _r(threshold),
             "worst_accuracy": _r(worst),
-            "recovery_s": None if recovery is None else _r(recovery),
+            "recovery_s": _opt(self._catch_up(idx, window.start_s, window.end_s)),
+            "accuracy_recovery_s": _opt(recovery),
         }
 
     def _site_indices(self, sites: list[str] | None) -> list[int]:
@@ -230,6 +265,10 @@ def _latency_stats(values: list[float]) -> dict[str, float | int]:
         "p99": _r(p99),
         "max": _r(arr.max()),
     }
+
+
+def _opt(value: float | None) -> float | None:
+    return None if value is None else _r(value)
 
 
 def _r(value: float) -> float:
