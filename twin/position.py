@@ -118,16 +118,29 @@ class SiteBuckets:
 
 
 class CountOutcome:
-    """What the last applied COUNTED did: `book` is on_hand the twin held at the count's time."""
+    """What the last applied COUNTED did: `book` is on_hand the twin held at the count's time.
 
-    __slots__ = ("book", "counted", "event_id", "occurred_at", "site")
+    `opening` is True for the first count of a site with no earlier movement known: it sets
+    the opening balance and says nothing about a discrepancy.
+    """
 
-    def __init__(self, site: str, counted: int, book: int, event_id: str, occurred_at: datetime):
+    __slots__ = ("book", "counted", "event_id", "occurred_at", "opening", "site")
+
+    def __init__(
+        self,
+        site: str,
+        counted: int,
+        book: int,
+        event_id: str,
+        occurred_at: datetime,
+        opening: bool = False,
+    ):
         self.site = site
         self.counted = counted
         self.book = book
         self.event_id = event_id
         self.occurred_at = occurred_at
+        self.opening = opening
 
     @property
     def difference(self) -> int:
@@ -368,12 +381,13 @@ class SkuTwin:
         later = [d for d in b.deltas if d[0] > at]
         later_sum = sum(d[1] for d in later)
         book = b.on_hand - later_sum
+        opening = not b.count_id and b.fold_at == BEGINNING and len(later) == len(b.deltas)
         b.deltas = later
         b.count_at = at
         b.count_id = event_id
         before = b.on_hand
         b.on_hand = q + later_sum
-        self.last_count = CountOutcome(site, q, book, event_id, at)
+        self.last_count = CountOutcome(site, q, book, event_id, at, opening)
         return b.on_hand != before
 
     # -- read --------------------------------------------------------------------------

@@ -13,7 +13,8 @@ Conditions at a site (evaluated only for the site an event touched):
   suspect, so it is reported as a probable missing-data problem, not a shortage.
 * ``OVER_ALLOCATION``: ATP below zero (more promised than there is).
 * ``NEGATIVE_ON_HAND``: on hand below zero (movements recorded that the stock cannot cover).
-* ``COUNT_DISCREPANCY``: a count that differs from the book on hand at the count's time;
+* ``COUNT_DISCREPANCY``: a count that differs from the book on hand at the count's time
+  (not the opening count of a site with no earlier movement, which sets the balance);
   cleared by a later count that agrees, replaced (cleared, then raised anew) by a later count
   that disagrees. Ranked by value with `rank_count_discrepancies`.
 * ``ANOMALY``: a closed window's demand far from its EWMA baseline (robust scale), with the
@@ -265,6 +266,8 @@ class RuleBook:
         alerts: list[Alert] = []
         is_open = bool(b.alert_mask & COUNT_DISCREPANCY)
         diff = count.difference
+        if count.opening:
+            return alerts
         if is_open:
             explanation = (
                 f"A later count of {sku} at {site} agrees with the book ({count.counted})."

@@ -166,7 +166,7 @@ class TwinShard:
         """
         if self.windows is not None:
             if watermark is not None:
-                self._closed += self.windows.advance(watermark.timestamp())
+                self._closed += self.windows.advance(watermark)
             if flush:
                 self._closed += self.windows.flush()
         closed, self._closed = self._closed, []

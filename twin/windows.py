@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from twin.events import EventType, InventoryEvent
 from twin.wire import LatencyStats, WindowMetric
@@ -111,37 +111,58 @@ def window_metric(
     )
 
 
-def window_index(ts: float, size_s: float, align_ts: float) -> int:
+def window_index(at: datetime, size: timedelta, align_to: datetime = EPOCH) -> int:
     """Which window (counted from the alignment epoch) an event time falls in."""
-    return math.floor((ts - align_ts) / size_s)
+    return (at - align_to) // size
 
 
 class TumblingWindows:
-    """Per-(SKU, site) tumbling windows with one watermark (see the module docstring)."""
+    """Per-(SKU, site) tumbling windows with one watermark (see the module docstring).
+
+    Window ``k`` is ``[align_to + k*size, align_to + (k+1)*size)``. Windows with an index below
+    `closed_below` are closed: that is the index of the window holding the watermark.
+    """
 
     __slots__ = (
-        "_align_ts",
         "_heap",
+        "_lateness",
         "_open",
+        "_size",
+        "align_to",
+        "closed_below",
         "config",
         "late_by_site",
         "late_total",
-        "max_ts",
-        "watermark",
+        "max_at",
     )
 
     def __init__(self, config: WindowConfig | None = None) -> None:
         self.config = config if config is not None else WindowConfig()
-        self._align_ts = self.config.align_to.timestamp()
+        self._size = timedelta(seconds=self.config.size_s)
+        self._lateness = timedelta(seconds=self.config.lateness_s)
+        self.align_to = self.config.align_to
         # open windows by index, then by (sku, site); a heap of the indices for closing
         self._open: dict[int, dict[tuple[str, str], WindowAcc]] = {}
         self._heap: list[int] = []
-        self.max_ts = -math.inf
-        self.watermark = -math.inf
+        self.max_at: datetime | None = None
+        self.closed_below: int | None = None
         self.late_total = 0
         self.late_by_site: dict[str, int] = {}
 
-    def _acc(self, index: int, key: tuple[str, str]) -> WindowAcc:
+    @property
+    def watermark(self) -> datetime | None:
+        """The largest event time seen minus the allowed lateness (None before any event)."""
+        return None if self.max_at is None else self.max_at - self._lateness
+
+    def add(self, event: InventoryEvent) -> list[WindowMetric]:
+        """Fold one event; returns the windows that its event time closed."""
+        at = event.occurred_at
+        index = (at - self.align_to) // self._size
+        key = (event.sku, event.site)
+        closed_below = self.closed_below
+        if closed_below is not None and index < closed_below:
+            self._late(event.site, key, closed_below)
+            return []
         bucket = self._open.get(index)
         if bucket is None:
             bucket = self._open[index] = {}
@@ -149,39 +170,43 @@ class TumblingWindows:
         acc = bucket.get(key)
         if acc is None:
             acc = bucket[key] = WindowAcc()
-        return acc
-
-    def add(self, event: InventoryEvent, ts: float | None = None) -> list[WindowMetric]:
-        """Fold one event (occurred at `ts` POSIX s if given); returns windows it closed."""
-        if ts is None:
-            ts = event.occurred_at.timestamp()
-        size = self.config.size_s
-        index = math.floor((ts - self._align_ts) / size)
-        key = (event.sku, event.site)
-        if self._align_ts + (index + 1) * size <= self.watermark:
-            self.late_total += 1
-            self.late_by_site[event.site] = self.late_by_site.get(event.site, 0) + 1
-            open_index = math.floor((self.watermark - self._align_ts) / size)
-            self._acc(open_index, key).late_events += 1
-            return []
-        window_fold(self._acc(index, key), event)
-        if ts > self.max_ts:
-            self.max_ts = ts
-            return self.advance(ts - self.config.lateness_s)
+        etype = event.type
+        if etype == _SHIPPED:
+            acc.demand += int(event.qty)
+        elif etype == _RECEIVED:
+            acc.receipts += int(event.qty)
+        acc.movements += 1
+        max_at = self.max_at
+        if max_at is None or at > max_at:
+            self.max_at = at
+            return self.advance(at - self._lateness)
         return []
 
-    def advance(self, watermark: float) -> list[WindowMetric]:
-        """Move the watermark forward (never back) and return the windows that closed."""
-        if watermark <= self.watermark:
+    def _late(self, site: str, key: tuple[str, str], open_index: int) -> None:
+        self.late_total += 1
+        self.late_by_site[site] = self.late_by_site.get(site, 0) + 1
+        # reported by the window now open at the watermark, the next of this key to close
+        bucket = self._open.get(open_index)
+        if bucket is None:
+            bucket = self._open[open_index] = {}
+            heapq.heappush(self._heap, open_index)
+        acc = bucket.get(key)
+        if acc is None:
+            acc = bucket[key] = WindowAcc()
+        acc.late_events += 1
+
+    def advance(self, watermark: datetime) -> list[WindowMetric]:
+        """Move the watermark to `watermark` (never back); returns the windows that closed."""
+        below = (watermark - self.align_to) // self._size
+        if self.closed_below is not None and below <= self.closed_below:
             return []
-        self.watermark = watermark
-        size = self.config.size_s
-        align = self._align_ts
-        closed: list[WindowMetric] = []
+        self.closed_below = below
         heap = self._heap
-        while heap and align + (heap[0] + 1) * size <= watermark:
-            index = heapq.heappop(heap)
-            closed.extend(self._emit(index))
+        if not heap or heap[0] >= below:
+            return []
+        closed: list[WindowMetric] = []
+        while heap and heap[0] < below:
+            closed.extend(self._emit(heapq.heappop(heap)))
         return closed
 
     def flush(self) -> list[WindowMetric]:
@@ -192,9 +217,8 @@ class TumblingWindows:
         return closed
 
     def _emit(self, index: int) -> list[WindowMetric]:
-        size = self.config.size_s
-        start = datetime.fromtimestamp(self._align_ts + index * size, tz=UTC)
-        end = datetime.fromtimestamp(self._align_ts + (index + 1) * size, tz=UTC)
+        start = self.align_to + index * self._size
+        end = start + self._size
         bucket = self._open.pop(index)
         return [
             window_metric(sku, site, start, end, bucket[(sku, site)])
