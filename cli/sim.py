@@ -1,5 +1,151 @@
-"""Placeholder, replaced by the owner of this command group."""
+"""`invtwin sim run | network | list`: the SimPy simulator, its scenarios and networks.
+
+invtwin sim list
+invtwin sim run --scenario peak --mode offline --seed 7 --out reports/
+invtwin sim run --scenario my-what-if.yaml --mode live --seed 7 --out reports/
+invtwin sim network --sites 10 --skus 5000 --out network.yaml
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List the shipped scenarios with their descriptions."""
+    from simulator.scenarios import list_scenarios, load_scenario
+
+    for name in list_scenarios():
+        scenario = load_scenario(name)
+        modes = "/".join(scenario.modes)
+        typer.echo(f"{name:<20} [{modes}] {scenario.description}")
+
+
+@app.command("network")
+def network_cmd(
+    out: Annotated[Path, typer.Option(help="Master-data YAML file to write.")],
+    sites: Annotated[int, typer.Option(min=1, help="Number of sites.")] = 6,
+    skus: Annotated[int, typer.Option(min=1, help="Number of SKUs.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same network.")] = 0,
+) -> None:
+    """Generate a master-data YAML (sites, SKUs, aliases, partner profile, lanes)."""
+    from twin.masterdata import dump_master_data
+    from twin.masterdata_gen import generate_master_data
+
+    md = generate_master_data(sites=sites, skus=skus, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dump_master_data(md), encoding="utf-8")
+    modes = ", ".join(f"{s.id}={s.feed_mode}" for s in md.sites)
+    typer.echo(f"wrote {out}: {len(md.sites)} sites ({modes}), {len(md.skus)} SKUs")
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[str, typer.Option(help="A shipped scenario name or a YAML path.")],
+    mode: Annotated[
+        Literal["offline", "live"], typer.Option(help="offline (in-process) or live (Kafka).")
+    ] = "offline",
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    out: Annotated[Path, typer.Option(help="Directory for report.json and plots.")] = Path(
+        "reports"
+    ),
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap for live mode (default: settings).")
+    ] = None,
+    topic_suffix: Annotated[
+        str, typer.Option(help="Live mode: suffix of every topic name (as the flows use).")
+    ] = "",
+) -> None:
+    """Run a scenario and write its resilience report (JSON + PNG plots)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from simulator.runner import run_scenario
+    from simulator.scenarios import ScenarioError, load_scenario
+
+    try:
+        spec = load_scenario(scenario)
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    run_seed = spec.seed if seed is None else seed
+    out_dir = out / f"{spec.name}-{mode}-seed{run_seed}"
+    topics = None
+    if topic_suffix:
+        from infra.topics import topic_names
+
+        topics = topic_names(topic_suffix)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
+    started = time.perf_counter()
+    with Progress(*columns) as progress:
+        task = progress.add_task(f"{spec.name} ({mode})", total=100.0, status="")
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["type"] == "progress":
+                progress.update(task, completed=event["pct"])
+            elif event["type"] == "metrics":
+                p95 = event.get("staleness_p95_s")
+                p95_text = "-" if p95 is None else f"{p95:.0f}s"
+                progress.update(
+                    task,
+                    status=(
+                        f"sim {event['sim_time_s'] / 3600:5.1f} h  accuracy "
+                        f"{event['accuracy'] * 100:5.1f}%  staleness p95 {p95_text}"
+                    ),
+                )
+
+        try:
+            report = run_scenario(
+                spec,
+                mode=mode,
+                seed=run_seed,
+                out_dir=out_dir,
+                on_event=on_event,
+                bootstrap=bootstrap,
+                topics=topics,
+            )
+        except ScenarioError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        progress.update(task, completed=100.0)
+    _summary(report, out_dir, time.perf_counter() - started)
+
+
+def _summary(report: dict[str, Any], out_dir: Path, wall_s: float) -> None:
+    acc = report["accuracy"]
+    typer.echo(
+        f"{report['scenario']} ({report['mode']}, seed {report['seed']}): "
+        f"{report['events']['physical']} events in {wall_s:.1f} s wall"
+    )
+    typer.echo(
+        f"  accuracy final {acc['final'] * 100:.2f}%  mean {acc['mean'] * 100:.2f}%  "
+        f"min {acc['min'] * 100:.2f}%   max |ATP error| {report['atp_error']['max_abs']}"
+    )
+    typer.echo(
+        f"  over-promises {report['over_promises']}   duplicates rejected "
+        f"{report['duplicates']['rejected']}/{report['duplicates']['injected']} injected   "
+        f"DLQ {report['dlq']['count']}"
+    )
+    for fault in report["faults"]:
+        where = ",".join(fault["sites"] or ["all"])
+        typer.echo(
+            f"  fault {fault['kind']:<12} {where:<14} {fault['start_h']:g}-{fault['end_h']:g} h  "
+            f"recovery {fault['recovery_s']} s"
+        )
+    worst = sorted(report["discrepancy_share"].items(), key=lambda kv: -kv[1])[:3]
+    typer.echo("  discrepancy share: " + ", ".join(f"{s} {v * 100:.1f}%" for s, v in worst))
+    typer.echo(f"  report: {out_dir / 'report.json'}")
+    typer.echo(json.dumps({"report": str(out_dir / "report.json")}))
