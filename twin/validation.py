@@ -40,7 +40,7 @@ from twin.events import (
 DECODE_FAILURES = (msgspec.DecodeError, RecursionError, OverflowError, ValueError)
 
 # Types with a rule beyond "0 < qty <= MAX_QTY": signed or zero qty, transfer fields.
-_RULED_TYPES = frozenset(
+RULED_TYPES = frozenset(
     {EventType.ADJUSTED, EventType.COUNTED, EventType.TRANSFER_SHIPPED, EventType.TRANSFER_RECEIVED}
 )
 _EVENT_TYPE_VALUES = frozenset(t.value for t in EventType)
@@ -55,7 +55,7 @@ def decode_event(raw: bytes | str) -> InventoryEvent:
         raise ValidationFailed(explain_failure(raw, InventoryEvent, array=False)) from None
     # The common case in a few comparisons (NaN and inf fail them and take the full check).
     qty = event.qty
-    if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in _RULED_TYPES:
+    if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in RULED_TYPES:
         return event
     errors = validate_event(event)
     if errors:

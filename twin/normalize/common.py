@@ -13,9 +13,9 @@ from datetime import datetime
 import msgspec
 
 from twin.errors import FieldError
-from twin.events import AwareDatetime, EventId, EventType, InventoryEvent, NonEmpty
+from twin.events import MAX_QTY, AwareDatetime, EventId, EventType, InventoryEvent, NonEmpty
 from twin.masterdata import ConversionError, MasterIndex
-from twin.validation import DECODE_FAILURES, cross_field_errors, explain_failure
+from twin.validation import DECODE_FAILURES, RULED_TYPES, cross_field_errors, explain_failure
 from twin.wire import DeadLetter
 
 
@@ -41,7 +41,7 @@ class NormalizeResult(msgspec.Struct, kw_only=True):
     rejections: list[Rejection] = msgspec.field(default_factory=list)
 
 
-class RawEvent(msgspec.Struct, frozen=True, kw_only=True):
+class RawEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A canonical-looking event as an API or batch source sends it (`source` optional)."""
 
     event_id: EventId
@@ -173,7 +173,11 @@ def json_record(
         event = raw_event_decoder.decode(raw)
     except DECODE_FAILURES:
         return explain_failure(raw, RawEvent, array=False)
-    errors = cross_field_errors(event.type, event.qty, event.site, event.to_site, event.transfer_id)
+    qty = event.qty
+    if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in RULED_TYPES:
+        errors: list[FieldError] = []  # the common case: no cross-field rule applies
+    else:
+        errors = cross_field_errors(event.type, qty, event.site, event.to_site, event.transfer_id)
     if site is not None and event.site != site:
         errors.append(
             FieldError(
