@@ -139,24 +139,40 @@ def test_a_wrong_token_is_refused_with_a_message(live_stack: Stack, browser: Bro
     page.close()
 
 
-def test_architect_runs_a_scenario_and_reads_its_report_and_plots(
-    live_stack: Stack, browser: Browser
+SMALL_SCENARIO = """\
+description: A two-hour day on a small network, uploaded by the browser test.
+seed: 3
+duration_hours: 2
+network:
+  generate: {sites: 3, skus: 20, seed: 1}
+demand:
+  orders_per_sku_site_per_day: 10
+"""
+
+
+def test_architect_uploads_a_scenario_runs_it_and_reads_its_report_and_plots(
+    live_stack: Stack, browser: Browser, tmp_path: Path
 ) -> None:
+    spec = tmp_path / "small-day.yaml"
+    spec.write_text(SMALL_SCENARIO)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{live_stack.url}/")
     page.get_by_test_id("token-input").fill(live_stack.tokens["architect"])
     page.get_by_test_id("sign-in-button").click()
     page.get_by_text("What-if scenarios").click()
+    # The library comes from the API; the reference run is preselected.
     expect(page.get_by_test_id("scenario-name")).to_have_value("baseline")
+    expect(page.get_by_test_id("scenario-name").locator("option")).not_to_have_count(1)
+    page.get_by_test_id("scenario-file").set_input_files(str(spec))
     page.get_by_test_id("scenario-mode").select_option("offline")
     page.get_by_test_id("scenario-run").click()
-    expect(page.get_by_test_id("scenario-status")).to_contain_text("started")
+    expect(page.get_by_test_id("scenario-status")).to_contain_text("small-day.yaml")
 
     report = page.get_by_test_id("scenario-report")
     expect(report).to_be_visible(timeout=120_000)
     expect(page.get_by_test_id("scenario-status")).to_contain_text("finished")
     expect(report).to_contain_text("Final accuracy")
-    expect(report).to_contain_text("TPL-01")  # the discrepancy share names the sites
+    expect(report.locator("#report-sites li")).to_have_count(3)  # one per site of the spec
     plots = report.locator("img")
     expect(plots).not_to_have_count(0)
     page.wait_for_function(
