@@ -104,12 +104,12 @@ def cross_field_errors(
         errors.append(_err(prefix, "qty", qty, "not_finite", "must be a finite number"))
     elif not -MAX_QTY <= qty <= MAX_QTY:
         errors.append(_err(prefix, "qty", qty, "qty_out_of_range", f"must be within ±{MAX_QTY:,}"))
-    elif event_type is EventType.ADJUSTED:
+    elif event_type == EventType.ADJUSTED:
         if qty == 0:
             errors.append(
                 _err(prefix, "qty", qty, "qty_zero", "an ADJUSTED qty is signed and must not be 0")
             )
-    elif event_type is EventType.COUNTED:
+    elif event_type == EventType.COUNTED:
         if qty < 0:
             errors.append(
                 _err(prefix, "qty", qty, "qty_negative", "a COUNTED qty must be 0 or more")
@@ -121,10 +121,10 @@ def cross_field_errors(
                 "qty",
                 qty,
                 "qty_not_positive",
-                f"a {event_type.value} qty must be greater than 0 (only ADJUSTED is signed)",
+                f"a {event_type} qty must be greater than 0 (only ADJUSTED is signed)",
             )
         )
-    if event_type is EventType.TRANSFER_SHIPPED:
+    if event_type == EventType.TRANSFER_SHIPPED:
         if to_site is None:
             errors.append(
                 _err(prefix, "to_site", None, "required", "TRANSFER_SHIPPED needs to_site")
@@ -133,7 +133,7 @@ def cross_field_errors(
             errors.append(
                 _err(prefix, "transfer_id", None, "required", "TRANSFER_SHIPPED needs transfer_id")
             )
-    elif event_type is EventType.TRANSFER_RECEIVED and transfer_id is None:
+    elif event_type == EventType.TRANSFER_RECEIVED and transfer_id is None:
         errors.append(
             _err(prefix, "transfer_id", None, "required", "TRANSFER_RECEIVED needs transfer_id")
         )
