@@ -24,7 +24,10 @@ def _fail(exc: BrokerError) -> typer.Exit:
 
 @app.command()
 def up(
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker.")] = 90.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds to wait for the broker (default TWIN_KAFKA_START_TIMEOUT_S)."),
+    ] = None,
 ) -> None:
     """Start the local Kafka broker (no-op when it runs) and wait until it answers."""
     broker = LocalBroker(BrokerSettings())

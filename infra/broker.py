@@ -75,6 +75,7 @@ class LocalBroker:
         port: int | None = None,
         controller_port: int | None = None,
         session_timeout_ms: int = 9000,
+        quick_start: bool = False,
     ) -> None:
         self.settings = settings or BrokerSettings()
         self.home = home or self.settings.kafka_dir()
@@ -88,6 +89,9 @@ class LocalBroker:
             session_timeout_ms=session_timeout_ms,
         )
         self.version = KAFKA_VERSION
+        # Short-lived brokers (tests) start faster with the C1 JIT only: C2 compiler threads
+        # compete for the two cores during start-up. Long-lived ones keep full optimisation.
+        self._jit_flags = ["-XX:TieredStopAtLevel=1"] if quick_start else []
         self._child: subprocess.Popen[bytes] | None = None
 
     # -- paths -----------------------------------------------------------------------
@@ -233,6 +237,7 @@ class LocalBroker:
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError",
+            *self._jit_flags,
             "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={self.log_dir}",
             f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",

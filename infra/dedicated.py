@@ -37,7 +37,7 @@ def dedicated_broker(home: Path, heap: str = "384m") -> LocalBroker:
     )
     # A short broker session: a restart after SIGKILL is accepted ~3 s after the crash
     # instead of 9 s. Fine for a private broker; the shared one keeps the safer default.
-    return LocalBroker(settings, session_timeout_ms=3000)
+    return LocalBroker(settings, session_timeout_ms=3000, quick_start=True)
 
 
 @contextlib.contextmanager

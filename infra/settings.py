@@ -32,7 +32,7 @@ class BrokerSettings(BaseSettings):
     kafka_port: int | None = Field(default=None, ge=1, le=65535)
     kafka_controller_port: int | None = Field(default=None, ge=1, le=65535)
     kafka_heap: str = Field(default="512m", pattern=r"^\d+[mMgG]$")
-    kafka_start_timeout_s: float = Field(default=90.0, gt=0)
+    kafka_start_timeout_s: float = Field(default=120.0, gt=0)
     # Not a TWIN_ variable: the usual JAVA_HOME picks the JVM when set.
     java_home: str | None = Field(default=None, validation_alias="JAVA_HOME")
 
