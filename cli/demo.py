@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -21,6 +22,26 @@ from cli.supervisor import Child, ChildFailed
 from infra.errors import BrokerError
 
 STATUS_EVERY_S = 10.0
+
+
+def scenario_master_data(scenario: str, out_dir: Path) -> Path:
+    """Write the live scenario's network as the master data the flows and the API read.
+
+    The simulator builds its network from the scenario (a file or a generate spec); the twin
+    must know exactly those sites, SKUs and codes, or it would reject what the simulator sends.
+    """
+    from simulator.network import load_network
+    from simulator.scenarios import LIBRARY, load_scenario
+    from twin.masterdata import dump_master_data
+
+    spec = load_scenario(scenario)
+    as_path = Path(scenario)
+    base_dir = as_path.parent if as_path.suffix else LIBRARY
+    network = load_network(spec.network, base_dir=base_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"network-{spec.name}.yaml"
+    target.write_text(dump_master_data(network.master), encoding="utf-8")
+    return target
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -131,9 +152,14 @@ def run(
     """Run the whole twin on the local broker with a live scenario; Ctrl-C stops it."""
     settings = StackSettings()
     tokens = parse_tokens(settings.api_tokens) if settings.api_tokens else generate_tokens()
+    try:
+        master_data = scenario_master_data(scenario, settings.state_dir / "demo")
+    except Exception as exc:  # unknown scenario, bad YAML: say so before starting anything
+        typer.echo(f"error: scenario {scenario!r}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
     stack = Stack(
         bootstrap=settings.kafka_bootstrap,
-        master_data=settings.master_data,
+        master_data=master_data,
         state_dir=settings.state_dir,
         tokens=tokens,
         api_port=port,

@@ -153,6 +153,7 @@ class Stack:
     def start_simulator(self, scenario: str, seed: int, *, name: str = "simulator") -> Child:
         """Feed the running twin with a live scenario."""
         argv = ["sim", "run", "--mode", "live", "--scenario", scenario, "--seed", str(seed)]
+        argv += ["--bootstrap", self.bootstrap, "--out", str(self.state_dir / "sim-reports")]
         if self.topic_suffix:
             argv += ["--topic-suffix", self.topic_suffix]
         child = self.supervisor.start(name, invtwin(*argv), env=self.env(), cwd=REPO_ROOT)
