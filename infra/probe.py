@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
@@ -40,7 +41,7 @@ def speaks_kafka(host: str, port: int, timeout: float = 2.0) -> bool:
     if header is None:
         return False
     size, correlation_id = struct.unpack(">ii", header)
-    return correlation_id == _CORRELATION_ID and 0 < size < 1_000_000
+    return bool(correlation_id == _CORRELATION_ID and 0 < size < 1_000_000)
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
@@ -55,9 +56,12 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
 
 def quiet_admin(bootstrap: str) -> AdminClient:
     """An AdminClient that does not print connection-refused noise while a broker starts."""
-    return AdminClient(
-        {"bootstrap.servers": bootstrap, "log_level": 0, "error_cb": lambda _err: None}
-    )
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "log_level": 0,
+        "error_cb": lambda _err: None,
+    }
+    return AdminClient(config)
 
 
 def metadata_ready(bootstrap: str, timeout: float) -> bool:

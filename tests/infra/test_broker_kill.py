@@ -50,8 +50,10 @@ def _read_all(bootstrap: str, deadline: float) -> list[tuple[str, int]]:
         while len(seen) < TOTAL and time.monotonic() < deadline:
             for msg in consumer.consume(num_messages=1000, timeout=0.5):
                 assert msg.error() is None, msg.error()
-                body = json.loads(msg.value())
-                assert msg.key().decode() == body["key"]
+                key, value = msg.key(), msg.value()
+                assert key is not None and value is not None
+                body = json.loads(value)
+                assert key.decode() == body["key"]
                 seen.append((body["key"], body["seq"]))
         return seen
     finally:
