@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from twin.events import EventType, InventoryEvent, encode_event, event_json_schema
 from twin.validation import decode_event
@@ -60,3 +61,8 @@ def test_schema_lists_every_field_and_requires_the_mandatory_ones() -> None:
 
 def test_event_types_are_the_thirteen_of_the_design() -> None:
     assert len(EventType) == 13
+
+
+def test_the_shipped_schema_file_is_the_current_schema() -> None:
+    shipped = Path(__file__).parents[2] / "examples" / "inventory-event-v1.schema.json"
+    assert json.loads(shipped.read_text()) == event_json_schema()

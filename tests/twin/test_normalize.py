@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -11,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.events import EventType, InventoryEvent
-from twin.masterdata import parse_master_data
+from twin.events import EventType, InventoryEvent, encode_event
+from twin.masterdata import load_master_data, parse_master_data
 from twin.normalize import Normalizer, NormalizeResult, dead_letter
 from twin.normalize.threepl import LocalTimestamps
 from twin.wire import dead_letter_decoder
@@ -436,3 +437,28 @@ def test_a_headerless_3pl_file_is_read_in_the_standard_column_order(
     raw = b"5,DAL1,0007,TRO,1,CS,11/26/2026 04:00:00,NYC1,T-5\n"
     (event,) = normalizer.normalize("3pl", raw).events
     assert (event.event_id, event.qty, event.to_site) == ("3pl:ACME:5", 12, "WH-01")
+
+
+def test_api_times_with_an_offset_come_out_in_utc(normalizer: Normalizer) -> None:
+    raw = api_json(occurred_at="2026-11-26T04:00:00-06:00", recorded_at="2026-11-26T11:00:01+01:00")
+    (event,) = normalizer.normalize("api", raw).events
+    assert event.occurred_at.tzinfo is UTC
+    assert event.occurred_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    assert b'"occurred_at":"2026-11-26T10:00:00Z"' in encode_event(event)
+    assert b'"recorded_at":"2026-11-26T10:00:01Z"' in encode_event(event)
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+@pytest.mark.parametrize(
+    ("feed", "name", "events"),
+    [("api", "api-event.json", 1), ("batch", "batch.json", 4), ("3pl", "3pl.csv", 6)],
+)
+def test_the_shipped_sample_feeds_normalize_cleanly_against_the_example_network(
+    feed: str, name: str, events: int
+) -> None:
+    example = Normalizer(load_master_data(EXAMPLES / "network.yaml"))
+    result = example.normalize(feed, (EXAMPLES / "feeds" / name).read_bytes())  # type: ignore[arg-type]
+    assert result.rejections == []
+    assert len(result.events) == events

@@ -8,7 +8,7 @@ master-data problem of it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -147,9 +147,9 @@ def canonicalize(
         site=raw.site,
         qty=qty,
         uom=index.skus[sku].base_uom,
-        occurred_at=raw.occurred_at,
+        occurred_at=_utc(raw.occurred_at),
         source=raw.source or source,
-        recorded_at=raw.recorded_at or recorded_at,
+        recorded_at=_utc(raw.recorded_at) if raw.recorded_at is not None else recorded_at,
         to_site=raw.to_site,
         transfer_id=raw.transfer_id,
         ref=raw.ref,
@@ -196,6 +196,11 @@ def json_record(
         source=f"{source_prefix}:{event.site}",
         recorded_at=recorded_at,
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    # Canonical events carry UTC; a source's own offset (-06:00) is converted, not kept.
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def _unknown_site(field: str, value: str) -> FieldError:
