@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-APP_SERVICES = {"topics", "normalize", "twin", "api", "simulator", "locust"}
+APP_SERVICES = {"network", "topics", "normalize", "twin", "api", "simulator", "locust"}
 
 
 def simulator_settings() -> list[type[BaseSettings]]:
@@ -111,7 +111,12 @@ def test_compose_has_the_stack_with_profiles_for_simulator_and_locust() -> None:
     assert "broker,controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
     assert services["simulator"]["profiles"] == ["sim"]
     assert services["locust"]["profiles"] == ["load"]
+    # The twin's master data is the simulator's network, written before anything reads it.
+    assert services["topics"]["depends_on"]["network"]["condition"] == (
+        "service_completed_successfully"
+    )
     for name in ("normalize", "twin", "api"):
+        assert services[name]["environment"]["TWIN_MASTER_DATA"] == "/state/network.yaml"
         assert "profiles" not in services[name], f"{name} must run by default"
         assert services[name]["depends_on"]["topics"]["condition"] == (
             "service_completed_successfully"
