@@ -48,16 +48,21 @@ class BrokerStatus:
 
     def describe(self) -> str:
         """A few lines a person can read."""
-        if self.running and self.managed:
-            head = f"Kafka is running (pid {self.pid}) at {self.bootstrap}"
-        elif self.running:
-            head = f"A Kafka broker answers at {self.bootstrap} (not started from this state dir)"
-        else:
-            head = f"Kafka is not running at {self.bootstrap}"
+        if self.running and not self.managed:
+            return (
+                f"A Kafka broker answers at {self.bootstrap}; it was not started from this "
+                f"state dir, so its version and data dir are unknown here.\n"
+                f"(This checkout's own broker would keep its data in {self.data_dir}.)"
+            )
+        head = (
+            f"Kafka is running (pid {self.pid}) at {self.bootstrap}"
+            if self.running
+            else f"Kafka is not running at {self.bootstrap}"
+        )
         return "\n".join(
             [
                 head,
-                f"version:  Apache Kafka {self.version or 'unknown'}",
+                f"version:  Apache Kafka {self.version or KAFKA_VERSION}",
                 f"data dir: {self.data_dir}",
                 f"log file: {self.log_file}",
             ]

@@ -167,3 +167,16 @@ def test_a_broker_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path) ->
         assert broker.pid() is None
     finally:
         stop_and_discard(broker)
+
+
+@pytest.mark.integration
+def test_up_reuses_a_kafka_broker_it_did_not_start(kafka_bootstrap: str, tmp_path: Path) -> None:
+    port = int(kafka_bootstrap.split(",")[0].rpartition(":")[2])
+    (free,) = free_ports(1)
+    broker = LocalBroker(BrokerSettings(state_dir=tmp_path), port=port, controller_port=free)
+    status = broker.up(timeout=10)
+    assert status.running and not status.managed
+    assert broker.pid() is None  # nothing was started
+    assert "was not started from this state dir" in status.describe()
+    assert not broker.down()  # and `down` leaves the other broker alone
+    assert broker.status().running
