@@ -16,6 +16,8 @@ lookups (site, SKU, alias, unit conversion, lanes) with plain dict gets.
   is already a site id is taken as it is;
 - `timestamp_format` (strptime) and `timezone` read the local TXN_TS, converted to UTC;
 - `uom_codes` maps the partner's unit codes (CS, PL, EA) to UoM names of the SKUs.
+
+Unknown keys are errors (a misspelt `reorder_piont` must not be silently ignored).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class Site(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Site(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """A warehouse, DC or 3PL site, with how its feed reaches the twin."""
 
     id: Id
@@ -52,7 +56,9 @@ class Site(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     partner: str | None = None
 
 
-class Sku(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Sku(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """A stock-keeping unit: base unit, unit factors to it, value, stock policy per site."""
 
     id: Id
@@ -64,7 +70,7 @@ class Sku(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     target: dict[str, NonNegativeInt] = {}
 
 
-class ItemAlias(msgspec.Struct, frozen=True, kw_only=True):
+class ItemAlias(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A local item code used at one site or by one partner (`scope`) for a canonical SKU."""
 
     scope: Id
@@ -72,7 +78,9 @@ class ItemAlias(msgspec.Struct, frozen=True, kw_only=True):
     sku: Id
 
 
-class PartnerProfile(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class PartnerProfile(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """How to read one 3PL partner's flat file (see the module docstring)."""
 
     id: Id
@@ -87,7 +95,7 @@ class PartnerProfile(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     transfer_id_column: str = "XFER_ID"
 
 
-class Lane(msgspec.Struct, frozen=True, kw_only=True):
+class Lane(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A transfer lane between two sites and its transit time."""
 
     from_site: Id

@@ -129,6 +129,7 @@ def test_every_problem_of_a_bad_file_is_listed() -> None:
             "two different",
         ),
         (("lanes:", "colour: blue\nlanes:"), "unknown top-level key 'colour'"),
+        (("target: {WH-01: 96}", "targte: {WH-01: 96}"), "unknown field `targte`"),
     ],
 )
 def test_each_kind_of_problem_is_caught(change: tuple[str, str], fragment: str) -> None:
