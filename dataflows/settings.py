@@ -43,7 +43,10 @@ class FlowSettings(BaseSettings):
     flow_recovery: bool = True
     flow_snapshot_interval_s: float = Field(default=DEFAULT_SNAPSHOT_INTERVAL_S, gt=0)
     flow_recovery_partitions: int = Field(default=4, ge=1)
-    flow_consume_batch: int = Field(default=5000, ge=1)
+    # Records per partition per source activation. Bytewax closes an epoch (and snapshots)
+    # only between activations, and reads every partition each time: 500 x 6 partitions
+    # keeps one activation well under the snapshot interval.
+    flow_consume_batch: int = Field(default=500, ge=1)
     # True: stop at the end of the input topics (benchmarks, replays); False: tail for ever.
     flow_stop_at_end: bool = False
 
