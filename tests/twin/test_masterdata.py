@@ -7,11 +7,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin.errors import MasterDataError
 from twin.masterdata import (
     ConversionError,
     MasterIndex,
+    check_master_data,
     dump_master_data,
     load_master_data,
     parse_master_data,
@@ -228,3 +231,16 @@ def test_local_time_becomes_utc_across_daylight_saving() -> None:
     assert repeated == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="does not exist"):
         utc_from_local(datetime(2026, 3, 8, 2, 30), chicago)  # noqa: DTZ001
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 14), st.integers(1, 40), st.integers(0, 2**32))
+def test_any_generated_network_passes_every_check(sites: int, skus: int, seed: int) -> None:
+    md = generate_master_data(sites=sites, skus=skus, seed=seed)
+    assert check_master_data(md) == []
+    modes = [s.feed_mode for s in md.sites]
+    assert modes.count("api") >= modes.count("batch")
+    assert modes.count("3pl") == (1 if sites >= 3 else 0)
+    index = MasterIndex(md)
+    for alias in md.aliases:
+        assert index.resolve_item(alias.scope, alias.code) == alias.sku
