@@ -39,6 +39,7 @@ def fake_url() -> Iterator[str]:
     assert server.started, "fake API did not start"
     yield url
     server.should_exit = True
+    server.force_exit = True  # do not wait for the page's idle WebSockets
     thread.join(10)
 
 
