@@ -93,7 +93,7 @@ def validate_event(event: InventoryEvent, prefix: str = "") -> list[FieldError]:
 def cross_field_errors(
     event_type: EventType,
     qty: int | float,
-    site: str,
+    site: str | None,
     to_site: str | None,
     transfer_id: str | None,
     prefix: str = "",
@@ -150,8 +150,8 @@ def record_errors(
     """Every problem of one decoded-to-plain-JSON record against an event-shaped Struct.
 
     Used by the slow path here and by the normalizers (whose raw events have an optional
-    `source`). Each field is checked on its own; the cross-field rules run when the fields
-    they need are valid.
+    `source`). Each field is checked on its own; the cross-field rules run when `type` and
+    `qty` are valid.
     """
     if not isinstance(obj, dict):
         return [
@@ -175,12 +175,12 @@ def record_errors(
             valid[name] = msgspec.convert(obj[name], info.type)
         except msgspec.ValidationError as exc:
             errors.append(_field_type_error(prefix, name, obj[name], str(exc)))
-    if "type" in valid and "qty" in valid and "site" in valid:
+    if "type" in valid and "qty" in valid:
         errors.extend(
             cross_field_errors(
                 valid["type"],
                 valid["qty"],
-                valid["site"],
+                valid.get("site"),
                 valid.get("to_site"),
                 valid.get("transfer_id"),
                 prefix,

@@ -97,6 +97,7 @@ BAD = [
             ("site", "missing"),
             ("occurred_at", "datetime"),
             ("source", "length"),
+            ("qty", "qty_not_positive"),
         ],
     ),
     (
