@@ -82,7 +82,7 @@ def test_operator_sees_sites_searches_a_sku_and_watches_it_change_live(
     post_event(live_stack, EventType.COUNTED, 1000)
     wait_for_sku(live_stack)
 
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     sign_in(page, live_stack)
@@ -130,7 +130,7 @@ def test_operator_sees_sites_searches_a_sku_and_watches_it_change_live(
 
 
 def test_a_wrong_token_is_refused_with_a_message(live_stack: Stack, browser: Browser) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
     page.goto(f"{live_stack.url}/")
     page.get_by_test_id("token-input").fill("not-a-token")
     page.get_by_test_id("sign-in-button").click()
@@ -155,7 +155,7 @@ def test_architect_uploads_a_scenario_runs_it_and_reads_its_report_and_plots(
 ) -> None:
     spec = tmp_path / "small-day.yaml"
     spec.write_text(SMALL_SCENARIO)
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
     page.goto(f"{live_stack.url}/")
     page.get_by_test_id("token-input").fill(live_stack.tokens["architect"])
     page.get_by_test_id("sign-in-button").click()
@@ -185,7 +185,7 @@ def test_architect_uploads_a_scenario_runs_it_and_reads_its_report_and_plots(
 def test_a_viewer_is_told_that_scenarios_need_an_architect(
     live_stack: Stack, browser: Browser
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
     sign_in(page, live_stack)
     page.get_by_text("What-if scenarios").click()
     page.get_by_test_id("scenario-run").click()

@@ -45,7 +45,7 @@ def fake_url() -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser, fake_url: str) -> Iterator[Page]:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
     page.goto(f"{fake_url}/")
     page.get_by_test_id("token-input").fill("viewer-token")
     page.get_by_test_id("sign-in-button").click()
