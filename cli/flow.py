@@ -11,6 +11,7 @@ Every process needs the same master data and, with recovery, the same recovery d
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from typing import Annotated, Literal
@@ -112,6 +113,8 @@ def _spawn_local_cluster(
         subprocess.Popen([sys.executable, "-m", "cli.main", *argv, "-a", addresses, "-i", str(n)])
         for n in range(processes)
     ]
+    # SIGTERM must reach the members too: turn it into SystemExit so `finally` runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     codes = []
     try:
         codes = [child.wait() for child in children]
