@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -36,15 +37,25 @@ pytestmark = pytest.mark.integration
 SITE = "WH-01"  # from examples/network.yaml, the flows' default master data
 
 
-def _message_count(bootstrap: str, topic: str) -> int:
+def _message_count(bootstrap: str, topic: str, timeout: float = 30.0) -> int:
+    """Messages in a topic (sum of watermark spans), retrying while leadership settles."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"count-{uuid.uuid4()}"})
+    deadline = time.monotonic() + timeout
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        total = 0
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high - low
-        return total
+        while True:
+            try:
+                partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+                return sum(
+                    high - low
+                    for low, high in (
+                        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                        for p in partitions
+                    )
+                )
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)  # retry after a leader election, bounded by the deadline
     finally:
         consumer.close()
 
