@@ -8,6 +8,7 @@ assertion with a timeout, never a sleep.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -103,6 +104,12 @@ def test_operator_sees_sites_searches_a_sku_and_watches_it_change_live(
     )
     expect(page.get_by_test_id(f"sku-atp-{SITE}")).to_have_text("100")
     expect(page.get_by_test_id("sku-net-atp")).to_have_text("100")
+
+    # Site metrics stream in: WH-01's event-to-visible latency is charted and tabulated.
+    expect(page.get_by_test_id("latency-chart")).to_have_attribute(
+        "data-series", re.compile(SITE), timeout=PIPELINE_TIMEOUT_MS
+    )
+    expect(page.get_by_test_id(f"site-latency-{SITE}")).to_have_text(re.compile(r"\d+ (ms|s)"))
 
     alert = page.locator(f'[data-testid="alert-item"][data-kind="LOW_STOCK"][data-sku="{SKU}"]')
     expect(alert).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)

@@ -1,7 +1,7 @@
 // Composition root of the dashboard: sign-in, the views, and the two live streams.
 //
-// One stream follows alerts and site metrics network-wide; a second follows the positions of
-// the selected SKU only, so filters on one never hide data from the other.
+// Three streams, each with its own filter so that none hides data another needs: all alerts,
+// the per-site metrics, and the positions of the selected SKU.
 
 import { ApiClient, AuthError } from "./api.js";
 import { AlertsView } from "./alerts.js";
@@ -25,30 +25,35 @@ class Dashboard {
     this.latencyChart = window.Chart ? lineChart(root.querySelector("#latency-chart"), { yTitle: "p95 (ms)" }) : null;
     this.pollTimer = null;
     this.positions = null;
-    this.feed = new StreamClient(api, { skus: null, sites: null, channels: ["alerts", "metrics"] }, {
-      onSnapshot: (message) => {
-        this.alerts.replaceAll(message.alerts ?? []);
-        for (const metric of message.sites ?? []) this.metric(metric);
-      },
-      onDelta: (message) => {
-        if (message.alerts?.length) this.alerts.apply(message.alerts);
-        for (const metric of message.metrics ?? []) this.metric(metric);
-      },
+    const onAuthError = () => signOut("Your token was refused by the live stream.");
+    // Every alert in the network; the pill shows this stream's state.
+    this.alertFeed = new StreamClient(api, { skus: null, sites: null, channels: ["alerts"] }, {
+      onSnapshot: (message) => this.alerts.replaceAll(message.alerts ?? []),
+      onDelta: (message) => message.alerts?.length && this.alerts.apply(message.alerts),
       onStatus: (state) => showStatus(state),
-      onAuthError: () => signOut("Your token was refused by the live stream."),
+      onAuthError,
+    });
+    // Per-site metrics only: an empty SKU list filters out the per-SKU window metrics,
+    // which would otherwise flood the page on a busy network.
+    this.siteFeed = new StreamClient(api, { skus: [], sites: null, channels: ["metrics"] }, {
+      onSnapshot: (message) => (message.sites ?? []).forEach((metric) => this.metric(metric)),
+      onDelta: (message) => (message.metrics ?? []).forEach((metric) => this.metric(metric)),
+      onAuthError,
     });
   }
 
   async start() {
     await this.refreshNetwork();
     this.pollTimer = setInterval(() => this.refreshNetwork().catch(console.warn), NETWORK_POLL_MS);
-    this.feed.start();
+    this.alertFeed.start();
+    this.siteFeed.start();
     this.scenarios.loadList();
   }
 
   stop() {
     clearInterval(this.pollTimer);
-    this.feed.stop();
+    this.alertFeed.stop();
+    this.siteFeed.stop();
     this.positions?.stop();
   }
 

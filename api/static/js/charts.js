@@ -46,6 +46,8 @@ export function addPoint(chart, series, x, y, maxPoints = MAX_POINTS) {
     dataset = { label: series, data: [], borderColor: color, backgroundColor: color, spanGaps: true };
     chart.data.datasets.push(dataset);
     chart.data.datasets.sort((a, b) => a.label.localeCompare(b.label));
+    // Which series are drawn, for people using assistive tech and for the browser tests.
+    chart.canvas.dataset.series = chart.data.datasets.map((d) => d.label).join(",");
   }
   dataset.data.push({ x, y });
   if (dataset.data.length > maxPoints) dataset.data.shift();
