@@ -20,10 +20,12 @@ Semantics that hold whatever the arrival order of a set of events:
 
 Bounded memory, and what the bounds mean (all configurable in `PositionConfig`):
 
-* **Dedupe.** A SKU remembers the ids of its last ``dedupe_max_ids`` accepted events (a ring
-  plus a set, O(1) per event). A duplicate whose original is still in the ring changes
-  nothing and is counted. A duplicate of an event that has fallen out of the ring would be
-  applied again, so the ring must cover the redelivery window of the feeds.
+* **Dedupe.** A SKU remembers the ids of at least its last ``dedupe_max_ids`` accepted events
+  (an insertion-ordered dict; when it reaches twice the bound it is cut back to the newest
+  ``dedupe_max_ids``, so O(1) amortized per event and at most 2 x the bound in memory). A
+  duplicate whose original is remembered changes nothing and is counted. A duplicate of an
+  event that has been forgotten would be applied again, so the bound must cover the
+  redelivery window of the feeds (per SKU); the horizon below covers the very old ones.
 * **Event-time horizon.** An event that occurred more than ``horizon_s`` before the newest
   event seen for its SKU is *expired*: it is not applied and `apply` reports it (the caller
   counts it and can dead-letter it). Such an event can neither be deduplicated reliably nor be
@@ -179,11 +181,6 @@ def _shipped(b: SiteBuckets, q: int) -> int:
     return -q
 
 
-def _transfer_shipped(b: SiteBuckets, q: int) -> int:
-    # in_transit at to_site is added by SkuTwin.apply, which knows the destination
-    return -q
-
-
 def _transfer_received(b: SiteBuckets, q: int) -> int:
     b.receiving += q
     b.in_transit -= q
@@ -209,6 +206,7 @@ def _adjusted(b: SiteBuckets, q: int) -> int:
     return q
 
 
+# COUNTED and TRANSFER_SHIPPED are not here: SkuTwin.apply_code handles them itself.
 _EFFECTS: dict[str, Callable[[SiteBuckets, int], int]] = {
     EventType.RECEIVED: _received,
     EventType.PUT_AWAY: _put_away,
@@ -216,7 +214,6 @@ _EFFECTS: dict[str, Callable[[SiteBuckets, int], int]] = {
     EventType.RESERVATION_RELEASED: _reservation_released,
     EventType.PICKED: _picked,
     EventType.SHIPPED: _shipped,
-    EventType.TRANSFER_SHIPPED: _transfer_shipped,
     EventType.TRANSFER_RECEIVED: _transfer_received,
     EventType.QUALITY_HOLD: _quality_hold,
     EventType.QUALITY_RELEASE: _quality_release,
@@ -225,7 +222,6 @@ _EFFECTS: dict[str, Callable[[SiteBuckets, int], int]] = {
 }
 
 _COUNTED = EventType.COUNTED
-_TRANSFER_SHIPPED = EventType.TRANSFER_SHIPPED
 _ADJUSTED = EventType.ADJUSTED
 
 # Apply outcomes (small ints so the hot path compares cheaply; 0 is the common case).
@@ -247,10 +243,9 @@ class SkuTwin:
 
     __slots__ = (
         "_horizon",
-        "_id_ring",
         "_id_set",
-        "_max_ids",
-        "_ring_pos",
+        "_max_deltas",
+        "_max_ids2",
         "baselines",
         "config",
         "duplicates",
@@ -270,13 +265,13 @@ class SkuTwin:
         self.sku = sku
         self.config = config if config is not None else PositionConfig()
         self._horizon = timedelta(seconds=self.config.horizon_s)
-        self._max_ids = self.config.dedupe_max_ids
+        self._max_ids2 = 2 * self.config.dedupe_max_ids
+        self._max_deltas = self.config.max_deltas
         self.version = 0
         self.sites: dict[str, SiteBuckets] = {}
         self.max_at = BEGINNING
-        self._id_ring: list[str] = []
-        self._id_set: set[str] = set()
-        self._ring_pos = 0
+        # accepted event ids in arrival order (a dict used as an insertion-ordered set)
+        self._id_set: dict[str, None] = {}
         self.duplicates = 0
         self.expired = 0
         self.superseded_counts = 0
@@ -289,6 +284,10 @@ class SkuTwin:
 
     def seen(self, event_id: str) -> bool:
         return event_id in self._id_set
+
+    def _trim_ids(self) -> None:
+        keep = list(self._id_set)[-self.config.dedupe_max_ids :]
+        self._id_set = dict.fromkeys(keep)
 
     def apply(self, event: InventoryEvent) -> bool:
         """Fold one event in; False when it is a duplicate (or expired) and changed nothing."""
@@ -313,16 +312,10 @@ class SkuTwin:
         elif max_at - at > self._horizon:
             self.expired += 1
             return EXPIRED
-        # remember the id in a ring of the last `dedupe_max_ids` accepted ids
-        ring = self._id_ring
-        if len(ring) < self._max_ids:
-            ring.append(event_id)
-        else:
-            pos = self._ring_pos
-            id_set.discard(ring[pos])
-            ring[pos] = event_id
-            self._ring_pos = pos + 1 if pos + 1 < len(ring) else 0
-        id_set.add(event_id)
+        # remember the id; past twice the bound, keep only the newest `dedupe_max_ids`
+        id_set[event_id] = None
+        if len(id_set) > self._max_ids2:
+            self._trim_ids()
 
         site = event.site
         sites = self.sites
@@ -338,27 +331,30 @@ class SkuTwin:
             b.last_event_at = at
             changed = True
 
-        etype = event.type
-        if etype == _COUNTED:
-            if self._count(b, site, event_id, at, q):
-                changed = True
-        else:
-            delta = _EFFECTS[etype](b, q)
-            if etype == _TRANSFER_SHIPPED:
-                self._ship_to(event.to_site, q)
-            if delta:
-                if at > b.count_at:
-                    b.on_hand += delta
-                    if at > b.fold_at:
-                        deltas = b.deltas
-                        deltas.append((at, delta))
-                        if len(deltas) > self.config.max_deltas:
-                            _fold(b)
+        effect = _EFFECTS.get(event.type)
+        if effect is None:  # the two types that need more than one site's buckets
+            if event.type == _COUNTED:
+                if self._count(b, site, event_id, at, q):
                     changed = True
-                elif etype != _ADJUSTED:
-                    changed = True  # on hand is inside the count, but another bucket moved
+                delta = 0
             else:
+                self._ship_to(event.to_site, q)
+                delta = -q
+        else:
+            delta = effect(b, q)
+            if not delta:
                 changed = True
+        if delta:
+            if at > b.count_at:
+                b.on_hand += delta
+                if at > b.fold_at:
+                    deltas = b.deltas
+                    deltas.append((at, delta))
+                    if len(deltas) > self._max_deltas:
+                        _fold(b)
+                changed = True
+            elif event.type != _ADJUSTED:
+                changed = True  # on hand is inside the count, but another bucket moved
         if changed:
             self.version += 1
             return CHANGED

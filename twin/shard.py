@@ -24,19 +24,21 @@ from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
 
 _COUNTED = EventType.COUNTED
+_PICKED = EventType.PICKED
 
 
 @dataclass(frozen=True, slots=True)
 class TwinConfig:
     """Bounds of the per-SKU state, thresholds of the rules, and the event-time windows.
 
-    `windows=None` turns the shard's own windows off (e.g. when an engine's window operator
-    folds them instead).
+    `windows` is off (None) by default: a caller that wants the shard to fold windows itself
+    passes a `WindowConfig` and collects them with `take_closed_windows`; callers that keep
+    their own `TumblingWindows` (or an engine's window operator) leave it off.
     """
 
     position: PositionConfig = field(default_factory=PositionConfig)
     rules: RuleConfig = field(default_factory=RuleConfig)
-    windows: WindowConfig | None = field(default_factory=WindowConfig)
+    windows: WindowConfig | None = None
 
 
 class ApplyResult(msgspec.Struct, gc=False):
@@ -113,8 +115,12 @@ class TwinShard:
             closed = windows.add(event)
             if closed:
                 self._closed += closed
+        etype = event.type
+        if etype == _PICKED:
+            # moves units from reserved to picked: neither ATP nor on hand changes
+            return ApplyResult(False, sku, [], True)
         alerts = self.rules.evaluate(twin, event.site, self.stale_sites, applied_at)
-        if event.type == _COUNTED:
+        if etype == _COUNTED:
             count = twin.last_count
             if count is not None:
                 alerts += self.rules.on_count(twin, count, applied_at)

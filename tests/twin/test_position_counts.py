@@ -120,17 +120,18 @@ def test_uncounted_deltas_are_folded_past_the_bound_and_older_counts_then_supers
     assert b.on_hand == 101  # the delta at t=19 survives
 
 
-def test_dedupe_remembers_the_last_n_ids_per_sku() -> None:
+def test_dedupe_remembers_at_least_the_last_n_ids_per_sku() -> None:
     twin = SkuTwin("SKU-1", PositionConfig(dedupe_max_ids=3))
-    events = [ev("ADJUSTED", 1, t=t) for t in range(4)]
-    for e in events:
+    events = [ev("ADJUSTED", 1, t=t) for t in range(7)]
+    for e in events[:6]:
         twin.apply(e)
-    assert twin.apply_code(events[3]) == DUPLICATE
-    assert twin.apply_code(events[1]) == DUPLICATE
-    # the oldest id fell out of the ring: a redelivery that old is applied again
-    assert twin.apply_code(events[0]) == CHANGED
-    assert on_hand(twin) == 5
-    assert twin.duplicates == 2
+    assert twin.apply_code(events[0]) == DUPLICATE  # up to 2 x 3 ids are remembered
+    twin.apply(events[6])  # the 7th id cuts memory back to the newest 3
+    assert [twin.apply_code(e) for e in events[4:]] == [DUPLICATE] * 3
+    # an older id was forgotten: a redelivery that old is applied again
+    assert twin.apply_code(events[3]) == CHANGED
+    assert on_hand(twin) == 8
+    assert twin.duplicates == 4
 
 
 def test_an_event_older_than_the_horizon_is_expired_not_applied() -> None:

@@ -79,14 +79,17 @@ def test_windows_inside_the_shard_close_and_feed_the_anomaly_rule() -> None:
     assert s.take_closed_windows(NOW) == ([], [])
 
 
-def test_a_shard_can_be_switched_to_no_windows() -> None:
-    s = TwinShard(master(), TwinConfig(windows=None))
+def test_a_shard_folds_no_windows_unless_asked() -> None:
+    s = TwinShard(master())
     s.apply(ev("SHIPPED", 1), NOW)
     assert s.take_closed_windows(NOW, flush=True) == ([], [])
 
 
 def test_a_pickled_shard_resumes_with_dedupe_rules_and_windows_intact() -> None:
-    s = TwinShard(master(reorder_point={"WH-01": 20}, target={"WH-01": 40}))
+    s = TwinShard(
+        master(reorder_point={"WH-01": 20}, target={"WH-01": 40}),
+        TwinConfig(windows=WindowConfig()),
+    )
     e = ev("COUNTED", 30, t=0)
     s.apply(e, NOW)
     low = s.apply(ev("RESERVED", 15, t=1), NOW).alerts
