@@ -61,6 +61,12 @@ class FaultPlan:
             by_type[type(fault)].append(fault)
         return plan
 
+    def touches(self, site: str) -> bool:
+        """Whether any feed fault ever applies to the site (feeds skip the checks if not)."""
+        faults = (*self.outages, *self.batch_delays, *self.duplicates, *self.reorders,
+                  *self.malformed)  # fmt: skip
+        return any(f.sites is None or site in f.sites for f in faults)
+
     def outage_end(self, site: str, t: float) -> float | None:
         """If the site's feed is down at `t`, when it comes back (seconds); else None."""
         end: float | None = None

@@ -79,6 +79,9 @@ class OfflineTwin:
         """The twin's ATP for every SKU-site (0 where it knows nothing), refreshed lazily."""
         mirror, known, site_pos, sku_pos = self._mirror, self._known, self._site_pos, self._sku_pos
         twins = self.shard.twins
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[int] = []
         for sku in self.shard.take_dirty():
             k = sku_pos.get(sku)
             if k is None:
@@ -86,8 +89,12 @@ class OfflineTwin:
             for site, buckets in twins[sku].sites.items():
                 s = site_pos.get(site)
                 if s is not None:
-                    mirror[s, k] = buckets.atp
-                    known[s, k] = True
+                    rows.append(s)
+                    cols.append(k)
+                    values.append(buckets.atp)
+        if rows:
+            mirror[rows, cols] = values
+            known[rows, cols] = True
         return mirror
 
     def all_known(self) -> bool:

@@ -17,7 +17,7 @@ from simulator.spec import (
     OutageFault,
     ReorderFault,
 )
-from tests.simulator.helpers import small
+from tests.simulator.helpers import SMALL_NETWORK, small
 
 HOUR = 3600.0
 
@@ -55,7 +55,8 @@ def test_ground_truth_never_goes_negative_and_stock_flows_balance():
         return_rate=0.2, quality_hold_rate=0.3, shrinkage_events_per_site_per_day=50,
         review_minutes=30,
     )  # fmt: skip
-    scenario = small("peak", duration_hours=16, operations=ops)
+    network = SMALL_NETWORK.model_copy(update={"supplier_lead_time_hours": 3.0})
+    scenario = small("peak", duration_hours=16, operations=ops, network=network)
     env = simpy.Environment()
     sim = Simulation(scenario, 5, env)
     clock = sim.start()

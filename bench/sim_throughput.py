@@ -1,0 +1,122 @@
+"""Benchmark: how fast the simulator runs offline, with and without the twin core.
+
+Scenario: a generated network (half the sites on the API, batch middleware, one 3PL), the
+retail diurnal curve, 10 customer orders per SKU-site per day on average (each order is
+RESERVED -> PICKED -> SHIPPED), replenishment, transfers, holds, returns and cycle counts.
+
+Measured in one run:
+- `sim_only`: the simulator alone (physical model, feeds encoding raw messages), no twin —
+  the baseline, what the simulator itself costs;
+- `with_twin`: the same run delivering every raw message through `twin.normalize` and
+  `twin.shard.TwinShard` in-process (offline mode) — `sim_events_per_s`;
+  both on 10 sites x 1,000 SKUs x 6 h, median of `--repeat` runs;
+- `day_10x5000`: one simulated day of 10 sites x 5,000 SKUs offline including the twin
+  (`day_10x5000_seconds`, wall; CPU seconds alongside since this machine is shared).
+
+The last line of stdout is the JSON result, also written to bench/results/sim_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from simulator.engine import Simulation
+from simulator.runner import run_scenario
+from simulator.scenarios import parse_scenario
+from simulator.spec import Scenario
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sim_throughput.json"
+
+
+def scenario(sites: int, skus: int, hours: float, diurnal: str = "retail") -> Scenario:
+    return parse_scenario(
+        f"""
+name: bench-{sites}x{skus}
+duration_hours: {hours}
+network: {{generate: {{sites: {sites}, skus: {skus}, seed: 1}}}}
+demand: {{orders_per_sku_site_per_day: 10, diurnal: {diurnal}}}
+report: {{sample_minutes: 30}}
+"""
+    )
+
+
+def sim_only(spec: Scenario, seed: int) -> dict[str, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    env = simpy.Environment()
+    sim = Simulation(spec, seed, env)
+    env.run(until=sim.start())
+    assert sim.model is not None
+    events = sim.model.stats["events"]
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"events": events, "wall_s": wall, "cpu_s": cpu, "events_per_s": events / wall}
+
+
+def with_twin(spec: Scenario, seed: int) -> dict[str, Any]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = run_scenario(spec, mode="offline", seed=seed)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    events = report["events"]["physical"]
+    return {
+        "events": events,
+        "orders": report["orders"]["placed"],
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "events_per_s": events / wall,
+        "accuracy_final": report["accuracy"]["final"],
+    }
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-day", action="store_true", help="skip the 10x5000 day")
+    args = parser.parse_args()
+
+    # Flat demand, so six hours carry a quarter of a day's orders (not a quiet night).
+    small = scenario(10, 1000, 6, diurnal="flat")
+    base = [sim_only(small, seed) for seed in range(1, args.repeat + 1)]
+    twin = [with_twin(small, seed) for seed in range(1, args.repeat + 1)]
+    result: dict[str, Any] = {
+        "sim_events_per_s": _median(twin, "events_per_s"),
+        "sim_only_events_per_s": _median(base, "events_per_s"),
+        "sim_events_per_cpu_s": round(statistics.median(r["events"] / r["cpu_s"] for r in twin), 1),
+        "small_run": {
+            "network": "10 sites x 1000 SKUs, 6 h, flat demand",
+            "repeat": args.repeat,
+            "events_median": _median(twin, "events"),
+            "sim_only_wall_s_median": _median(base, "wall_s"),
+            "with_twin_wall_s_median": _median(twin, "wall_s"),
+            "with_twin_cpu_s_median": _median(twin, "cpu_s"),
+        },
+    }
+    if not args.skip_day:
+        day = with_twin(scenario(10, 5000, 24), 1)
+        result["day_10x5000_seconds"] = round(day["wall_s"], 2)
+        result["day_10x5000_cpu_seconds"] = round(day["cpu_s"], 2)
+        result["day_10x5000"] = {
+            "events": day["events"],
+            "orders": day["orders"],
+            "orders_per_sku_site": round(day["orders"] / 50_000, 2),
+            "events_per_s": round(day["events_per_s"], 1),
+            "accuracy_final": day["accuracy_final"],
+            "target_seconds": 30,
+            "runs": 1,
+        }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Live mode against the real broker and the real dataflows, run as `invtwin flow` processes.
+
+Each test gets its own topics (`twin_topics`), its own state directory and its own master
+data; the flows are started with the test's topic suffix and stopped (killed if need be) at
+the end. The simulation runs at 600x real time: two simulated hours take about 12 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator.runner import run_scenario
+from simulator.scenarios import parse_scenario
+from twin.masterdata import dump_master_data
+from twin.masterdata_gen import generate_master_data
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+class Flows:
+    """The normalize and twin flows as subprocesses of one test."""
+
+    def __init__(self, bootstrap: str, suffix: str, master: Path, state: Path, log: Path):
+        self.env = {
+            **os.environ,
+            "TWIN_KAFKA_BOOTSTRAP": bootstrap,
+            "TWIN_MASTER_DATA": str(master),
+            "TWIN_STATE_DIR": str(state),
+        }
+        self.suffix = suffix
+        self.log = log
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str) -> None:
+        args = ["--topic-suffix", self.suffix]
+        args += ["--snapshot-interval", "1"] if name == "twin" else ["--no-recovery"]
+        with self.log.open("ab") as out:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "flow", name, *args],
+                cwd=REPO, env=self.env, stdout=out, stderr=out,
+            )  # fmt: skip
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def restart(self, target: str, down_seconds: float) -> None:
+        """The restart hook of the scenario: SIGKILL a flow, stay down, start it again."""
+        assert target in ("normalize", "twin"), f"this test restarts flows only, not {target}"
+        self.kill(target)
+        deadline = time.monotonic() + down_seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.1)  # the outage itself: the flow is down this long on purpose
+        self.start(target)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def running(self) -> bool:
+        return all(p.poll() is None for p in self.procs.values())
+
+
+@pytest.fixture
+def flows(kafka_bootstrap, twin_topics, topic_suffix, tmp_path):
+    master = tmp_path / "master.yaml"
+    master.write_text(dump_master_data(generate_master_data(sites=4, skus=20, seed=1)))
+    running = Flows(kafka_bootstrap, topic_suffix, master, tmp_path, tmp_path / "flows.log")
+    running.start("normalize")
+    running.start("twin")
+    yield running, master
+    running.stop()
+
+
+def _scenario(master: Path, extra: str = "") -> object:
+    return parse_scenario(
+        f"""
+name: live-check
+duration_hours: 2
+network: {{path: {master}, supplier_lead_time_hours: 1}}
+demand: {{orders_per_sku_site_per_day: 40, diurnal: flat}}
+operations: {{cycle_count_interval_hours: 0.5, cycle_count_skus: 5}}
+feeds:
+  defaults:
+    batch: {{interval_minutes: 10}}
+    3pl: {{interval_minutes: 20}}
+report: {{sample_minutes: 10}}
+live: {{speed: 600, quiescence_timeout_s: 120}}
+{extra}
+"""
+    )
+
+
+def test_a_live_run_ends_with_the_twin_agreeing_with_ground_truth(
+    flows, kafka_bootstrap, twin_topics
+):
+    running, master = flows
+    scenario = _scenario(master, "faults: [{kind: duplicates, rate: 0.1}]")
+    events: list[dict] = []
+    report = run_scenario(
+        scenario, mode="live", seed=3, bootstrap=kafka_bootstrap, topics=twin_topics,
+        on_event=events.append,
+    )  # fmt: skip
+    assert running.running(), running.log.read_text()[-3000:]
+    assert report["live"]["producer_errors"] == []
+    assert report["live"]["positions_seen"] > 0
+    assert report["events"]["physical"] > 500
+    assert report["accuracy"]["final"] == 1.0, report["accuracy"]
+    assert report["live"]["agreed_at_quiescence"]
+    assert report["duplicates"]["injected"] > 0
+    assert [e["type"] for e in events].count("metrics") >= 6
+    assert events[-1]["type"] == "report"
+
+
+def test_a_twin_flow_killed_mid_run_recovers_and_the_twin_still_agrees(
+    flows, kafka_bootstrap, twin_topics
+):
+    running, master = flows
+    scenario = _scenario(
+        master,
+        "faults: [{kind: restart, target: twin, at_hour: 1, down_seconds: 3}]\nmodes: [live]",
+    )
+    report = run_scenario(
+        scenario, mode="live", seed=4, bootstrap=kafka_bootstrap, topics=twin_topics,
+        restart_hook=running.restart,
+    )  # fmt: skip
+    (restart,) = report["live"]["restarts"]
+    assert restart["performed"], restart
+    assert report["accuracy"]["final"] == 1.0, running.log.read_text()[-3000:]
+    assert report["live"]["agreed_at_quiescence"]
