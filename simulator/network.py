@@ -17,6 +17,8 @@ from twin.events import EventType
 from twin.masterdata import MasterData, PartnerProfile, load_master_data
 from twin.masterdata_gen import generate_master_data
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 @dataclass(frozen=True)
 class SiteInfo:
@@ -81,8 +83,12 @@ def load_network(spec: NetworkSpec, *, base_dir: Path | None = None) -> Network:
     """The network a scenario names: a master-data file, or one generated from a spec."""
     if spec.path:
         path = Path(spec.path)
-        if not path.is_absolute() and base_dir is not None and not path.exists():
-            path = base_dir / path
+        if not path.is_absolute() and not path.exists():
+            # Relative to the scenario's folder, else to the repository (examples/...).
+            for root in (base_dir, REPO_ROOT):
+                if root is not None and (root / path).exists():
+                    path = root / path
+                    break
         return network_from_master(load_master_data(path))
     gen = spec.generate
     if gen is None:
