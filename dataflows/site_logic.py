@@ -74,8 +74,7 @@ class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
 class SiteMetricsLogic(
     StatefulBatchLogic[SitePartial | FreshnessSignal | DlqCount, ShardOut, bytes]
 ):
-    def __init__(self, site: str, state: SiteMetricsState, every: timedelta, clock: Clock):
-        self.site = site
+    def __init__(self, state: SiteMetricsState, every: timedelta, clock: Clock):
         self.state = state
         self.every = every
         self.clock = clock
@@ -85,7 +84,7 @@ class SiteMetricsLogic(
     def builder(cls, every: timedelta, clock: Clock) -> Callable[[bytes | None], SiteMetricsLogic]:
         def build(resume: bytes | None) -> SiteMetricsLogic:
             state = pickle.loads(resume) if resume is not None else SiteMetricsState()
-            return cls("", state, every, clock)
+            return cls(state, every, clock)
 
         return build
 
