@@ -107,6 +107,12 @@ def run_cmd(
                     ),
                 )
 
+        hook = None
+        if mode == "live":
+            from infra.settings import BrokerSettings
+            from simulator.live import local_broker_restart_hook
+
+            hook = local_broker_restart_hook(bootstrap or BrokerSettings().kafka_bootstrap)
         try:
             report = run_scenario(
                 spec,
@@ -116,6 +122,7 @@ def run_cmd(
                 on_event=on_event,
                 bootstrap=bootstrap,
                 topics=topics,
+                restart_hook=hook,
             )
         except ScenarioError as exc:
             typer.echo(f"error: {exc}", err=True)

@@ -157,6 +157,32 @@ class LiveChecker:
             return bool(self._known.all())
 
 
+def local_broker_restart_hook(bootstrap: str) -> RestartHook:
+    """A restart hook for the project's own local broker (what `invtwin sim run` uses).
+
+    It restarts the broker only when this machine runs it (`invtwin kafka up`); flows are
+    run by someone else (the demo, a test, an operator), who passes their own hook.
+    """
+    from infra.broker import LocalBroker
+
+    def restart(target: str, down_seconds: float) -> None:
+        if target != "broker":
+            raise RuntimeError(
+                f"cannot restart the {target} flow from here: its process belongs to whoever "
+                "started it; pass run_scenario(restart_hook=...)"
+            )
+        broker = LocalBroker(BrokerSettings(kafka_bootstrap=bootstrap))
+        if broker.pid() is None:
+            raise RuntimeError(f"no local broker process behind {bootstrap} to restart")
+        broker.down()
+        resume = time.monotonic() + down_seconds
+        while time.monotonic() < resume:
+            time.sleep(0.1)  # the outage itself: the broker stays down this long on purpose
+        broker.up()
+
+    return restart
+
+
 def run_live(
     scenario: Scenario,
     seed: int,
