@@ -166,6 +166,8 @@ def run(
         topic_suffix=topic_suffix,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Also when started in the background, where the shell hands SIGINT down as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 0
     stopped = "dataflows, API and simulator"
     try:
