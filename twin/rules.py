@@ -5,7 +5,8 @@ and `episodes`), so it travels with the SKU in Bytewax snapshots. An alert id is
 episode: ``f"{kind}:{sku}:{site}:{n}"`` where ``n`` counts the episodes of that condition;
 the cleared alert carries the same id as the raised one.
 
-Conditions at a site (evaluated only for the site an event touched):
+Conditions at a site, evaluated for the site an event happened at (a site where the SKU is
+only in transit to is not judged until something happens there):
 
 * ``LOW_STOCK``: ATP below the reorder point at a site whose feed is fresh, with a
   recommendation (`twin.recommend`).

@@ -24,7 +24,6 @@ from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
 
 _COUNTED = EventType.COUNTED
-_PICKED = EventType.PICKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +115,6 @@ class TwinShard:
             if closed:
                 self._closed += closed
         etype = event.type
-        if etype == _PICKED:
-            # moves units from reserved to picked: neither ATP nor on hand changes
-            return ApplyResult(False, sku, [], True)
         alerts = self.rules.evaluate(twin, event.site, self.stale_sites, applied_at)
         if etype == _COUNTED:
             count = twin.last_count
@@ -159,7 +155,9 @@ class TwinShard:
             twin.version += 1
             self._dirty[sku] = None
             changed.append(sku)
-            alerts += self.rules.evaluate(twin, site, self.stale_sites, now)
+            if twin.sites[site].last_event_at is not None:
+                # rules run where events happened, not where stock is only in transit to
+                alerts += self.rules.evaluate(twin, site, self.stale_sites, now)
         return changed, alerts
 
     def take_closed_windows(
