@@ -64,4 +64,6 @@ def run(
         log_config=None,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
+        # Compression is per client and per frame: it would undo encoding once per group.
+        ws_per_message_deflate=False,
     )
