@@ -24,10 +24,10 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from dataflows.dead_letters import consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
-from twin.wire import DeadLetter
 
 Feed = Literal["api", "batch", "3pl"]
 Clock = Callable[[], datetime]
@@ -85,7 +85,7 @@ def _normalizer_step(
 
     def step(item: object) -> Iterable[Routed]:
         if isinstance(item, KafkaError):
-            yield _dead_letter_from_kafka_error(item, encoder, clock)
+            yield "dlq", consumer_error_message(encoder, item, clock())
             return
         # a RawRecord (lean Kafka source) or a KafkaSourceMessage (Bytewax's, tests)
         assert isinstance(item, RawRecord | KafkaSourceMessage)
@@ -106,36 +106,13 @@ def _dead_letter(
     now: datetime,
     encoder: msgspec.json.Encoder,
 ) -> SinkMessage:
-    letter = DeadLetter(
+    return dead_letter_message(
+        encoder,
         error_code=rejection.error_code,
         message=rejection.message,
         original=rejection.original,
-        source_topic=msg.topic or "",
-        partition=msg.partition if msg.partition is not None else -1,
-        offset=msg.offset if msg.offset is not None else -1,
-        rejected_at=now,
+        source=msg,
+        now=now,
         errors=list(rejection.errors),
         record_index=rejection.record_index,
     )
-    # Keyed by source coordinates so a replay of one partition keeps its order.
-    return KafkaSinkMessage(_dlq_key(letter), encoder.encode(letter))
-
-
-def _dead_letter_from_kafka_error(
-    err: KafkaError, encoder: msgspec.json.Encoder, clock: Clock
-) -> Routed:
-    msg = err.msg
-    letter = DeadLetter(
-        error_code="KAFKA_CONSUMER_ERROR",
-        message=f"the Kafka consumer reported an error: {err.err.str()}",
-        original=msg.value or b"",
-        source_topic=msg.topic or "",
-        partition=msg.partition if msg.partition is not None else -1,
-        offset=msg.offset if msg.offset is not None else -1,
-        rejected_at=clock(),
-    )
-    return "dlq", KafkaSinkMessage(_dlq_key(letter), encoder.encode(letter))
-
-
-def _dlq_key(letter: DeadLetter) -> bytes:
-    return f"{letter.source_topic}:{letter.partition}".encode()

@@ -77,6 +77,7 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
             positions=kafka_sink(settings, t(topics.TWIN_POSITIONS)),
             alerts=kafka_sink(settings, t(topics.TWIN_ALERTS)),
             metrics=kafka_sink(settings, t(topics.TWIN_METRICS)),
+            dlq=kafka_sink(settings, t(topics.INVENTORY_DLQ)),
         ),
         master,
         ShardFactory(master, window=windows),

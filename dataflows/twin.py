@@ -25,11 +25,12 @@ from typing import Any
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaSinkMessage, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from dataflows.dead_letters import consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord
 from dataflows.keys import all_shard_keys, shard_key, shard_of
 from dataflows.messages import DlqCount, ShardOut, SiteSeen
@@ -42,6 +43,7 @@ from twin.wire import WindowMetric, dead_letter_decoder
 Clock = Callable[[], datetime]
 SinkMessage = KafkaSinkMessage[bytes, bytes]
 _NETWORK_KEY = "network"
+_UNREADABLE = "\x00unreadable"  # a key no shard uses
 
 
 def utc_now() -> datetime:
@@ -64,6 +66,9 @@ class TwinSinks:
     positions: Sink[SinkMessage]
     alerts: Sink[SinkMessage]
     metrics: Sink[SinkMessage]
+    # Records on inventory.events.v1 that are not canonical events (a foreign producer, a
+    # consumer error) go here; production passes the DLQ topic's sink.
+    dlq: Sink[SinkMessage] | None = None
 
 
 def build_twin_flow(
@@ -88,9 +93,16 @@ def build_twin_flow(
     raw = op.input("read_canonical_events", flow, events_source)
     # decoding and keying in one pass over each batch: per-item operator overhead was a
     # visible share of the flow's time (profiled)
-    by_shard: Stream[tuple[str, InventoryEvent]] = op.flat_map_batch(
-        "decode_and_key_by_shard", raw, _decode_and_key(config.shards)
+    decoded = op.branch(
+        "split_unreadable_events",
+        op.flat_map_batch("decode_and_key_by_shard", raw, _decode_and_key(config.shards, clock)),
+        lambda kv: kv[0] != _UNREADABLE,
     )
+    by_shard: Stream[tuple[str, InventoryEvent]] = decoded.trues
+    if sinks.dlq is not None:
+        op.output(
+            "write_unreadable_events", op.map("unreadable", decoded.falses, _second), sinks.dlq
+        )
 
     # Freshness: a single-key watcher fed by a per-batch summary of the sites seen.
     seen: Stream[Any] = op.flat_map_batch("summarise_sites_seen", by_shard, _sites_seen(clock))
@@ -163,20 +175,34 @@ def build_twin_flow(
     return flow
 
 
-def _decode_and_key(shards: int) -> Callable[[list[Any]], list[tuple[str, InventoryEvent]]]:
+def _decode_and_key(shards: int, clock: Clock) -> Callable[[list[Any]], list[tuple[str, Any]]]:
     decode = msgspec.json.Decoder(InventoryEvent).decode
+    encoder = msgspec.json.Encoder()
     keys: dict[str, str] = {}  # sku -> shard key: hashed once per SKU, not once per event
 
-    def step(batch: list[Any]) -> list[tuple[str, InventoryEvent]]:
-        out = []
+    def step(batch: list[Any]) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
         for item in batch:
-            # The normalize flow only writes valid events; anything else on this topic (a
-            # consumer error, a foreign producer) is skipped here.
-            if not isinstance(item, RawRecord | KafkaSourceMessage):
+            if isinstance(item, KafkaError):
+                out.append((_UNREADABLE, consumer_error_message(encoder, item, clock())))
                 continue
             try:
                 event = decode(item.value or b"")
-            except msgspec.DecodeError:
+            except msgspec.DecodeError as exc:
+                # only the normalize flow should write here; anything else is dead-lettered
+                out.append(
+                    (
+                        _UNREADABLE,
+                        dead_letter_message(
+                            encoder,
+                            error_code="INVALID_CANONICAL_EVENT",
+                            message=f"not a canonical event on the events topic: {exc}",
+                            original=item.value or b"",
+                            source=item,
+                            now=clock(),
+                        ),
+                    )
+                )
                 continue
             key = keys.get(event.sku)
             if key is None:
@@ -185,6 +211,10 @@ def _decode_and_key(shards: int) -> Callable[[list[Any]], list[tuple[str, Invent
         return out
 
     return step
+
+
+def _second(pair: tuple[str, Any]) -> Any:
+    return pair[1]
 
 
 def _sites_seen(clock: Clock) -> Callable[[list[tuple[str, InventoryEvent]]], list[SiteSeen]]:

@@ -19,7 +19,7 @@ from tests.dataflows.scripted import T0, buckets_of, expected_positions, script_
 from twin.events import EventType, InventoryEvent
 from twin.masterdata_gen import generate_master_data
 from twin.windows import WindowConfig
-from twin.wire import SiteMetric, WindowMetric, alert_decoder, metric_decoder
+from twin.wire import SiteMetric, WindowMetric, alert_decoder, dead_letter_decoder, metric_decoder
 
 _enc = msgspec.json.Encoder()
 
@@ -229,3 +229,28 @@ def test_a_resumed_run_absorbs_the_replay_and_ends_on_the_same_positions(master,
     # the resumed run re-applies only what came after the snapshot, so nothing counts twice
     applied = sum(m.events - m.duplicates for m in site_metrics)
     assert applied >= len(events)
+
+
+def test_a_record_that_is_not_a_canonical_event_is_dead_lettered_not_dropped(master):
+    sku = master.skus[0].id
+    good = _enc.encode(_event("g1", sku, "RECEIVED", 4))
+    items = kafka_messages("inventory.events.v1", [b"{not json", good, b'{"event_id": 1}'])
+    out = Outputs()
+    dlq: list[KafkaSinkMessage] = []
+    sinks = TwinSinks(
+        TestingSink(out.positions),
+        TestingSink(out.alerts),
+        TestingSink(out.metrics),
+        dlq=TestingSink(dlq),
+    )
+    flow = build_twin_flow(
+        source(items), sinks, master, ShardFactory(master), config=TwinFlowConfig(shards=4)
+    )
+    run(flow, 1)
+
+    letters = [dead_letter_decoder.decode(m.value) for m in dlq]
+    assert [(x.original, x.offset, x.error_code) for x in letters] == [
+        (b"{not json", 0, "INVALID_CANONICAL_EVENT"),
+        (b'{"event_id": 1}', 2, "INVALID_CANONICAL_EVENT"),
+    ]
+    assert latest_positions(out.positions)[sku].sites["WH-01"].on_hand == 4
