@@ -49,7 +49,6 @@ from twin.events import EventType, InventoryEvent
 from twin.wire import NetworkTotals, Position, SitePosition
 
 if TYPE_CHECKING:
-    from twin.recommend import SkuLimits
     from twin.rules import DemandBaseline
 
 # "before anything": the initial latest-count, fold and newest-event times
@@ -251,7 +250,6 @@ class SkuTwin:
         "duplicates",
         "expired",
         "last_count",
-        "limits",
         "max_at",
         "sites",
         "sku",
@@ -259,9 +257,7 @@ class SkuTwin:
         "version",
     )
 
-    def __init__(
-        self, sku: str, config: PositionConfig | None = None, limits: SkuLimits | None = None
-    ) -> None:
+    def __init__(self, sku: str, config: PositionConfig | None = None) -> None:
         self.sku = sku
         self.config = config if config is not None else PositionConfig()
         self._horizon = timedelta(seconds=self.config.horizon_s)
@@ -277,8 +273,6 @@ class SkuTwin:
         self.superseded_counts = 0
         # set by a COUNTED that took effect (None after a superseded one); read by the rules
         self.last_count: CountOutcome | None = None
-        # planning figures from master data (reorder point, target, value) for the rules
-        self.limits = limits
         # demand baselines per site for the ANOMALY rule (twin.rules), created lazily
         self.baselines: dict[str, DemandBaseline] | None = None
 

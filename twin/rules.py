@@ -137,7 +137,7 @@ class RuleBook:
             return []
         atp = b.on_hand - b.receiving - b.reserved - b.picked - b.quarantined
         mask = 0
-        limits = twin.limits
+        limits = self.limits.get(twin.sku)
         reorder_point = None
         if limits is not None:
             reorder_point = limits.reorder_point.get(site)
@@ -195,8 +195,7 @@ class RuleBook:
         sku = twin.sku
         details: dict[str, float | int | str] = {"atp": atp, "on_hand": b.on_hand}
         if bit == LOW_STOCK:
-            limits = twin.limits
-            assert limits is not None  # LOW_STOCK needs a reorder point, hence limits
+            limits = self.limits[sku]  # LOW_STOCK needs a reorder point, hence limits
             rec = recommend(
                 site=site,
                 atp_by_site=twin.atp_by_site(),
@@ -279,7 +278,7 @@ class RuleBook:
             b.alert_mask &= ~COUNT_DISCREPANCY
         if diff == 0:
             return alerts
-        limits = twin.limits
+        limits = self.limits.get(sku)
         value = abs(diff) * (limits.unit_value if limits is not None else 0.0)
         cfg = self.config
         severity: Severity = (

@@ -88,7 +88,7 @@ class TwinShard:
         return site not in self.stale_sites
 
     def _twin(self, sku: str) -> SkuTwin:
-        twin = self.twins[sku] = SkuTwin(sku, self.config.position, self.rules.limits.get(sku))
+        twin = self.twins[sku] = SkuTwin(sku, self.config.position)
         return twin
 
     def apply(self, event: InventoryEvent, applied_at: datetime) -> ApplyResult:
