@@ -112,8 +112,7 @@ class StreamUser(User):
                 as_of = datetime.fromisoformat(position["as_of"].replace("Z", "+00:00"))
                 latency_ms = max(0.0, (now - as_of.timestamp()) * 1000)
                 self.report("positions delta", started, len(raw), response_time_ms=latency_ms)
-        elif kind == "heartbeat" and isinstance(message.get("seq"), int):
-            if self.last_seq is not None and message["seq"] == self.last_seq + 1:
-                self.last_seq = message["seq"]
+        # A heartbeat carries the last seq the server *assigned*, which may belong to a delta
+        # still on its way: it consumes none and says nothing about gaps, so it is ignored.
         elif kind == "resync":
             self.last_seq = None

@@ -93,10 +93,8 @@ export class StreamClient {
         this.handlers.onDelta?.(message);
         break;
       case "heartbeat":
-        // Heartbeats may or may not consume a seq: accept either without calling it a gap.
-        if (typeof message.seq === "number" && this.lastSeq !== null && message.seq === this.lastSeq + 1) {
-          this.lastSeq = message.seq;
-        }
+        // It carries the last seq the server assigned (possibly to a delta still in flight):
+        // it consumes none, so it never moves lastSeq.
         this.handlers.onHeartbeat?.(message);
         break;
       case "resync":
