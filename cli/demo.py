@@ -62,6 +62,11 @@ def _banner(stack: Stack, scenario: str) -> str:
         lines.append(f"  Architect token: {stack.tokens['architect']}  (scenario panel)")
     if "ingest" in stack.tokens:
         lines.append(f"  Ingest token:    {stack.tokens['ingest']}  (POST /v1/events)")
+    if "ingest" in stack.tokens:
+        lines.append(
+            f"  Load test:       invtwin loadtest --host {stack.url} --viewer-token {viewer} "
+            f"--ingest-token {stack.tokens['ingest']}"
+        )
     lines += [
         f"  API docs:        {stack.url}/docs",
         f"  Live scenario:   {scenario}",
