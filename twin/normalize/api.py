@@ -23,7 +23,7 @@ SOURCE_PREFIX = "wms-api"
 def normalize_api(index: MasterIndex, raw: bytes) -> NormalizeResult:
     """Canonical events and rejections for one API feed message."""
     result = NormalizeResult()
-    if raw.lstrip()[:1] != b"[":
+    if not _is_array(raw):
         _add(result, index, raw, None)
         return result
     try:
@@ -42,3 +42,11 @@ def _add(result: NormalizeResult, index: MasterIndex, raw: bytes, record_index: 
         result.rejections.append(rejection(outcome, raw, record_index))
     else:
         result.events.append(outcome)
+
+
+def _is_array(raw: bytes) -> bool:
+    # Look at the first byte before copying the message to strip leading whitespace.
+    first = raw[:1]
+    if first == b"{":
+        return False
+    return first == b"[" or raw.lstrip()[:1] == b"["

@@ -122,7 +122,11 @@ def canonicalize(
         errors.append(_unknown_site("to_site", raw.to_site))
     sku = index.resolve_item(scope, raw.sku)
     qty = 0
-    if sku is None:
+    sku_data = index.skus.get(sku) if sku is not None else None
+    factor = sku_data.uom_factors.get(raw.uom) if sku_data is not None else None
+    if factor is not None and type(raw.qty) is int and -MAX_QTY <= raw.qty * factor <= MAX_QTY:
+        qty = raw.qty * factor  # the common case, without the exact-decimal machinery
+    elif sku is None:
         errors.append(
             FieldError(
                 field="sku",
@@ -132,21 +136,21 @@ def canonicalize(
             )
         )
     else:
-        try:
+        try:  # exact conversion of fractions, and every error it can meet
             qty = index.base_qty(sku, raw.qty, raw.uom)
         except ConversionError as exc:
             field = "uom" if exc.code == "unknown_uom" else "qty"
             value = raw.uom if field == "uom" else raw.qty
             errors.append(FieldError(field=field, value=value, code=exc.code, message=str(exc)))
-    if errors or sku is None:
+    if errors or sku_data is None:
         return errors
     return InventoryEvent(
         event_id=raw.event_id,
         type=raw.type,
-        sku=sku,
+        sku=sku_data.id,
         site=raw.site,
         qty=qty,
-        uom=index.skus[sku].base_uom,
+        uom=sku_data.base_uom,
         occurred_at=_utc(raw.occurred_at),
         source=raw.source or source,
         recorded_at=_utc(raw.recorded_at) if raw.recorded_at is not None else recorded_at,
@@ -193,7 +197,7 @@ def json_record(
         index,
         event,
         scope=event.site,
-        source=f"{source_prefix}:{event.site}",
+        source=event.source or f"{source_prefix}:{event.site}",
         recorded_at=recorded_at,
     )
 
