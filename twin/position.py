@@ -21,8 +21,9 @@ Semantics that hold whatever the arrival order of a set of events:
 Bounded memory, and what the bounds mean (all configurable in `PositionConfig`):
 
 * **Dedupe.** A SKU remembers the ids of at least its last ``dedupe_max_ids`` accepted events
-  (an insertion-ordered dict; when it reaches twice the bound it is cut back to the newest
-  ``dedupe_max_ids``, so O(1) amortized per event and at most 2 x the bound in memory). A
+  (an insertion-ordered dict; a quarter over the bound it is cut back to the newest
+  ``dedupe_max_ids``: O(1) amortized per event, at most 1.25 x the bound in memory, about
+  100 bytes an id, so ~32 kB per SKU with the default 256). A
   duplicate whose original is remembered changes nothing and is counted. A duplicate of an
   event that has been forgotten would be applied again, so the bound must cover the
   redelivery window of the feeds (per SKU); the horizon below covers the very old ones.
@@ -33,7 +34,8 @@ Bounded memory, and what the bounds mean (all configurable in `PositionConfig`):
   duplicate older than the horizon is never double-counted; a genuine event that late must be
   corrected with a new count or adjustment.
 * **Uncounted deltas.** A site keeps at most ``max_deltas`` on-hand deltas newer than its
-  latest count; past that the oldest half is folded into ``on_hand`` and ``fold_at`` moves up.
+  latest count (about 100 bytes each); past that the oldest half is folded into ``on_hand``
+  and ``fold_at`` moves up.
   A count that occurred at or before ``fold_at`` can no longer be placed exactly and is treated
   as superseded (it changes nothing and is counted in ``superseded_counts``).
 """
@@ -59,9 +61,9 @@ BEGINNING = datetime.min.replace(tzinfo=UTC)
 class PositionConfig:
     """Memory bounds of one SKU's state (see the module docstring for what they mean)."""
 
-    dedupe_max_ids: int = 1024
+    dedupe_max_ids: int = 256
     horizon_s: float = 7 * 24 * 3600.0
-    max_deltas: int = 512
+    max_deltas: int = 64
 
 
 class SiteBuckets:
@@ -243,8 +245,8 @@ class SkuTwin:
     __slots__ = (
         "_horizon",
         "_id_set",
+        "_ids_limit",
         "_max_deltas",
-        "_max_ids2",
         "baselines",
         "config",
         "duplicates",
@@ -261,7 +263,8 @@ class SkuTwin:
         self.sku = sku
         self.config = config if config is not None else PositionConfig()
         self._horizon = timedelta(seconds=self.config.horizon_s)
-        self._max_ids2 = 2 * self.config.dedupe_max_ids
+        max_ids = self.config.dedupe_max_ids
+        self._ids_limit = max_ids + max(1, max_ids // 4)
         self._max_deltas = self.config.max_deltas
         self.version = 0
         self.sites: dict[str, SiteBuckets] = {}
@@ -306,9 +309,9 @@ class SkuTwin:
         elif max_at - at > self._horizon:
             self.expired += 1
             return EXPIRED
-        # remember the id; past twice the bound, keep only the newest `dedupe_max_ids`
+        # remember the id; a quarter over the bound, keep only the newest `dedupe_max_ids`
         id_set[event_id] = None
-        if len(id_set) > self._max_ids2:
+        if len(id_set) > self._ids_limit:
             self._trim_ids()
 
         site = event.site

@@ -121,17 +121,17 @@ def test_uncounted_deltas_are_folded_past_the_bound_and_older_counts_then_supers
 
 
 def test_dedupe_remembers_at_least_the_last_n_ids_per_sku() -> None:
-    twin = SkuTwin("SKU-1", PositionConfig(dedupe_max_ids=3))
-    events = [ev("ADJUSTED", 1, t=t) for t in range(7)]
-    for e in events[:6]:
+    twin = SkuTwin("SKU-1", PositionConfig(dedupe_max_ids=8))  # cut back past 8 + 8 // 4
+    events = [ev("ADJUSTED", 1, t=t) for t in range(11)]
+    for e in events[:10]:
         twin.apply(e)
-    assert twin.apply_code(events[0]) == DUPLICATE  # up to 2 x 3 ids are remembered
-    twin.apply(events[6])  # the 7th id cuts memory back to the newest 3
-    assert [twin.apply_code(e) for e in events[4:]] == [DUPLICATE] * 3
+    assert twin.apply_code(events[0]) == DUPLICATE  # up to 10 ids are remembered
+    twin.apply(events[10])  # the 11th id cuts memory back to the newest 8
+    assert [twin.apply_code(e) for e in events[3:]] == [DUPLICATE] * 8
     # an older id was forgotten: a redelivery that old is applied again
-    assert twin.apply_code(events[3]) == CHANGED
-    assert on_hand(twin) == 8
-    assert twin.duplicates == 4
+    assert twin.apply_code(events[2]) == CHANGED
+    assert on_hand(twin) == 12
+    assert twin.duplicates == 9
 
 
 def test_an_event_older_than_the_horizon_is_expired_not_applied() -> None:
@@ -153,3 +153,12 @@ def test_a_sku_twin_pickles_with_its_dedupe_memory() -> None:
     copy = pickle.loads(pickle.dumps(twin))
     assert copy.apply(e) is False
     assert copy.position(at(2), lambda s: True) == twin.position(at(2), lambda s: True)
+
+
+def test_a_busy_sku_keeps_bounded_state_however_many_events() -> None:
+    twin = SkuTwin("SKU-1", PositionConfig(dedupe_max_ids=100, max_deltas=32))
+    for t in range(5000):
+        twin.apply(ev("ADJUSTED", 1 if t % 3 else -1, t=t, site=f"WH-0{t % 3 + 1}"))
+    assert len(twin._id_set) <= 125
+    assert all(len(b.deltas) <= 32 for b in twin.sites.values())
+    assert sum(b.on_hand for b in twin.sites.values()) == 5000 - 2 * 1667
