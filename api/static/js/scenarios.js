@@ -151,7 +151,10 @@ function pct(value) {
 }
 
 function seconds(value) {
-  return typeof value === "number" ? `${value.toFixed(1)} s` : "–";
+  if (typeof value !== "number") return "–";
+  if (value >= 5400) return `${(value / 3600).toFixed(1)} h`;
+  if (value >= 90) return `${(value / 60).toFixed(1)} min`;
+  return `${value.toFixed(1)} s`;
 }
 
 function reportFigures(report) {
