@@ -33,7 +33,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from infra.broker import LocalBroker
 from infra.kafka_clients import consumer_config, delete_topics, ensure_topics, producer_config
-from infra.probe import metadata_ready
+from infra.probe import broker_reachable
 from infra.settings import KAFKA_VERSION, BrokerSettings
 from infra.topics import TopicSpec
 
@@ -152,7 +152,7 @@ def main() -> None:
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     broker: LocalBroker | None = None
     local = LocalBroker(settings)
-    if not metadata_ready(bootstrap, timeout=5):
+    if not broker_reachable(bootstrap):
         broker = local
         bootstrap = broker.up().bootstrap
     # The version is known only for the project's own broker.

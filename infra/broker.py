@@ -177,7 +177,7 @@ class LocalBroker:
         """Whether it runs, where, which version, where its data and log are."""
         pid = self.pid()
         running = pid is not None and port_open(LOOPBACK, self.layout.port)
-        foreign = pid is None and speaks_kafka(LOOPBACK, self.layout.port, timeout=1.0)
+        foreign = pid is None and speaks_kafka(LOOPBACK, self.layout.port, timeout=5.0)
         return BrokerStatus(
             running=running or foreign,
             managed=pid is not None,
@@ -225,7 +225,7 @@ class LocalBroker:
         for port, role in ports:
             if not port_open(LOOPBACK, port):
                 continue
-            if role == "client" and speaks_kafka(LOOPBACK, port):
+            if role == "client" and speaks_kafka(LOOPBACK, port, timeout=10.0):
                 return True  # e.g. the user's own broker, or one run from another checkout
             raise PortTaken(
                 f"{LOOPBACK}:{port} (the broker's {role} port) is taken by something that is not "

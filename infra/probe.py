@@ -73,6 +73,18 @@ def metadata_ready(bootstrap: str, timeout: float) -> bool:
     return bool(md.brokers)
 
 
+def broker_reachable(bootstrap: str, timeout: float = 15.0) -> bool:
+    """True when a broker answers at bootstrap; quick when nothing listens on a local port.
+
+    The generous timeout is for a busy machine: a broker that is merely slow must be found
+    reachable, or a caller would try to start a second one on its port.
+    """
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    if host in ("127.0.0.1", "localhost") and port.isdigit() and not port_open(host, int(port)):
+        return False
+    return metadata_ready(bootstrap, timeout=timeout)
+
+
 def wait_for_metadata(bootstrap: str, deadline: float) -> bool:
     """Poll until the broker answers a metadata request or the monotonic deadline passes."""
     while True:

@@ -28,7 +28,7 @@ from infra.dedicated import dedicated_broker as dedicated_broker_for
 from infra.dedicated import stop_and_discard
 from infra.errors import BrokerError
 from infra.kafka_clients import delete_topics, ensure_topics
-from infra.probe import metadata_ready
+from infra.probe import broker_reachable
 from infra.settings import BrokerSettings
 from infra.topics import TOPIC_SPECS, TopicSpec, topic_names
 
@@ -37,7 +37,7 @@ from infra.topics import TOPIC_SPECS, TopicSpec, topic_names
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address of a live broker for the whole session."""
     settings = BrokerSettings()
-    if metadata_ready(settings.kafka_bootstrap, timeout=5.0):
+    if broker_reachable(settings.kafka_bootstrap):
         yield settings.kafka_bootstrap
         return
     broker = LocalBroker(settings)
