@@ -101,7 +101,11 @@ class TwinShard:
         if code:
             if code == UNCHANGED:
                 self.applied += 1
-                return ApplyResult(False, sku, [])
+                alerts: list[Alert] = []
+                if event.type == _COUNTED and twin.last_count is not None:
+                    # a count equal to the book moves nothing, but may close a discrepancy
+                    alerts = self.rules.on_count(twin, twin.last_count, applied_at)
+                return ApplyResult(False, sku, alerts)
             if code == DUPLICATE:
                 self.duplicates += 1
                 return ApplyResult(True, sku, [])

@@ -232,3 +232,14 @@ def test_no_anomaly_before_the_baseline_has_enough_windows() -> None:
     s = shard()
     assert s.on_window(window(1, 0), NOW) == []
     assert s.on_window(window(500, 1), NOW) == []
+
+
+def test_a_late_count_that_agrees_with_the_book_still_clears_the_discrepancy() -> None:
+    s = shard()
+    s.apply(ev("COUNTED", 50, t=0), NOW)
+    s.apply(ev("COUNTED", 45, t=10), NOW)  # discrepancy of -5
+    s.apply(ev("ADJUSTED", 1, t=30), NOW)
+    # happened before the last event seen, and equal to the book: nothing visible moves
+    result = s.apply(ev("COUNTED", 45, t=20), NOW)
+    assert result.changed is False
+    assert kinds(result.alerts) == [("COUNT_DISCREPANCY", "cleared")]
