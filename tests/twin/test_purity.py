@@ -46,3 +46,12 @@ def test_importing_every_twin_module_loads_none_of_them_even_indirectly() -> Non
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == ""
+
+
+def test_the_import_scan_sees_plain_dotted_and_from_imports(tmp_path: Path) -> None:
+    module = tmp_path / "leaky.py"
+    module.write_text(
+        "import bytewax.operators as op\nfrom confluent_kafka import Producer\n"
+        "from . import sibling\nimport msgspec\n"
+    )
+    assert _top_level_imports(module) & set(FORBIDDEN) == {"bytewax", "confluent_kafka"}
