@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
+import numpy as np
 
 from simulator.faults import FaultPlan
 from simulator.network import Network, SiteInfo
@@ -109,7 +110,7 @@ class Feed:
     def _time(self, t: float) -> datetime:
         return self.start + timedelta(seconds=t)
 
-    def _event(self, record: Record, recorded_at: float | None) -> InventoryEvent:
+    def _event(self, record: Record, recorded_at: datetime | None) -> InventoryEvent:
         t, event_id, etype, k, qty, uom, to_s, transfer_id, ref = record
         net = self.network
         return InventoryEvent(
@@ -121,7 +122,7 @@ class Feed:
             uom=uom,
             occurred_at=self._time(t),
             source=self.source,
-            recorded_at=None if recorded_at is None else self._time(recorded_at),
+            recorded_at=recorded_at,
             to_site=net.sites[to_s].id if to_s >= 0 else None,
             transfer_id=transfer_id or None,
             ref=ref or None,
@@ -141,12 +142,21 @@ class ApiFeed(Feed):
         self._sigma = math.log(p99 / median) / _Z99
         self.source = f"wms-api:{self.site.id}"
         self._keys = [sku.encode() for sku in self.network.sku_ids]
+        self._lat: list[float] = []
+        self._lat_i = 0
 
     def push(self, t_avail: float, record: Record) -> None:
         rng = self.rng
-        at = t_avail + rng.lognormvariate(self._mu, self._sigma)
+        i = self._lat_i
+        if i == len(self._lat):
+            # Latencies drawn in blocks (numpy, seeded from this feed's RNG): one draw each.
+            block = np.random.Generator(np.random.PCG64(rng.getrandbits(64)))
+            self._lat = block.lognormal(self._mu, self._sigma, 4096).tolist()
+            i = 0
+        self._lat_i = i + 1
+        at = t_avail + self._lat[i]
         if not self.faulty:
-            value = _encoder.encode(self._event(record, at))
+            value = _encoder.encode(self._event(record, self._time(at)))
             self._seq += 1
             heapq.heappush(self._out, (at, self._seq, self._keys[record[3]], value, 1))
             return
@@ -154,7 +164,7 @@ class ApiFeed(Feed):
         p_hold, max_hold = self.faults.reorder(site, at)
         if p_hold and rng.random() < p_hold:
             at += rng.random() * max_hold
-        value = _encoder.encode(self._event(record, at))
+        value = _encoder.encode(self._event(record, self._time(at)))
         key = self._keys[record[3]]
         self._send(at, key, value, 1)
         p_dup = self.faults.duplicate_rate(site, at)
@@ -242,11 +252,12 @@ class BatchFeed(_IntervalFeed):
         self.source = f"mw-batch:{self.site.id}"
 
     def _encode(self, sent: float, records: list[Record], n_bad: int) -> bytes:
-        events = [self._event(r, sent) for r in records]
+        sent_at = self._time(sent)
+        events = [self._event(r, sent_at) for r in records]
         batch = Batch(
             batch_id=f"{self.site.id}-B{self._batches:06d}",
             site=self.site.id,
-            sent_at=self._time(sent),
+            sent_at=sent_at,
             records=events,
         )
         value = _encoder.encode(batch)

@@ -38,8 +38,11 @@ class OfflineTwin:
         self.expired = 0
         self.alerts = 0
         self.messages = 0
-        self._mirror = np.zeros((n_s, network.n_skus), dtype=np.int64)
-        self._known = np.zeros((n_s, network.n_skus), dtype=bool)
+        # The twin's ATP per SKU-site, kept as each event is applied: an event changes ATP
+        # only at its own site (in_transit is not in ATP). Plain lists: cheap scalar writes.
+        self._mirror: list[list[int]] = [[0] * network.n_skus for _ in range(n_s)]
+        self._known: list[list[bool]] = [[False] * network.n_skus for _ in range(n_s)]
+        self._unknown = n_s * network.n_skus
 
     def deliver(self, at: float, kind: str, key: bytes, value: bytes, s: int) -> None:
         """Normalize one raw message and apply its events at simulated time `at`."""
@@ -48,10 +51,11 @@ class OfflineTwin:
         result = self.normalizer.normalize(kind, value)  # type: ignore[arg-type]
         if result.rejections:
             self.dlq[s] += len(result.rejections)
-        apply = self.shard.apply
-        site_pos, latency, occurred, start_ts = (
-            self._site_pos, self.latency_s, self.occurred_s, self._start_ts
+        apply, twins = self.shard.apply, self.shard.twins
+        site_pos, sku_pos, latency, occurred, start_ts = (
+            self._site_pos, self._sku_pos, self.latency_s, self.occurred_s, self._start_ts
         )  # fmt: skip
+        mirror, known = self._mirror, self._known
         for event in result.events:
             outcome = apply(event, applied_at)
             if outcome.duplicate:
@@ -61,11 +65,17 @@ class OfflineTwin:
                 self.expired += 1
                 continue
             self.applied += 1
-            self.alerts += len(outcome.alerts)
-            s_event = site_pos[event.site]
+            if outcome.alerts:
+                self.alerts += len(outcome.alerts)
+            site, sku = event.site, event.sku
+            s_event, k = site_pos[site], sku_pos[sku]
             t_event = event.occurred_at.timestamp() - start_ts
             latency[s_event].append(at - t_event)
             occurred[s_event].append(t_event)
+            mirror[s_event][k] = twins[sku].sites[site].atp
+            if not known[s_event][k]:
+                known[s_event][k] = True
+                self._unknown -= 1
 
     def atp(self, s: int, k: int) -> int | None:
         """The twin's ATP of one SKU-site now (None when the twin has never seen it)."""
@@ -76,27 +86,9 @@ class OfflineTwin:
         return None if buckets is None else buckets.atp
 
     def atp_matrix(self) -> np.ndarray:
-        """The twin's ATP for every SKU-site (0 where it knows nothing), refreshed lazily."""
-        mirror, known, site_pos, sku_pos = self._mirror, self._known, self._site_pos, self._sku_pos
-        twins = self.shard.twins
-        rows: list[int] = []
-        cols: list[int] = []
-        values: list[int] = []
-        for sku in self.shard.take_dirty():
-            k = sku_pos.get(sku)
-            if k is None:
-                continue
-            for site, buckets in twins[sku].sites.items():
-                s = site_pos.get(site)
-                if s is not None:
-                    rows.append(s)
-                    cols.append(k)
-                    values.append(buckets.atp)
-        if rows:
-            mirror[rows, cols] = values
-            known[rows, cols] = True
-        return mirror
+        """The twin's ATP for every SKU-site (0 where it knows nothing)."""
+        return np.array(self._mirror, dtype=np.int64)
 
     def all_known(self) -> bool:
         """Whether the twin has heard of every SKU-site (the opening counts have arrived)."""
-        return bool(self._known.all())
+        return self._unknown == 0
