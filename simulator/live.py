@@ -148,6 +148,11 @@ class LiveChecker:
             self.duplicates[s] += metric.duplicates
             self.dlq[s] += metric.dlq
 
+    def atp(self, s: int, k: int) -> int | None:
+        """The running twin's ATP of one SKU-site as last published (None if never seen)."""
+        with self._lock:
+            return int(self._mirror[s, k]) if self._known[s, k] else None
+
     def atp_matrix(self) -> np.ndarray:
         with self._lock:
             return self._mirror.copy()
@@ -210,7 +215,7 @@ def run_live(
     checker.start(start)
     restarts: list[dict[str, Any]] = []
     try:
-        clock = sim.start(twin_atp=lambda s, k: int(checker.atp_matrix()[s, k]))
+        clock = sim.start(twin_atp=checker.atp)
         env.process(sim.sampler(recorder, scenario.report.sample_minutes * 60.0))
         for fault in sim.faults.restarts:
             env.process(_restart(env, fault, restart_hook, restarts))
