@@ -1,0 +1,87 @@
+"""Fast checks of the demo and load-test commands that need no running stack."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.demo import scenario_master_data
+from cli.loadtest import locust_argv
+from cli.main import app
+from cli.stack import generate_tokens, parse_tokens
+from loadtests.catalog import Catalog, EventFactory
+from loadtests.settings import REPO_ROOT, LoadTestSettings
+from twin.masterdata import load_master_data
+from twin.validation import decode_event, decode_events
+
+pytestmark = pytest.mark.e2e
+
+runner = CliRunner()
+
+
+def test_load_test_events_are_valid_canonical_events_for_api_fed_sites() -> None:
+    catalog = Catalog.load(REPO_ROOT / "examples" / "network.yaml")
+    md = load_master_data(REPO_ROOT / "examples" / "network.yaml")
+    api_sites = {s.id for s in md.sites if s.feed_mode == "api"}
+    events = EventFactory(catalog, random.Random(1))
+    ids = set()
+    for _ in range(200):
+        event_id, body = events.encode_one()
+        event = decode_event(body)
+        assert event.event_id == event_id and event.site in api_sites
+        ids.add(event_id)
+    assert len(ids) == 200, "event ids must be unique (they are the idempotency keys)"
+    assert len(decode_events(events.encode_batch(20))) == 20
+
+
+def test_loadtest_takes_tokens_from_twin_api_tokens_and_refuses_without_them() -> None:
+    settings = LoadTestSettings(api_tokens="a:architect, i:ingest ,v:viewer")
+    assert settings.token_for("viewer", "architect") == "v"
+    assert settings.token_for("ingest", "admin") == "i"
+    assert LoadTestSettings(api_tokens="x:admin").token_for("ingest", "admin") == "x"
+
+    result = runner.invoke(app, ["loadtest"], env={"TWIN_API_TOKENS": ""})
+    assert result.exit_code == 2
+    assert "need a viewer and an ingest token" in result.output
+
+
+def test_locust_command_line_is_headless_with_reports_thresholds_and_optional_peak(
+    tmp_path: Path,
+) -> None:
+    common = dict(
+        host="http://127.0.0.1:8000", users=5, spawn_rate=5.0, run_time="10s", out_dir=tmp_path,
+        viewer_token="v", ingest_token="i", master_data=Path("m.yaml"),
+        max_failure_ratio=0.02, max_p95_ms=800.0, max_ws_p95_ms=0.0,
+    )  # fmt: skip
+    argv = locust_argv(peak=False, **common)  # type: ignore[arg-type]
+    assert "--headless" in argv and argv[argv.index("--csv") + 1] == str(tmp_path / "stats")
+    assert argv[argv.index("--html") + 1] == str(tmp_path / "report.html")
+    assert argv[argv.index("--max-p95-ms") + 1] == "800.0"
+    assert "peak_locustfile.py" not in argv[argv.index("-f") + 1]
+    peak = locust_argv(peak=True, **common)  # type: ignore[arg-type]
+    assert peak[peak.index("-f") + 1].endswith("loadtests/peak_locustfile.py")
+
+
+def test_demo_tokens_are_fresh_per_role_or_taken_from_the_environment() -> None:
+    tokens = generate_tokens()
+    assert set(tokens) == {"viewer", "architect", "ingest", "admin"}
+    assert generate_tokens()["viewer"] != tokens["viewer"]
+    assert parse_tokens("v1:viewer,v2:viewer,a:architect") == {"viewer": "v1", "architect": "a"}
+
+
+def test_demo_master_data_is_the_scenario_network(tmp_path: Path) -> None:
+    path = scenario_master_data("baseline", tmp_path)
+    md = load_master_data(path)
+    assert len(md.sites) == 6 and len(md.skus) == 200  # baseline: generate 6 sites, 200 SKUs
+
+
+def test_demo_refuses_an_unknown_scenario_before_starting_anything(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["demo", "--scenario", "no-such-scenario"], env={"TWIN_STATE_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "no-such-scenario" in result.output
+    assert not (tmp_path / "logs").exists()
