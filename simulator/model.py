@@ -71,6 +71,9 @@ class PhysicalModel:
         self._reserved_orders: list[list[tuple[int, int, str]]] = [[] for _ in range(n_s)]
         self._picked_orders: list[list[tuple[int, int, str]]] = [[] for _ in range(n_s)]
         self.in_flight = 0  # scheduled physical completions not yet happened
+        # (t, site, sku) of every unreported loss and every cycle count, for the report/tests
+        self.shrink_log: list[tuple[float, int, int]] = []
+        self.count_log: list[tuple[float, int, int]] = []
         self.stats: dict[str, int] = dict.fromkeys(
             ("orders", "orders_filled", "lost_orders", "over_promises", "events", "transfers",
              "purchases", "returns", "holds", "counts", "shrink_events", "cancellations"),
@@ -411,6 +414,7 @@ class PhysicalModel:
             self.truth.on_hand[s, k] -= lost
             self.truth.shrinkage += lost
             self.stats["shrink_events"] += 1
+            self.shrink_log.append((env.now, s, k))
 
     def _cycle_counts(self, s: int) -> Generator[simpy.Event, None, None]:
         env, rng = self.env, self.rng
@@ -423,5 +427,6 @@ class PhysicalModel:
             t = env.now
             for k in sorted(rng.sample(range(self.net.n_skus), n)):
                 self.stats["counts"] += 1
+                self.count_log.append((t, s, k))
                 counted = int(self.truth.on_hand[s, k])
                 self.emit(s, "COUNTED", k, counted, t, ref=f"CC-{s}-{int(t)}", report_delay=delay)

@@ -9,6 +9,7 @@ import pytest
 import simpy
 
 from simulator.engine import Simulation
+from simulator.offline import OfflineTwin
 from simulator.runner import run_scenario
 from simulator.spec import (
     DuplicateFault,
@@ -145,6 +146,29 @@ def test_late_counts_correct_shrinkage_without_wiping_later_movements():
     # Every SKU is counted every hour, and every count arrives (2 h late) before the end:
     # only losses after the last count can stay unseen, so nearly all SKU-sites agree.
     assert report["accuracy"]["final"] >= 0.97
+
+
+def test_after_late_counts_the_twin_is_wrong_exactly_where_losses_were_not_counted_yet():
+    ops = OperationsSpec(
+        shrinkage_events_per_site_per_day=40, cycle_count_interval_hours=1.5,
+        cycle_count_skus=10, count_report_delay_hours=3,
+    )  # fmt: skip
+    scenario = small("baseline", duration_hours=10, operations=ops)
+    env = simpy.Environment()
+    sim = Simulation(scenario, 8, env)
+    twin = OfflineTwin(sim.network, scenario.start)
+    sim.sinks.append(twin.deliver)
+    env.run(until=sim.start(twin_atp=twin.atp))
+    model = sim.model
+    last_count: dict[tuple[int, int], float] = {}
+    for t, s, k in model.count_log:
+        last_count[(s, k)] = t
+    uncounted = {(s, k) for t, s, k in model.shrink_log if t > last_count.get((s, k), -1.0)}
+    counted = {(s, k) for t, s, k in model.shrink_log} - uncounted
+    assert counted and uncounted  # the scenario exercises both cases
+    wrong = {tuple(x) for x in np.argwhere(twin.atp_matrix() != sim.truth.atp()).tolist()}
+    # A count that arrived 3 h late fixed its loss without undoing what happened after it.
+    assert wrong == uncounted
 
 
 def test_the_report_streams_progress_metrics_and_the_final_report(tmp_path):
