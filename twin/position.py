@@ -78,6 +78,7 @@ class SiteBuckets:
         "fold_at",
         "in_transit",
         "last_event_at",
+        "list_after",
         "on_hand",
         "picked",
         "quarantined",
@@ -96,6 +97,8 @@ class SiteBuckets:
         self.count_at = BEGINNING
         self.count_id = ""
         self.fold_at = BEGINNING
+        # max(count_at, fold_at): on-hand deltas after it are listed in `deltas`
+        self.list_after = BEGINNING
         # on-hand deltas newer than the latest count, as (occurred_at, qty)
         self.deltas: list[tuple[datetime, int]] = []
         # rule state (twin.rules): bit mask of open conditions, episode number per kind
@@ -342,13 +345,15 @@ class SkuTwin:
             if not delta:
                 changed = True
         if delta:
-            if at > b.count_at:
+            if at > b.list_after:
                 b.on_hand += delta
-                if at > b.fold_at:
-                    deltas = b.deltas
-                    deltas.append((at, delta))
-                    if len(deltas) > self._max_deltas:
-                        _fold(b)
+                deltas = b.deltas
+                deltas.append((at, delta))
+                if len(deltas) > self._max_deltas:
+                    _fold(b)
+                changed = True
+            elif at > b.count_at:  # after the count but among the folded deltas
+                b.on_hand += delta
                 changed = True
             elif event.type != _ADJUSTED:
                 changed = True  # on hand is inside the count, but another bucket moved
@@ -376,7 +381,7 @@ class SkuTwin:
         book = b.on_hand - later_sum
         opening = not b.count_id and b.fold_at == BEGINNING and len(later) == len(b.deltas)
         b.deltas = later
-        b.count_at = at
+        b.count_at = b.list_after = at
         b.count_id = event_id
         before = b.on_hand
         b.on_hand = q + later_sum
@@ -412,6 +417,7 @@ def _fold(b: SiteBuckets) -> None:
     half = len(b.deltas) // 2
     fold_at = b.fold_at = b.deltas[half - 1][0]
     b.deltas = [d for d in b.deltas[half:] if d[0] > fold_at]
+    b.list_after = max(b.count_at, fold_at)
 
 
 def _at(delta: tuple[datetime, int]) -> datetime:
