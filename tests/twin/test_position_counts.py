@@ -162,3 +162,16 @@ def test_a_busy_sku_keeps_bounded_state_however_many_events() -> None:
     assert len(twin._id_set) <= 125
     assert all(len(b.deltas) <= 32 for b in twin.sites.values())
     assert sum(b.on_hand for b in twin.sites.values()) == 5000 - 2 * 1667
+
+
+def test_a_late_delta_among_the_folded_ones_still_counts_after_the_count() -> None:
+    twin = SkuTwin("SKU-1", PositionConfig(max_deltas=4))
+    twin.apply(ev("COUNTED", 100, t=0))
+    for t in range(1, 11):
+        twin.apply(ev("ADJUSTED", 1, t=t))
+    b = twin.sites["WH-01"]
+    assert b.fold_at > b.count_at
+    twin.apply(ev("ADJUSTED", 5, t=1.5))  # after the count, older than the folded deltas
+    assert b.on_hand == 115
+    twin.apply(ev("COUNTED", 50, t=9.5))  # the late +5 is inside this count
+    assert b.on_hand == 51

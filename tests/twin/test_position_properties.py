@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.twin.factories import at
 from twin.events import EventType, InventoryEvent
-from twin.position import SkuTwin
+from twin.position import PositionConfig, SkuTwin
 from twin.wire import SitePosition
 
 SITES = ("WH-01", "WH-02", "WH-03")
@@ -137,3 +137,34 @@ def test_atp_always_equals_its_formula(specs: list[dict[str, Any]]) -> None:
             assert s.atp == s.on_hand - s.receiving - s.reserved - s.picked - s.quarantined
         assert pos.network.atp == sum(s.atp for s in pos.sites.values())
         assert pos.network.on_hand == sum(s.on_hand for s in pos.sites.values())
+
+
+MOVES = (EventType.ADJUSTED, EventType.SHIPPED, EventType.RECEIVED, EventType.RETURNED)
+ON_HAND_SIGN = {
+    EventType.ADJUSTED: 1,
+    EventType.SHIPPED: -1,
+    EventType.RECEIVED: 1,
+    EventType.RETURNED: 1,
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(event_specs(MOVES), max_size=40),
+    st.integers(2, 6),
+    st.randoms(use_true_random=False),
+)
+def test_folding_uncounted_deltas_never_loses_one(
+    specs: list[dict[str, Any]], max_deltas: int, rnd: Any
+) -> None:
+    events = to_events(specs)
+    rnd.shuffle(events)
+    twin = SkuTwin("SKU-1", PositionConfig(max_deltas=max_deltas))
+    for e in events:
+        twin.apply(e)
+    for site in SITES:
+        expected = sum(ON_HAND_SIGN[e.type] * int(e.qty) for e in events if e.site == site)
+        got = twin.sites[site].on_hand if site in twin.sites else 0
+        assert got == expected
+        if site in twin.sites:
+            assert len(twin.sites[site].deltas) <= max_deltas
