@@ -145,8 +145,12 @@ def client_proc(url: str, n: int, connected: Any, measure: Any, stop: Any, out: 
 
     decoder = msgspec.json.Decoder(_Frame)
 
+    sem = asyncio.Semaphore(20)  # a few handshakes at a time, as a ramp would
+
     async def one(stats: dict[str, Any], lat: list[float]) -> None:
-        async with websockets.connect(url, max_size=2**24, compression=None) as ws:
+        async with sem:
+            ws = await websockets.connect(url, max_size=2**24, compression=None, open_timeout=120)
+        async with ws:
             stats["connected"] = True
             last = None
             while not stop.is_set():
@@ -169,14 +173,7 @@ def client_proc(url: str, n: int, connected: Any, measure: Any, stop: Any, out: 
     async def main() -> list[dict[str, Any]]:
         stats = [{"frames": 0, "bytes": 0, "gaps": 0, "connected": False} for _ in range(n)]
         lats: list[list[float]] = [[] for _ in range(n)]
-        sem = asyncio.Semaphore(50)
-
-        async def start(k: int) -> None:
-            async with sem:
-                pass
-            await one(stats[k], lats[k])
-
-        tasks = [asyncio.create_task(start(k)) for k in range(n)]
+        tasks = [asyncio.create_task(one(stats[k], lats[k])) for k in range(n)]
         while not all(s["connected"] for s in stats):
             await asyncio.sleep(0.05)
             if any(t.done() and t.exception() for t in tasks):
@@ -224,7 +221,7 @@ def run_phase(args: argparse.Namespace, clients: int) -> dict[str, Any]:
         for p in procs:
             p.start()
         for _ in procs:
-            connected.get(timeout=60)
+            connected.get(timeout=300)
         time.sleep(args.warmup)  # bench settling period before measuring, not a wait-for
         measure.set()
         t0 = time.monotonic()
