@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cli.supervisor import Child, Supervisor
+from cli.supervisor import Child, ChildFailed, Supervisor
 from infra.broker import LocalBroker
 from infra.kafka_clients import ensure_topics
-from infra.probe import metadata_ready
+from infra.probe import metadata_ready, port_open
 from infra.settings import BrokerSettings
 from infra.topics import TOPIC_SPECS
 
@@ -122,6 +122,9 @@ class Stack:
 
     def start(self, *, say: Say = print, api_timeout_s: float = 90.0) -> None:
         """Broker, topics, the two flows and the API; returns once the API is ready."""
+        if port_open("127.0.0.1", self.api_port):
+            # Otherwise the readiness probe could be answered by whatever holds the port.
+            raise ChildFailed(f"port {self.api_port} is already in use: pick another with --port")
         self.start_broker(say)
         ensure_topics(self.bootstrap, TOPIC_SPECS, suffix=self.topic_suffix)
         say(f"Topics: {len(TOPIC_SPECS)} contract topics ready{self._suffix_note()}")

@@ -85,3 +85,24 @@ def test_demo_refuses_an_unknown_scenario_before_starting_anything(tmp_path: Pat
     assert result.exit_code == 2
     assert "no-such-scenario" in result.output
     assert not (tmp_path / "logs").exists()
+
+
+def test_stack_refuses_an_api_port_that_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    from cli.stack import Stack
+    from cli.supervisor import ChildFailed
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        stack = Stack(
+            bootstrap="127.0.0.1:1",  # never contacted: the port is checked first
+            master_data=tmp_path / "m.yaml",
+            state_dir=tmp_path,
+            tokens={"viewer": "v"},
+            api_port=taken.getsockname()[1],
+        )
+        with pytest.raises(ChildFailed, match="already in use"):
+            stack.start(say=lambda _line: None)
+        stack.stop()
