@@ -72,3 +72,24 @@ def test_the_api_answers_while_a_run_is_going(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert time.monotonic() - t0 < 0.5
     _wait_status(client, started.json()["id"])
+
+
+def test_the_real_simulator_runs_offline_and_its_plots_are_served(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, scenario_runner="api.scenario_worker:run_simulator")
+    app = create_app(settings, feed=FakeFeed(), producer=FakeProducer())
+    with TestClient(app) as client:
+        started = client.post(
+            "/v1/scenarios",
+            json={"scenario": "baseline", "mode": "offline", "seed": 1},
+            headers=auth("architect"),
+        )
+        assert started.status_code == 202
+        body = _wait_status(client, started.json()["id"], timeout=120)
+        assert body["status"] == "succeeded", body["error"]
+        assert body["report"]["scenario"] == "baseline"
+        assert body["metrics"], "the metric series streamed while running"
+        assert body["plots"], "the report comes with plots"
+        for name in body["plots"]:
+            plot = client.get(f"/v1/scenarios/{body['id']}/plots/{name}", headers=auth("architect"))
+            assert plot.status_code == 200
+            assert plot.content.startswith(b"\x89PNG")
