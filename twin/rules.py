@@ -170,10 +170,11 @@ class RuleBook:
     ) -> list[Alert]:
         alerts: list[Alert] = []
         sku = twin.sku
-        # clear first, so a LOW_STOCK → SUSPECTED_SYNC_GAP switch reads in order
+        # clear first, so a LOW_STOCK -> SUSPECTED_SYNC_GAP switch reads in order
         for bit, kind in _BUCKET_KINDS:
             if old & bit and not new & bit:
-                alerts.append(_clear(b, kind, sku, site, now, _CLEARED[kind](atp, b.on_hand)))
+                why = _cleared_why(kind, sku, site, atp, b.on_hand, new)
+                alerts.append(_clear(b, kind, sku, site, now, why))
         for bit, kind in _BUCKET_KINDS:
             if new & bit and not old & bit:
                 alerts.append(self._raise(twin, b, bit, kind, site, atp, reorder_point, fresh, now))
@@ -384,18 +385,24 @@ _BUCKET_KINDS: tuple[tuple[int, AlertKind], ...] = (
     (NEGATIVE_ON_HAND, "NEGATIVE_ON_HAND"),
 )
 
-_CLEARED: dict[str, Callable[[int, int], str]] = {
-    "LOW_STOCK": lambda atp, on_hand: (
-        f"Available to promise is back to {atp}, at or above "
-        "the reorder point (or the site's feed went quiet: see SUSPECTED_SYNC_GAP)."
-    ),
-    "SUSPECTED_SYNC_GAP": lambda atp, on_hand: (
-        f"The gap has closed: available to promise is "
-        f"{atp}, or the feed is fresh again and the figure can be trusted."
-    ),
-    "OVER_ALLOCATION": lambda atp, on_hand: f"No longer over-allocated: {atp} available.",
-    "NEGATIVE_ON_HAND": lambda atp, on_hand: f"On hand is back to {on_hand}, no longer negative.",
-}
+
+def _cleared_why(kind: str, sku: str, site: str, atp: int, on_hand: int, new: int) -> str:
+    """Why a bucket condition ended, in the operator's words."""
+    if kind == "LOW_STOCK" and new & SUSPECTED_SYNC_GAP:
+        return (
+            f"The feed of {site} is overdue, so the low figure for {sku} is now reported as a "
+            "suspected sync gap until the feed catches up."
+        )
+    if kind == "SUSPECTED_SYNC_GAP" and new & LOW_STOCK:
+        return (
+            f"The feed of {site} caught up and {sku} is still low there ({atp} available): "
+            "it is now a shortage (LOW_STOCK)."
+        )
+    if kind in ("LOW_STOCK", "SUSPECTED_SYNC_GAP"):
+        return f"{sku} at {site} is back to {atp} available to promise, at or above reorder point."
+    if kind == "OVER_ALLOCATION":
+        return f"{sku} at {site} is no longer over-allocated: {atp} available to promise."
+    return f"On hand of {sku} at {site} is back to {on_hand}, no longer negative."
 
 
 def alert_id(kind: str, sku: str, site: str, episode: int) -> str:

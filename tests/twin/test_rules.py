@@ -122,9 +122,11 @@ def test_low_atp_at_a_stale_site_is_a_suspected_sync_gap_not_a_shortage() -> Non
     _, alerts = s.on_freshness("WH-01", True, at(4000))
     assert kinds(alerts) == [("SUSPECTED_SYNC_GAP", "cleared"), ("LOW_STOCK", "raised")]
     assert alerts[0].id == gap[0].id
+    assert "caught up" in alerts[0].explanation
     # and back to stale: the open shortage becomes a suspected gap again (a new episode)
     _, alerts = s.on_freshness("WH-01", False, at(5000))
     assert kinds(alerts) == [("LOW_STOCK", "cleared"), ("SUSPECTED_SYNC_GAP", "raised")]
+    assert "overdue" in alerts[0].explanation
     assert alerts[1].id == "SUSPECTED_SYNC_GAP:SKU-1:WH-01:2"
 
 
