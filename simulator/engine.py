@@ -82,7 +82,7 @@ class Simulation:
         self.end_s = scenario.duration_hours * HOUR
         self.quiet_at: float | None = None
 
-    def start(self, twin_atp: TwinAtp | None = None) -> simpy.Process:
+    def start(self, twin_atp: TwinAtp | None = None, run_tag: str = "") -> simpy.Process:
         """Start the physical processes and the delivery clock; returns the clock process."""
         self.model = PhysicalModel(
             self.env,
@@ -92,6 +92,7 @@ class Simulation:
             self.feeds,
             self._model_seed,
             twin_atp=twin_atp,
+            run_tag=run_tag,
         )
         self.model.start()
         return self.env.process(self._delivery_clock())

@@ -215,7 +215,7 @@ def run_live(
     checker.start(start)
     restarts: list[dict[str, Any]] = []
     try:
-        clock = sim.start(twin_atp=checker.atp)
+        clock = sim.start(twin_atp=checker.atp, run_tag=_base36(int(start.timestamp())))
         env.process(sim.sampler(recorder, scenario.report.sample_minutes * 60.0))
         for fault in sim.faults.restarts:
             env.process(_restart(env, fault, restart_hook, restarts))
@@ -243,6 +243,15 @@ def run_live(
         stats=sim.model.stats,
         recovered_accuracy=scenario.report.recovered_accuracy,
     )
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"
 
 
 def _await_agreement(

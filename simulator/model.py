@@ -52,6 +52,7 @@ class PhysicalModel:
         feeds: list[Feed],
         seed_seq: np.random.SeedSequence,
         twin_atp: TwinAtp | None = None,
+        run_tag: str = "",
     ) -> None:
         self.env = env
         self.scenario = scenario
@@ -60,6 +61,9 @@ class PhysicalModel:
         self.truth = truth
         self.feeds = feeds
         self.twin_atp = twin_atp
+        # Event ids are unique per run: live runs against a long-running twin add a tag,
+        # or the twin would take a second run's events for duplicates of the first's.
+        self._id_prefix = [f"{s.id}-{run_tag}-" if run_tag else f"{s.id}-" for s in network.sites]
         self.end_s = scenario.duration_hours * HOUR
         seeds = seed_seq.spawn(4)
         self.np_rng = np.random.Generator(np.random.PCG64(seeds[0]))
@@ -109,10 +113,9 @@ class PhysicalModel:
             # A 3PL file keeps whole seconds: round up, so the reported instant stays after
             # every count taken before the movement happened.
             t = float(math.ceil(t))
-        site = self.net.sites[s].id
         record = (
             t,
-            f"{site}-{self._seq[s]:08d}",
+            f"{self._id_prefix[s]}{self._seq[s]:08d}",
             etype,
             k,
             qty if reported_qty is None else reported_qty,
