@@ -11,7 +11,9 @@ Measured in one run:
   `twin.shard.TwinShard` in-process (offline mode) — `sim_events_per_s`;
   both on 10 sites x 1,000 SKUs x 6 h, median of `--repeat` runs;
 - `day_10x5000`: one simulated day of 10 sites x 5,000 SKUs offline including the twin
-  (`day_10x5000_seconds`, wall; CPU seconds alongside since this machine is shared).
+  (`day_10x5000_seconds`, wall; CPU seconds alongside since this machine is shared), and
+  the same day with the simulator alone as its baseline (`day_10x5000_sim_only_seconds`);
+  one run each (a day takes a minute or more here).
 
 The last line of stdout is the JSON result, also written to bench/results/sim_throughput.json.
 """
@@ -101,9 +103,14 @@ def main() -> None:
         },
     }
     if not args.skip_day:
-        day = with_twin(scenario(10, 5000, 24), 1)
+        day_spec = scenario(10, 5000, 24)
+        day_base = sim_only(day_spec, 1)
+        day = with_twin(day_spec, 1)
         result["day_10x5000_seconds"] = round(day["wall_s"], 2)
         result["day_10x5000_cpu_seconds"] = round(day["cpu_s"], 2)
+        # The baseline of the same day: the simulator alone, no twin attached.
+        result["day_10x5000_sim_only_seconds"] = round(day_base["wall_s"], 2)
+        result["day_10x5000_sim_only_cpu_seconds"] = round(day_base["cpu_s"], 2)
         result["day_10x5000"] = {
             "events": day["events"],
             "orders": day["orders"],
