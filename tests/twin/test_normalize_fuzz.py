@@ -4,6 +4,7 @@ rejections come out, and every input record is accounted for."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 import msgspec
@@ -11,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.twin.test_normalize import NETWORK
-from twin.events import InventoryEvent
+from twin.events import EventType, InventoryEvent, encode_event
 from twin.masterdata import parse_master_data
 from twin.normalize import Normalizer, NormalizeResult
 from twin.normalize.batch import batch_decoder
-from twin.validation import validate_event
+from twin.validation import decode_event, validate_event
 
 NORMALIZER = Normalizer(parse_master_data(NETWORK))
 INDEX = NORMALIZER.index
@@ -211,3 +212,31 @@ def test_3pl_every_row_is_an_event_or_a_rejection(rows: list[list[str]]) -> None
     assert count(result) == sum(1 for line in lines if line.strip())
     event_ids = [e.event_id for e in result.events]
     assert all(i.startswith("3pl:ACME:") for i in event_ids)
+
+
+# --------------------------------------------------------------------------- round trips
+
+canonical_events = st.builds(
+    InventoryEvent,
+    event_id=st.text(min_size=1, max_size=20),
+    type=st.sampled_from(
+        [t for t in EventType if t not in (EventType.ADJUSTED, EventType.TRANSFER_SHIPPED)]
+    ),
+    sku=st.sampled_from(["SKU-1", "SKU-2"]),
+    site=st.sampled_from(["WH-01", "WH-02", "TPL-01"]),
+    qty=st.integers(1, 10**6),
+    uom=st.just("each"),
+    occurred_at=st.datetimes(timezones=st.just(UTC)),
+    source=st.text(min_size=1, max_size=20),
+    recorded_at=st.none() | st.datetimes(timezones=st.just(UTC)),
+    transfer_id=st.text(min_size=1, max_size=10),
+    ref=st.none() | st.text(max_size=10),
+)
+
+
+@FUZZ
+@given(canonical_events)
+def test_a_canonical_event_normalizes_to_itself_on_the_api_feed(event: InventoryEvent) -> None:
+    raw = encode_event(event)
+    assert NORMALIZER.normalize("api", raw).events == [event]
+    assert decode_event(raw) == event
