@@ -19,13 +19,19 @@ export class SkuView {
     this.timer = null;
     this.input.addEventListener("input", () => {
       clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.search(), SEARCH_DELAY_MS);
+      this.timer = setTimeout(() => this.searchSafely(), SEARCH_DELAY_MS);
     });
     root.querySelector("#sku-search-form").addEventListener("submit", (event) => {
       event.preventDefault();
       clearTimeout(this.timer);
-      this.search(true);
+      this.searchSafely(true);
     });
+  }
+
+  searchSafely(pickExact = false) {
+    this.search(pickExact).catch((error) =>
+      this.results.replaceChildren(el("li", { class: "error", role: "alert" }, `Search failed: ${error.message}`)),
+    );
   }
 
   async search(pickExact = false) {
