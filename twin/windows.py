@@ -30,6 +30,8 @@ from twin.events import EventType, InventoryEvent
 from twin.wire import LatencyStats, WindowMetric
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BEGINNING = datetime.min.replace(tzinfo=UTC)
+_NO_WINDOW = -(2**62)  # "no window closed yet": below every real window index
 
 _SHIPPED = EventType.SHIPPED
 _RECEIVED = EventType.RECEIVED
@@ -120,20 +122,26 @@ class TumblingWindows:
     """Per-(SKU, site) tumbling windows with one watermark (see the module docstring).
 
     Window ``k`` is ``[align_to + k*size, align_to + (k+1)*size)``. Windows with an index below
-    `closed_below` are closed: that is the index of the window holding the watermark.
+    `closed_below` are closed: that is the index of the window holding the watermark. The hot
+    path avoids datetime arithmetic: it remembers the bounds of the last window it computed and
+    the event time at which the watermark would close the next window.
     """
 
     __slots__ = (
+        "_closed_below",
+        "_cur_end",
+        "_cur_index",
+        "_cur_start",
         "_heap",
         "_lateness",
+        "_max",
+        "_next_close",
         "_open",
         "_size",
         "align_to",
-        "closed_below",
         "config",
         "late_by_site",
         "late_total",
-        "max_at",
     )
 
     def __init__(self, config: WindowConfig | None = None) -> None:
@@ -144,24 +152,39 @@ class TumblingWindows:
         # open windows by index, then by (sku, site); a heap of the indices for closing
         self._open: dict[int, dict[tuple[str, str], WindowAcc]] = {}
         self._heap: list[int] = []
-        self.max_at: datetime | None = None
-        self.closed_below: int | None = None
+        self._max = _BEGINNING  # the largest event time seen
+        self._closed_below = _NO_WINDOW
+        self._next_close = _BEGINNING  # an event time at or after it moves the watermark on
+        self._cur_index = 0
+        self._cur_start = self._cur_end = self.align_to  # empty: the first event computes it
         self.late_total = 0
         self.late_by_site: dict[str, int] = {}
 
     @property
+    def max_at(self) -> datetime | None:
+        return None if self._max == _BEGINNING else self._max
+
+    @property
     def watermark(self) -> datetime | None:
         """The largest event time seen minus the allowed lateness (None before any event)."""
-        return None if self.max_at is None else self.max_at - self._lateness
+        return None if self._max == _BEGINNING else self._max - self._lateness
+
+    @property
+    def closed_below(self) -> int | None:
+        return None if self._closed_below == _NO_WINDOW else self._closed_below
 
     def add(self, event: InventoryEvent) -> list[WindowMetric]:
         """Fold one event; returns the windows that its event time closed."""
         at = event.occurred_at
-        index = (at - self.align_to) // self._size
+        if self._cur_start <= at < self._cur_end:
+            index = self._cur_index
+        else:
+            index = self._cur_index = (at - self.align_to) // self._size
+            self._cur_start = self.align_to + index * self._size
+            self._cur_end = self._cur_start + self._size
         key = (event.sku, event.site)
-        closed_below = self.closed_below
-        if closed_below is not None and index < closed_below:
-            self._late(event.site, key, closed_below)
+        if index < self._closed_below:
+            self._late(event.site, key, self._closed_below)
             return []
         bucket = self._open.get(index)
         if bucket is None:
@@ -176,10 +199,10 @@ class TumblingWindows:
         elif etype == _RECEIVED:
             acc.receipts += int(event.qty)
         acc.movements += 1
-        max_at = self.max_at
-        if max_at is None or at > max_at:
-            self.max_at = at
-            return self.advance(at - self._lateness)
+        if at > self._max:
+            self._max = at
+            if at >= self._next_close:
+                return self.advance(at - self._lateness)
         return []
 
     def _late(self, site: str, key: tuple[str, str], open_index: int) -> None:
@@ -198,12 +221,11 @@ class TumblingWindows:
     def advance(self, watermark: datetime) -> list[WindowMetric]:
         """Move the watermark to `watermark` (never back); returns the windows that closed."""
         below = (watermark - self.align_to) // self._size
-        if self.closed_below is not None and below <= self.closed_below:
+        if below <= self._closed_below:
             return []
-        self.closed_below = below
+        self._closed_below = below
+        self._next_close = self.align_to + (below + 1) * self._size + self._lateness
         heap = self._heap
-        if not heap or heap[0] >= below:
-            return []
         closed: list[WindowMetric] = []
         while heap and heap[0] < below:
             closed.extend(self._emit(heapq.heappop(heap)))
