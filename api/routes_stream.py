@@ -26,6 +26,7 @@ from api.ws_auth import authenticate_websocket
 
 router = APIRouter()
 log = logging.getLogger("api.stream")
+_CLOSE_TIMEOUT_S = 10.0
 
 
 class SubscribeMessage(msgspec.Struct, kw_only=True):
@@ -100,9 +101,12 @@ async def stream(websocket: WebSocket) -> None:
             await conn.sender
         broadcaster.detach(conn)
     if conn.close_reason is not None:
+        # The close frame queues behind what the client has not read yet; waiting here
+        # costs the other clients nothing, and a client that never reads is cut after it.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                websocket.close(code=WS_SLOW_CONSUMER, reason=conn.close_reason[:120]), 2.0
+                websocket.close(code=WS_SLOW_CONSUMER, reason=conn.close_reason[:120]),
+                _CLOSE_TIMEOUT_S,
             )
 
 
