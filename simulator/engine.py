@@ -23,7 +23,7 @@ from simulator.faults import FaultPlan
 from simulator.feeds import Delivery, Feed, make_feed
 from simulator.model import PhysicalModel, TwinAtp
 from simulator.network import Network, load_network
-from simulator.report import Recorder, Sample, TwinView
+from simulator.report import Recorder, TwinView
 from simulator.spec import Scenario
 from simulator.truth import GroundTruth
 
@@ -50,6 +50,7 @@ class Simulation:
         *,
         network: Network | None = None,
         on_event: OnEvent | None = None,
+        entropy: list[int] | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -59,7 +60,8 @@ class Simulation:
         net = self.network
         self.truth = GroundTruth(net.n_sites, net.n_skus)
         self.faults = FaultPlan.from_scenario(scenario)
-        root = np.random.SeedSequence(seed)
+        # `entropy` (e.g. [seed, shard]) gives each SKU shard of a run its own streams.
+        root = np.random.SeedSequence(entropy if entropy is not None else seed)
         model_seed, *feed_seeds = root.spawn(1 + net.n_sites)
         self.feeds: list[Feed] = [
             make_feed(
@@ -148,36 +150,23 @@ class Simulation:
         env = self.env
         yield env.timeout(every_s + 1e-6)
         while not self.done:
-            sample = recorder.sample(env.now)
-            self.publish_sample(sample)
+            self.publish(recorder.sample(env.now))
             yield env.timeout(every_s)
 
-    def publish_sample(self, sample: Sample) -> None:
+    def publish(self, metrics: dict[str, Any]) -> None:
+        """Stream a progress event and the sample's metrics event to `on_event`."""
         if self.on_event is None:
             return
-        events = self.model.stats["events"] if self.model else 0
+        t = metrics["sim_time_s"]
         self.on_event(
             {
                 "type": "progress",
-                "sim_time_s": round(sample.t, 3),
-                "pct": round(min(100.0, 100.0 * sample.t / self.end_s), 2),
-                "events": events,
+                "sim_time_s": t,
+                "pct": round(min(100.0, 100.0 * t / self.end_s), 2),
+                "events": self.model.stats["events"] if self.model else 0,
             }
         )
-        p95 = [v for v in sample.staleness_p95 if v is not None]
-        self.on_event(
-            {
-                "type": "metrics",
-                "sim_time_s": round(sample.t, 3),
-                "accuracy": round(sample.accuracy, 4),
-                "max_abs_atp_error": sample.max_abs,
-                "staleness_p95_s": round(max(p95), 3) if p95 else None,
-                "site_accuracy": {
-                    site.id: round(sample.site_accuracy[site.index], 4)
-                    for site in self.network.sites
-                },
-            }
-        )
+        self.on_event(metrics)
 
     def header(self, mode: str) -> dict[str, Any]:
         net = self.network

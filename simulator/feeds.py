@@ -239,8 +239,11 @@ class _IntervalFeed(Feed):
         self._send(at, key, value, len(records) + n_bad)
         p_dup = self.faults.duplicate_rate(site, sent)
         if p_dup and rng.random() < p_dup:
-            # A retry of the whole message: every record in it arrives twice.
+            # A retry of the whole message: every record in it arrives twice, the broken
+            # ones too (each arrival of a broken record is one more for the DLQ).
             self.faults.count_duplicate(site, len(records))
+            if n_bad:
+                self.faults.count_malformed(site, n_bad)
             self._send(at + 5.0 + rng.random() * 120.0, key, value, len(records) + n_bad)
 
     def _encode(self, sent: float, records: list[Record], n_bad: int) -> bytes:

@@ -31,6 +31,7 @@ from infra.settings import BrokerSettings
 from infra.topics import FEEDS_3PL, FEEDS_API, FEEDS_BATCH, TWIN_METRICS, TWIN_POSITIONS
 from simulator.engine import OnEvent, Simulation, make_recorder
 from simulator.network import Network
+from simulator.report import build_report
 from simulator.spec import RestartFault, Scenario
 from twin.wire import SiteMetric, metric_decoder, position_decoder
 
@@ -222,7 +223,7 @@ def run_live(
         env.run(until=clock)
         sink.flush()
         quiet = _await_agreement(sim, checker, scenario.live.quiescence_timeout_s, wall0, speed)
-        sim.publish_sample(recorder.sample(quiet))
+        sim.publish(recorder.sample(quiet))
     finally:
         for thread in [r.pop("_thread") for r in restarts if "_thread" in r]:
             thread.join(timeout=120)
@@ -234,13 +235,13 @@ def run_live(
         "positions_seen": checker.positions,
         "producer_errors": sink.errors[:20],
         "restarts": restarts,
-        "agreed_at_quiescence": recorder.samples[-1].accuracy == 1.0,
+        "agreed_at_quiescence": sum(recorder.samples[-1].site_exact)
+        == sim.network.n_sites * sim.network.n_skus,
     }
-    return recorder.report(
+    return build_report(
+        recorder.data(sim.faults, sim.model.stats),
         header=header,
-        faults=sim.faults,
         windows=sim.faults.windows(sim.end_s),
-        stats=sim.model.stats,
         recovered_accuracy=scenario.report.recovered_accuracy,
     )
 

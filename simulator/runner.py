@@ -16,8 +16,12 @@ from typing import Any, Literal
 
 import simpy
 
-from simulator.engine import OnEvent, Simulation, make_recorder
+from simulator.engine import REPO_ROOT, OnEvent, Simulation, make_recorder
+from simulator.faults import FaultPlan
+from simulator.network import load_network, network_from_master
 from simulator.offline import OfflineTwin
+from simulator.parallel import run_offline_sharded, sku_shard
+from simulator.report import RunData, build_report
 from simulator.scenarios import ScenarioError, load_scenario
 from simulator.spec import Scenario
 
@@ -34,12 +38,14 @@ def run_scenario(
     bootstrap: str | None = None,
     topics: dict[str, str] | None = None,
     restart_hook: Any = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run a scenario and return its resilience report (see the module docstring).
 
     `seed` overrides the scenario's seed. `bootstrap` and `topics` (contract topic name →
     actual name) are for live mode; `restart_hook(target, down_seconds)` performs a live
-    restart fault (the default restarts through `simulator.live`).
+    restart fault. `workers` > 1 runs offline in that many processes, each simulating a
+    share of the SKUs (SKUs are independent in the model); the stream then depends on it.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -49,7 +55,10 @@ def run_scenario(
     if mode == "offline":
         if any(f.kind == "restart" for f in scenario.faults):
             raise ScenarioError(f"scenario {scenario.name!r}: restart faults need live mode")
-        report = _run_offline(scenario, seed, on_event)
+        if workers > 1:
+            report = run_offline_sharded(scenario, seed, workers, on_event=on_event)
+        else:
+            report = _run_offline(scenario, seed, on_event)
     elif mode == "live":
         from simulator.live import run_live  # Kafka clients only when needed
 
@@ -70,15 +79,37 @@ def run_scenario(
 
 
 def _run_offline(scenario: Scenario, seed: int, on_event: OnEvent | None) -> dict[str, Any]:
+    data, header = offline_shard(scenario, seed, 0, 1, on_event=on_event)
+    return build_report(
+        data,
+        header=header,
+        windows=FaultPlan.from_scenario(scenario).windows(scenario.duration_hours * 3600.0),
+        recovered_accuracy=scenario.report.recovered_accuracy,
+    )
+
+
+def offline_shard(
+    scenario: Scenario,
+    seed: int,
+    shard: int,
+    shards: int,
+    *,
+    on_event: OnEvent | None = None,
+) -> tuple[RunData, dict[str, Any]]:
+    """One offline run over every `shards`-th SKU of the network (all of them when 1)."""
+    network = load_network(scenario.network, base_dir=REPO_ROOT)
+    if shards > 1:
+        network = network_from_master(sku_shard(network.master, shard, shards))
     env = simpy.Environment()
-    sim = Simulation(scenario, seed, env, on_event=on_event)
+    entropy = None if shards == 1 else [seed, shard, shards]
+    sim = Simulation(scenario, seed, env, network=network, on_event=on_event, entropy=entropy)
     twin = OfflineTwin(sim.network, scenario.start)
     sim.sinks.append(twin.deliver)
     recorder = make_recorder(sim, twin)
-    clock = sim.start(twin_atp=twin.atp)
+    clock = sim.start(twin_atp=twin.atp, run_tag=f"s{shard}" if shards > 1 else "")
     env.process(sim.sampler(recorder, scenario.report.sample_minutes * 60.0))
     env.run(until=clock)
-    sim.publish_sample(recorder.sample(env.now))  # the drained state: feeds all delivered
+    sim.publish(recorder.sample(env.now))  # the drained state: feeds all delivered
     assert sim.model is not None
     header = sim.header("offline")
     header["twin"] = {
@@ -87,13 +118,7 @@ def _run_offline(scenario: Scenario, seed: int, on_event: OnEvent | None) -> dic
         "alerts": twin.alerts,
         "messages": twin.messages,
     }
-    return recorder.report(
-        header=header,
-        faults=sim.faults,
-        windows=sim.faults.windows(sim.end_s),
-        stats=sim.model.stats,
-        recovered_accuracy=scenario.report.recovered_accuracy,
-    )
+    return recorder.data(sim.faults, sim.model.stats), header
 
 
 def write_outputs(report: dict[str, Any], out_dir: Path | None) -> dict[str, str]:

@@ -208,3 +208,23 @@ def test_offline_refuses_a_live_only_scenario():
 
     with pytest.raises(ScenarioError, match="live"):
         run_scenario("restart-under-peak", mode="offline", seed=1)
+
+
+def test_a_run_split_over_two_processes_by_sku_is_as_sound_and_as_reproducible():
+    faults = [
+        DuplicateFault(kind="duplicates", rate=0.2),
+        MalformedFault(kind="malformed", rate=0.02),
+    ]
+    scenario = small("baseline", duration_hours=6, faults=faults)
+    split = run_scenario(scenario, seed=5, workers=2)
+    assert split == run_scenario(scenario, seed=5, workers=2)
+    whole = run_scenario(scenario, seed=5)
+    assert split["workers"] == 2
+    assert split["network"]["skus"] == whole["network"]["skus"] == 30
+    assert split["accuracy"]["final"] == 1.0
+    assert split["duplicates"]["rejected"] == split["duplicates"]["injected"] > 0
+    assert split["dlq"]["count"] == split["dlq"]["malformed_injected"] > 0
+    assert split["flows"]["balanced"] and split["truth_never_negative"]
+    assert split["twin"]["applied"] == split["events"]["physical"]
+    # about the same amount of business, drawn from different streams
+    assert 0.7 < split["orders"]["placed"] / whole["orders"]["placed"] < 1.3
