@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -208,6 +209,31 @@ def _start(flow: str, args: list[str], env: dict[str, str], log: Path) -> subpro
         )
 
 
+def _session_cpu_s(session: int) -> float:
+    """User + system CPU seconds of every live process of a session (a flow and its -p members)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state ppid pgrp session ... utime(12) stime(13)
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _snapshot_epochs(state_dir: Path, suffix: str) -> int:
+    """How many epochs the twin flow committed (each one a snapshot of every shard)."""
+    epochs = 0
+    for part in (state_dir / "recovery" / f"twin{suffix}").glob("part-*.sqlite3"):
+        with sqlite3.connect(part) as db:
+            row = db.execute("select max(commit_epoch) from commits").fetchone()
+            epochs = max(epochs, row[0] or 0)
+    return epochs
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -269,11 +295,14 @@ def throughput(
     watch.start()
     procs = run.flows(suffix, extra, port)
     deadline = time.monotonic() + timeout
+    cpu_s = 0.0
     try:
         while watch.done_at is None and time.monotonic() < deadline:
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"a flow exited early; see {run.log}")
             time.sleep(0.1)  # poll period of the watcher's progress
+        # includes start-up (imports, master data): compare runs, not absolute figures
+        cpu_s = sum(_session_cpu_s(p.pid) for p in procs)
     finally:
         watch.stop()
         for p in procs:
@@ -283,7 +312,15 @@ def throughput(
         done = sum(1 for s, v in finals.items() if watch.seen.get(s, 0) >= v)
         raise RuntimeError(f"timed out: {done} of {len(finals)} SKUs complete")
     elapsed = watch.done_at - watch.first_at
-    return {"events": n, "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed)}
+    return {
+        "events": n,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(n / elapsed),
+        "flows_cpu_s": round(cpu_s, 2),
+        "flows_cpu_us_per_event": round(cpu_s / n * 1e6, 1),
+        "snapshot_epochs": _snapshot_epochs(run.state_dir, suffix),
+        "options": extra,
+    }
 
 
 def latency(run: Run, master: MasterData, rate: int, seconds: float, port: int) -> dict[str, Any]:
@@ -361,7 +398,7 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=5000)
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
-    parser.add_argument("--runs", type=int, default=1, help="throughput runs per variant")
+    parser.add_argument("--runs", type=int, default=2, help="throughput runs per variant")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
 
@@ -380,45 +417,57 @@ def main() -> None:
     try:
         baseline = measure_baseline(bootstrap, messages=100_000, runs=1)
 
-        def median_rate(extra: list[str], port: int) -> tuple[int, list[dict]]:
-            runs = [
-                throughput(run, master, args.events, extra, port, args.timeout)
-                for _ in range(args.runs)
-            ]
-            return round(statistics.median(r["events_per_s"] for r in runs)), runs
+        variants = {
+            "recovery": [],
+            "recovery_10s": ["--snapshot-interval", "10"],
+            "no_recovery": ["--no-recovery"],
+        }
+        results: dict[str, list[dict]] = {name: [] for name in variants}
+        # interleaved, so a change in the machine's load hits every variant alike
+        for _ in range(args.runs):
+            for name, extra in variants.items():
+                results[name].append(throughput(run, master, args.events, extra, 0, args.timeout))
+        cluster_port = 23000 + os.getpid() % 1000
+        results["two_processes"] = [
+            throughput(run, master, args.events, ["-p", "2"], cluster_port, args.timeout)
+        ]
 
-        rec_1w, rec_runs = median_rate([], 0)
-        norec_1w, norec_runs = median_rate(["--no-recovery"], 0)
-        rec_2p, rec_2p_runs = median_rate(["-p", "2"], 23000 + os.getpid() % 1000)
+        def median(name: str, key: str) -> float:
+            return statistics.median(r[key] for r in results[name])
+
         lat = latency(run, master, args.rate, args.latency_seconds, 0)
     finally:
         if broker is not None:
             broker.down()
+    rec, norec = median("recovery", "events_per_s"), median("no_recovery", "events_per_s")
+    cpu_rec = median("recovery", "flows_cpu_us_per_event")
+    cpu_norec = median("no_recovery", "flows_cpu_us_per_event")
     result = {
         "name": "e2e_throughput",
-        "e2e_events_per_s_1w": rec_1w,
-        "e2e_events_per_s_2w": rec_2p,
+        "e2e_events_per_s_1w": round(rec),
+        "e2e_events_per_s_2w": round(median("two_processes", "events_per_s")),
         "raw_consume_per_s": baseline["consume_per_s"],
         "latency_p50_ms": lat["p50_ms"],
         "latency_p99_ms": lat["p99_ms"],
-        "e2e_events_per_s_recovery": rec_1w,
-        "e2e_events_per_s_no_recovery": norec_1w,
-        "recovery_cost_pct": round(100 * (1 - rec_1w / norec_1w), 1) if norec_1w else None,
-        "e2e_vs_raw_consume": round(rec_1w / baseline["consume_per_s"], 3),
+        "e2e_events_per_s_recovery": round(rec),
+        "e2e_events_per_s_no_recovery": round(norec),
+        "recovery_cost_pct": round(100 * (1 - rec / norec), 1),
+        "recovery_cpu_cost_pct": round(100 * (1 - cpu_norec / cpu_rec), 1),
+        "e2e_vs_raw_consume": round(rec / baseline["consume_per_s"], 3),
         "details": {
             "events": args.events,
             "skus": args.skus,
             "sites": len(master.sites),
             "snapshot_interval_s": DEFAULT_SNAPSHOT_INTERVAL_S,
-            "runs_1w_recovery": rec_runs,
-            "runs_1w_no_recovery": norec_runs,
-            "runs_2_processes_recovery": rec_2p_runs,
+            "runs": results,
             "latency": lat,
             "latency_offered_rate": args.rate,
             "baseline": baseline,
+            "1w_means": "one process per flow, one worker each, recovery at the shipped interval",
             "2w_means": "2 processes per flow (-p 2): one Bytewax cluster each, one worker "
-            "per process; threads (-w 2) share one GIL",
+            "per process; threads (-w 2) would share one GIL",
             "throughput_clock": "first position seen -> every SKU at its final version",
+            "cpu": "user+system CPU of both flow processes, start-up included (from /proc)",
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         },
