@@ -60,6 +60,9 @@ def run_cmd(
     bootstrap: Annotated[
         str | None, typer.Option(help="Kafka bootstrap for live mode (default: settings).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Offline: processes, each simulating a share of the SKUs.")
+    ] = 1,
     topic_suffix: Annotated[
         str, typer.Option(help="Live mode: suffix of every topic name (as the flows use).")
     ] = "",
@@ -123,6 +126,7 @@ def run_cmd(
                 bootstrap=bootstrap,
                 topics=topics,
                 restart_hook=hook,
+                workers=workers,
             )
         except ScenarioError as exc:
             typer.echo(f"error: {exc}", err=True)
