@@ -36,7 +36,9 @@ class FakeTwin:
     def __init__(self) -> None:
         self.positions: dict[str, dict[str, Any]] = {}
         self.alerts: dict[str, dict[str, Any]] = {}
-        self.queues: list[tuple[set[str] | None, set[str], asyncio.Queue[dict[str, Any]]]] = []
+        self.queues: list[
+            tuple[set[str] | None, set[str], asyncio.Queue[dict[str, Any] | None]]
+        ] = []
         for n in range(1, 31):
             sku = f"SKU-{n:05d}"
             self.positions[sku] = self._position(sku, {s["site"]: 100 for s in SITES}, 1)
@@ -148,6 +150,13 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
         twin.raise_alert(alert)
         return {"id": alert["id"]}
 
+    @app.post("/fake/drop", status_code=202)
+    async def fake_drop() -> dict[str, int]:
+        """Test hook: close every stream connection, as a restarting server would."""
+        for _, _, queue in twin.queues:
+            queue.put_nowait(None)
+        return {"dropped": len(twin.queues)}
+
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket) -> None:
         if ws.query_params.get("token") not in tokens:
@@ -157,7 +166,7 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
         skus_param = ws.query_params.get("skus")
         skus = set(skus_param.split(",")) if skus_param else None
         channels = set(ws.query_params.get("channels", "positions,alerts,metrics").split(","))
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         entry = (skus, channels, queue)
         twin.queues.append(entry)
         positions = [p for s, p in twin.positions.items() if skus and s in skus]
@@ -174,6 +183,9 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
         try:
             while True:
                 delta = await queue.get()
+                if delta is None:
+                    await ws.close(code=1012)  # service restart
+                    return
                 seq += 1
                 await ws.send_json(
                     {

@@ -120,3 +120,23 @@ def test_stale_site_is_labelled_and_a_posted_event_updates_the_sku(
     ).raise_for_status()
     expect(page.get_by_test_id("sku-on_hand-WH-01")).to_have_text("125")
     expect(page.get_by_test_id("sku-net-on-hand")).to_have_text("325")
+
+
+def test_the_page_reconnects_after_the_server_drops_its_streams(page: Page, fake_url: str) -> None:
+    page.get_by_test_id("sku-search").fill("SKU-0002")
+    page.get_by_test_id("sku-result-SKU-00021").click()
+    expect(page.get_by_test_id("sku-on_hand-WH-02")).to_have_text("100")
+    detail = page.get_by_test_id("sku-detail")
+    expect(detail).to_have_attribute("data-snapshots", "1")
+    httpx.post(f"{fake_url}/fake/drop", timeout=5).raise_for_status()
+    expect(page.get_by_test_id("conn-status")).not_to_have_text("live")
+    expect(page.get_by_test_id("conn-status")).to_have_text("live", timeout=15_000)
+    # The SKU's stream is back once its new subscription has been answered with a snapshot.
+    expect(detail).to_have_attribute("data-snapshots", "2", timeout=15_000)
+    httpx.post(
+        f"{fake_url}/v1/events",
+        headers={"Authorization": "Bearer viewer-token"},
+        json={"event_id": "r1", "type": "RECEIVED", "sku": "SKU-00021", "site": "WH-02", "qty": 7},
+        timeout=5,
+    ).raise_for_status()
+    expect(page.get_by_test_id("sku-on_hand-WH-02")).to_have_text("107")

@@ -81,8 +81,13 @@ class Dashboard {
       this.positions.resubscribe(subscription);
       return;
     }
+    const detail = document.getElementById("sku-detail");
     this.positions = new StreamClient(this.api, subscription, {
-      onSnapshot: (message) => render(message.positions),
+      onSnapshot: (message) => {
+        render(message.positions);
+        // Counts (re)subscriptions served: lets tests wait for a reconnect to complete.
+        detail.dataset.snapshots = String(Number(detail.dataset.snapshots ?? 0) + 1);
+      },
       onDelta: (message) => render(message.positions),
       onAuthError: () => signOut("Your token was refused by the live stream."),
     });
