@@ -96,7 +96,9 @@ class SiteMetricsLogic(
             if isinstance(value, FreshnessSignal):
                 self.state.fresh = value.fresh
                 self.state.site = value.site
-                out.append(self._report(value.at, reset=False))
+                # a change is reported at once; it closes the interval so that summing the
+                # site's metrics never counts an event twice
+                out.append(self._report(value.at, reset=True))
             elif isinstance(value, DlqCount):
                 self.state.site = value.site
                 self.state.dlq += value.count
