@@ -25,9 +25,14 @@ from twin.masterdata import load_master_data
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
-# Reorder point of SKU-00002 at WH-01 is 228 in examples/network.yaml: a count of 1000 then
-# a reservation of 900 leaves ATP 100, a real shortage at a site whose feed is fresh.
+# A count well above target, then a reservation that leaves ATP at half the reorder point:
+# a real shortage at a site whose feed is fresh (figures from examples/network.yaml).
 SKU, SITE = "SKU-00002", "WH-01"
+MASTER = load_master_data(REPO_ROOT / "examples" / "network.yaml")
+_POLICY = next(s for s in MASTER.skus if s.id == SKU)
+COUNT = max(1000, 2 * _POLICY.target[SITE])
+LOW_ATP = _POLICY.reorder_point[SITE] // 2
+RESERVE = COUNT - LOW_ATP
 PIPELINE_TIMEOUT_MS = 30_000
 
 
@@ -80,7 +85,7 @@ def sign_in(page: Page, stack: Stack) -> None:
 def test_operator_sees_sites_searches_a_sku_and_watches_it_change_live(
     live_stack: Stack, browser: Browser, artifacts: Path
 ) -> None:
-    post_event(live_stack, EventType.COUNTED, 1000)
+    post_event(live_stack, EventType.COUNTED, COUNT)
     wait_for_sku(live_stack)
 
     page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
@@ -88,22 +93,22 @@ def test_operator_sees_sites_searches_a_sku_and_watches_it_change_live(
     page.on("pageerror", lambda error: errors.append(str(error)))
     sign_in(page, live_stack)
 
-    for site in load_master_data(REPO_ROOT / "examples" / "network.yaml").sites:
+    for site in MASTER.sites:
         expect(page.get_by_test_id(f"site-row-{site.id}")).to_contain_text(site.name)
 
     page.get_by_test_id("sku-search").fill("SKU-0000")
     page.get_by_test_id(f"sku-result-{SKU}").click()
     expect(page.get_by_test_id("sku-name")).to_have_text(SKU)
-    expect(page.get_by_test_id(f"sku-on_hand-{SITE}")).to_have_text("1,000")
-    expect(page.get_by_test_id(f"sku-atp-{SITE}")).to_have_text("1,000")
+    expect(page.get_by_test_id(f"sku-on_hand-{SITE}")).to_have_text(f"{COUNT:,}")
+    expect(page.get_by_test_id(f"sku-atp-{SITE}")).to_have_text(f"{COUNT:,}")
 
-    post_event(live_stack, EventType.RESERVED, 900)
+    post_event(live_stack, EventType.RESERVED, RESERVE)
     # No reload: the change arrives over WS /v1/stream.
     expect(page.get_by_test_id(f"sku-reserved-{SITE}")).to_have_text(
-        "900", timeout=PIPELINE_TIMEOUT_MS
+        f"{RESERVE:,}", timeout=PIPELINE_TIMEOUT_MS
     )
-    expect(page.get_by_test_id(f"sku-atp-{SITE}")).to_have_text("100")
-    expect(page.get_by_test_id("sku-net-atp")).to_have_text("100")
+    expect(page.get_by_test_id(f"sku-atp-{SITE}")).to_have_text(f"{LOW_ATP:,}")
+    expect(page.get_by_test_id("sku-net-atp")).to_have_text(f"{LOW_ATP:,}")
 
     # Site metrics stream in: WH-01's event-to-visible latency is charted and tabulated.
     expect(page.get_by_test_id("latency-chart")).to_have_attribute(
