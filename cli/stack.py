@@ -32,13 +32,15 @@ Say = Callable[[str], None]
 
 
 class StackSettings(BaseSettings):
-    """What the demo reads from the environment (the same variables every part reads)."""
+    """What the demo reads from the environment (the same variables every part reads).
+
+    No master data here: the demo's is always the live scenario's own network.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     api_tokens: str = ""
-    master_data: Path = REPO_ROOT / "examples" / "network.yaml"
     state_dir: Path = REPO_ROOT / ".state"
 
 
