@@ -42,11 +42,13 @@ Bounded memory, and what the bounds mean (all configurable in `PositionConfig`):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from twin.errors import FieldError, ValidationFailed
 from twin.events import EventType, InventoryEvent
 from twin.wire import NetworkTotals, Position, SitePosition
 
@@ -235,11 +237,23 @@ EXPIRED = 2
 UNCHANGED = 3  # applied (id remembered) but nothing visible moved, e.g. a superseded count
 
 
+_NO_TO_SITE = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"
+
+
 def _as_int(qty: float) -> int:
-    as_int = int(qty)
-    if as_int != qty:
-        raise ValueError(f"qty {qty!r} is not a whole number of base units")
-    return as_int
+    """A whole base-unit quantity; the canonical topic carries integers only."""
+    if qty != qty or qty in (math.inf, -math.inf) or int(qty) != qty:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    field="qty",
+                    value=qty,
+                    code="not_whole",
+                    message=f"qty {qty!r} is not a whole number of base units",
+                )
+            ]
+        )
+    return int(qty)
 
 
 class SkuTwin:
@@ -298,13 +312,24 @@ class SkuTwin:
         """Fold one event in; returns CHANGED, UNCHANGED, DUPLICATE or EXPIRED.
 
         CHANGED means the position moved (`version` grew); the site that moved is
-        `event.site` (and, for a transfer, `in_transit` at `event.to_site`).
+        `event.site` (and, for a transfer, `in_transit` at `event.to_site`). An event that
+        breaks the canonical contract (a fractional qty, a TRANSFER_SHIPPED without `to_site`)
+        raises `ValidationFailed` before anything changes.
         """
         event_id = event.event_id
         id_set = self._id_set
         if event_id in id_set:
             self.duplicates += 1
             return DUPLICATE
+        # contract checks first, so a malformed event changes nothing at all
+        q = event.qty
+        if q.__class__ is not int:
+            q = _as_int(q)
+        effect = _EFFECTS.get(event.type)
+        if effect is None and event.type != _COUNTED and event.to_site is None:
+            raise ValidationFailed(
+                [FieldError(field="to_site", code="required", message=_NO_TO_SITE)]
+            )
         at = event.occurred_at
         max_at = self.max_at
         if at > max_at:
@@ -322,16 +347,12 @@ class SkuTwin:
         b = sites.get(site)
         if b is None:
             b = sites[site] = SiteBuckets()
-        q = event.qty
-        if q.__class__ is not int:
-            q = _as_int(q)
         changed = False
         last = b.last_event_at
         if last is None or at > last:
             b.last_event_at = at
             changed = True
 
-        effect = _EFFECTS.get(event.type)
         if effect is None:  # the two types that need more than one site's buckets
             if event.type == _COUNTED:
                 if self._count(b, site, event_id, at, q):
@@ -363,8 +384,7 @@ class SkuTwin:
         return UNCHANGED
 
     def _ship_to(self, to_site: str | None, q: int) -> None:
-        if to_site is None:
-            raise ValueError("TRANSFER_SHIPPED without to_site")
+        assert to_site is not None  # checked before anything changed
         dest = self.sites.get(to_site)
         if dest is None:
             dest = self.sites[to_site] = SiteBuckets()

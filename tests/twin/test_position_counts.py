@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pickle
 
+import msgspec
+import pytest
+
 from tests.twin.factories import at, ev
+from twin.errors import ValidationFailed
+from twin.events import InventoryEvent
 from twin.position import CHANGED, DUPLICATE, EXPIRED, UNCHANGED, PositionConfig, SkuTwin
 
 
@@ -175,3 +180,22 @@ def test_a_late_delta_among_the_folded_ones_still_counts_after_the_count() -> No
     assert b.on_hand == 115
     twin.apply(ev("COUNTED", 50, t=9.5))  # the late +5 is inside this count
     assert b.on_hand == 51
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ev("TRANSFER_SHIPPED", 5, t=1),  # no to_site
+        msgspec.structs.replace(ev("ADJUSTED", 2, t=1), qty=2.5),
+    ],
+    ids=["transfer-without-to_site", "fractional-qty"],
+)
+def test_a_malformed_event_is_refused_before_anything_changes(bad: InventoryEvent) -> None:
+    twin = SkuTwin("SKU-1")
+    twin.apply(ev("ADJUSTED", 10, t=0))
+    before = (twin.version, twin.sites["WH-01"].on_hand, twin.max_at)
+    with pytest.raises(ValidationFailed) as failed:
+        twin.apply(bad)
+    assert failed.value.errors[0].field in ("to_site", "qty")
+    assert (twin.version, twin.sites["WH-01"].on_hand, twin.max_at) == before
+    assert not twin.seen(bad.event_id)
