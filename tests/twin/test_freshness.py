@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pickle
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.twin.factories import at, master
 from twin.freshness import SiteFreshness
 
@@ -54,3 +57,21 @@ def test_an_unknown_site_heard_from_is_watched_too_and_state_pickles() -> None:
     copy = pickle.loads(pickle.dumps(f))
     assert [(c.site, c.fresh) for c in copy.evaluate(at(21))] == [("POP-UP", False)]
     assert copy.last_seen("WH-01") == at(0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 400)), max_size=40))
+def test_stale_feed_alerts_alternate_raise_and_clear_for_any_clock(
+    steps: list[tuple[bool, int]],
+) -> None:
+    f = SiteFreshness(master(sites=("WH-01",), interval_s=60), grace=2.0, started_at=at(0))
+    now = 0
+    states: list[str] = []
+    for observe, dt in steps:
+        now += dt
+        if observe:
+            f.observe("WH-01", at(now))
+        for change in f.evaluate(at(now)):
+            states.append(change.alert.state)
+            assert change.fresh == f.is_fresh("WH-01", at(now))
+    assert states == ["raised", "cleared"] * (len(states) // 2) + ["raised"] * (len(states) % 2)
