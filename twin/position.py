@@ -67,6 +67,12 @@ class PositionConfig:
     horizon_s: float = 7 * 24 * 3600.0
     max_deltas: int = 64
 
+    def __post_init__(self) -> None:
+        if self.dedupe_max_ids < 1 or self.max_deltas < 2 or self.horizon_s <= 0:
+            raise ValueError(
+                "PositionConfig needs dedupe_max_ids >= 1, max_deltas >= 2 and horizon_s > 0"
+            )
+
 
 class SiteBuckets:
     """One SKU's buckets at one site, plus what COUNTED semantics and the rules need."""

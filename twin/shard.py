@@ -12,7 +12,7 @@ it for recovery.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -38,6 +38,9 @@ class TwinConfig:
     position: PositionConfig = field(default_factory=PositionConfig)
     rules: RuleConfig = field(default_factory=RuleConfig)
     windows: WindowConfig | None = None
+    # an event dated further than this after the clock is applied, but does not move the
+    # SKU's event-time horizon: one bad timestamp must not expire every later event
+    future_tolerance_s: float = 24 * 3600.0
 
 
 class ApplyResult(msgspec.Struct, gc=False):
@@ -61,10 +64,14 @@ class TwinShard:
     __slots__ = (
         "_closed",
         "_dirty",
+        "_future_limit",
+        "_limit_for",
+        "_tolerance",
         "applied",
         "config",
         "duplicates",
         "expired",
+        "future",
         "rules",
         "stale_sites",
         "twins",
@@ -80,6 +87,10 @@ class TwinShard:
         self.applied = 0
         self.duplicates = 0
         self.expired = 0
+        self.future = 0
+        self._tolerance = timedelta(seconds=self.config.future_tolerance_s)
+        self._limit_for: datetime | None = None
+        self._future_limit = datetime.max.replace(tzinfo=UTC)
         wcfg = self.config.windows
         self.windows = TumblingWindows(wcfg) if wcfg is not None else None
         self._closed: list[WindowMetric] = []
@@ -97,7 +108,14 @@ class TwinShard:
         twin = self.twins.get(sku)
         if twin is None:
             twin = self._twin(sku)
+        if applied_at is not self._limit_for:
+            self._limit_for = applied_at
+            self._future_limit = applied_at + self._tolerance
+        horizon_ref = twin.max_at
         code = twin.apply_code(event)
+        if event.occurred_at > self._future_limit:
+            twin.max_at = horizon_ref
+            self.future += 1
         if code:
             if code == UNCHANGED:
                 self.applied += 1
@@ -196,5 +214,6 @@ class TwinShard:
             "applied": self.applied,
             "duplicates": self.duplicates,
             "expired": self.expired,
+            "future": self.future,
             "late_events": self.windows.late_total if self.windows is not None else 0,
         }

@@ -31,6 +31,7 @@ def test_apply_reports_duplicates_expired_and_changes() -> None:
         "applied": 1,
         "duplicates": 1,
         "expired": 1,
+        "future": 0,
         "late_events": 0,
     }
     assert s.position("SKU-1", NOW).sites["WH-01"].on_hand == 10
@@ -102,3 +103,13 @@ def test_a_pickled_shard_resumes_with_dedupe_rules_and_windows_intact() -> None:
     assert [(a.id, a.state) for a in cleared] == [(low[0].id, "cleared")]
     closed, _ = copy.take_closed_windows(NOW, flush=True)
     assert sum(m.movements for m in closed) == 3
+
+
+def test_an_event_dated_far_in_the_future_does_not_expire_the_events_after_it() -> None:
+    s = TwinShard(master(), TwinConfig(position=PositionConfig(horizon_s=3600)))
+    bad = s.apply(ev("ADJUSTED", 1, t=400 * 24 * 3600), NOW)  # a year ahead of the clock
+    assert bad.changed
+    ok = s.apply(ev("ADJUSTED", 2, t=0), NOW)
+    assert (ok.changed, ok.expired) == (True, False)
+    assert s.position("SKU-1", NOW).sites["WH-01"].on_hand == 3
+    assert s.stats()["future"] == 1
