@@ -137,7 +137,7 @@ class Broadcaster:
                 conn.wake.clear()
                 await conn.wake.wait()
                 continue
-            await send(frame.decode())
+            await send(frame)
 
     # -- the tick ------------------------------------------------------------------------
 

@@ -115,9 +115,18 @@ class _SnapshotBody(msgspec.Struct):
 _encoder = msgspec.json.Encoder()
 
 
-def _frame(kind: str, seq: int, body: bytes) -> bytes:
-    """Splice `{"type":kind,"seq":seq,` in front of an encoded JSON object body."""
-    return b'{"type":"%s","seq":%d,%s' % (kind.encode(), seq, body[1:])
+def _tail(body: bytes) -> str:
+    """An encoded JSON object without its opening brace, as text (decoded once per group)."""
+    return body[1:].decode()
+
+
+def _frame(kind: str, seq: int, tail: str) -> str:
+    """Put `{"type":kind,"seq":seq,` in front of a shared tail: one copy, no JSON encoding.
+
+    Text, because browsers' `JSON.parse(event.data)` needs text frames; the ASGI server
+    takes `str` for those.
+    """
+    return f'{{"type":"{kind}","seq":{seq},' + tail
 
 
 @dataclass
@@ -127,6 +136,10 @@ class GroupBatch:
     changes: Changes
     body: bytes
     count: int
+    tail: str = ""
+
+    def __post_init__(self) -> None:
+        self.tail = _tail(self.body)
 
 
 def build_batch(sub: Subscription, changes: Changes) -> GroupBatch | None:
@@ -161,9 +174,9 @@ def snapshot_body(view: TwinView, sub: Subscription, session_id: str) -> bytes:
     return _encoder.encode(_SnapshotBody(session_id, positions, alerts, sites))
 
 
-def control_frame(kind: str, **fields: object) -> bytes:
+def control_frame(kind: str, **fields: object) -> str:
     """A frame that consumes no seq: heartbeat, pong, resync, error."""
-    return _encoder.encode({"type": kind, **fields})
+    return _encoder.encode({"type": kind, **fields}).decode()
 
 
 class ClientSession:
@@ -186,9 +199,9 @@ class ClientSession:
         self.max_queue = max_queue
         self.max_coalesced = max_coalesced
         self.max_lag_s = max_lag_s
-        self.outbox: deque[tuple[int, bytes]] = deque()
-        self.control: deque[bytes] = deque()
-        self.replay: deque[tuple[int, bytes]] = deque(maxlen=replay_size)
+        self.outbox: deque[tuple[int, str]] = deque()
+        self.control: deque[str] = deque()
+        self.replay: deque[tuple[int, str]] = deque(maxlen=replay_size)
         self.coalesced: Changes | None = None
         self.lagging_since: float | None = None
         self.detached_at: float | None = None
@@ -198,10 +211,10 @@ class ClientSession:
     def last_seq(self) -> int:
         return self.next_seq - 1
 
-    def _emit(self, kind: str, body: bytes) -> bytes:
+    def _emit(self, kind: str, tail: str) -> str:
         seq = self.next_seq
         self.next_seq += 1
-        frame = _frame(kind, seq, body)
+        frame = _frame(kind, seq, tail)
         self.outbox.append((seq, frame))
         self.replay.append((seq, frame))
         return frame
@@ -211,12 +224,12 @@ class ClientSession:
         self.outbox.clear()
         self.coalesced = None
         self.lagging_since = None
-        self._emit("snapshot", body)
+        self._emit("snapshot", _tail(body))
 
     def offer(self, batch: GroupBatch, now: float) -> None:
         """Queue a tick's group batch, or fold it into the coalescer when the outbox is full."""
         if self.coalesced is None and len(self.outbox) < self.max_queue:
-            self._emit("delta", batch.body)
+            self._emit("delta", batch.tail)
             return
         if self.coalesced is None:
             self.coalesced = Changes()
@@ -224,12 +237,12 @@ class ClientSession:
         self.coalesced.merge(batch.changes)
         self.frames_coalesced += 1
 
-    def push_control(self, frame: bytes) -> None:
+    def push_control(self, frame: str) -> None:
         # Control frames are few (heartbeat, pong) and bounded by the caller's cadence.
         if len(self.control) < 8:
             self.control.append(frame)
 
-    def take(self) -> bytes | None:
+    def take(self) -> str | None:
         """The next frame to send, or None when there is nothing to send now."""
         if self.control:
             return self.control.popleft()
@@ -246,11 +259,11 @@ class ClientSession:
                     list(changes.metrics.values()),
                 )
             )
-            return self._take_emitted("delta", body)
+            return self._take_emitted("delta", _tail(body))
         return None
 
-    def _take_emitted(self, kind: str, body: bytes) -> bytes:
-        frame = self._emit(kind, body)
+    def _take_emitted(self, kind: str, tail: str) -> str:
+        frame = self._emit(kind, tail)
         self.outbox.pop()
         return frame
 

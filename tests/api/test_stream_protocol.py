@@ -93,7 +93,7 @@ def test_a_group_is_encoded_once_however_many_clients(monkeypatch: pytest.Monkey
     monkeypatch.setattr(sp, "_encoder", CountingEncoder())
     registry.fan_out(changes(position("A", 1), position("B", 1)), now=0.0)
     assert calls == ["_DeltaBody", "_DeltaBody"]  # one per group, not per client
-    bodies = {s.take().split(b",", 2)[2] for s in everything}  # after type and seq
+    bodies = {s.take().split(",", 2)[2] for s in everything}  # after type and seq
     assert len(bodies) == 1
     assert all(len(decode(s.take())["positions"]) == 1 for s in only_a)
 
