@@ -133,7 +133,7 @@ class TwinShard:
         self._dirty[sku] = None
         windows = self.windows
         if windows is not None:
-            closed = windows.add(event)
+            closed = windows.add(event, self._future_limit)
             if closed:
                 self._closed += closed
         etype = event.type

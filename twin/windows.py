@@ -173,8 +173,12 @@ class TumblingWindows:
     def closed_below(self) -> int | None:
         return None if self._closed_below == _NO_WINDOW else self._closed_below
 
-    def add(self, event: InventoryEvent) -> list[WindowMetric]:
-        """Fold one event; returns the windows that its event time closed."""
+    def add(self, event: InventoryEvent, not_after: datetime | None = None) -> list[WindowMetric]:
+        """Fold one event; returns the windows that its event time closed.
+
+        An event later than `not_after` (e.g. the clock plus a tolerance) is folded but does not
+        move the watermark: one bad future timestamp must not make every later event late.
+        """
         at = event.occurred_at
         if self._cur_start <= at < self._cur_end:
             index = self._cur_index
@@ -200,6 +204,8 @@ class TumblingWindows:
             acc.receipts += int(event.qty)
         acc.movements += 1
         if at > self._max:
+            if not_after is not None and at > not_after:
+                return []
             self._max = at
             if at >= self._next_close:
                 return self.advance(at - self._lateness)

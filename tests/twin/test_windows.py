@@ -135,3 +135,16 @@ def test_latency_from_timestamps_and_clock_skew() -> None:
     assert acc.quantile(0.5) == 0.0
     assert abs(acc.quantile(1.0) - 250) / 250 < 0.01
     assert LatencyAccumulator().stats().p99_ms == 0.0
+
+
+def test_an_event_after_not_after_is_counted_but_does_not_move_the_watermark() -> None:
+    w = TumblingWindows(CFG)
+    w.add(ev("SHIPPED", 1, t=10))
+    assert w.add(ev("SHIPPED", 7, t=10**7), not_after=at(3600)) == []
+    assert w.watermark == at(10 - 60)
+    assert w.add(ev("SHIPPED", 2, t=20)) == []  # not late
+    assert w.late_total == 0
+    assert figures(w.flush()) == [
+        ("SKU-1", "WH-01", T0, 3, 0, 2, 0),
+        ("SKU-1", "WH-01", T0 + timedelta(seconds=10**7 // 900 * 900), 7, 0, 1, 0),
+    ]
