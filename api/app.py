@@ -45,6 +45,26 @@ _PLACEHOLDER_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <p>The dashboard is not installed. See <a href="/docs">/docs</a>.</p></body></html>"""
 
 
+_DESCRIPTION = """
+Live per-SKU, per-site inventory positions, alerts and feed analytics; governed ingest;
+scenario runs. Authenticate with `Authorization: Bearer <token>` (roles: viewer < architect;
+ingest alone; admin all). Errors are `application/problem+json` (`Problem`).
+
+**WebSocket `/v1/stream`** (viewer; token in the header or `?token=`; refused before accept
+with 4401 / 4403, 1013 when full). Query `skus`, `sites` (comma-separated), `channels`
+(`positions,alerts,metrics`), `since`, `session`; or send
+`{"type":"subscribe","skus":[..],"sites":[..],"channels":[..],"since":n}`.
+Server frames: `snapshot` (`seq`, `session`, `positions`, `alerts`, `sites`), then `delta`
+(`seq`, `positions`, `alerts`, `metrics`, and `coalesced: true` when a slow client got the
+latest state instead of a backlog). `seq` is gap-free per connection; `heartbeat` carries the
+last seq and consumes none; `{"type":"ping"}` gets `pong`. `since` resumes from the replay
+buffer, else `resync` then a fresh snapshot. A client that cannot keep up is closed 4408.
+
+**WebSocket `/v1/scenarios/{id}/stream`** (architect): `progress`, `metrics`, then `report`
+(with plot URLs) or `failed`.
+"""
+
+
 def load_catalog(path: Path | None) -> Catalog:
     """Site names and reorder points from master data (an empty catalog without a file)."""
     if path is None:
@@ -138,10 +158,7 @@ def create_app(
     app = FastAPI(
         title="Inventory Twin API",
         version="1.0.0",
-        description=(
-            "Live per-SKU, per-site inventory positions, alerts and feed analytics; governed "
-            "ingest; scenario runs. Authenticate with `Authorization: Bearer <token>`."
-        ),
+        description=_DESCRIPTION,
         lifespan=lifespan,
     )
     install_error_handlers(app)
