@@ -28,12 +28,11 @@ lint: $(STAMP)
 test: setup lint
 	$(BIN)/pytest
 
+# The whole system on the local broker: topics, both dataflows, the API with its dashboard,
+# and the simulator feeding a live scenario. Ctrl-C stops everything it started.
+SCENARIO ?= baseline
 demo: setup
-	$(BIN)/invtwin kafka up
-	$(BIN)/invtwin kafka topics
-	@echo
-	@echo "The local Kafka broker and the contract topics are up (stop: make kafka-down)."
-	@echo "The dataflows, simulator, API and dashboard are not wired into the demo yet."
+	$(BIN)/invtwin demo --scenario $(SCENARIO)
 
 kafka-up: setup
 	$(BIN)/invtwin kafka up
