@@ -41,6 +41,8 @@ class Connection:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     close_reason: str | None = None
     sender: asyncio.Task[None] | None = None
+    # When a tick first handed this connection output it has not fully sent yet.
+    pending_since: float | None = None
 
 
 class Broadcaster:
@@ -134,6 +136,10 @@ class Broadcaster:
         while True:
             frame = session.take()
             if frame is None:
+                if conn.pending_since is not None:
+                    # Fan-out lag: from the tick to this client's last frame written.
+                    self.metrics.fanout_lag_seconds.observe(time.monotonic() - conn.pending_since)
+                    conn.pending_since = None
                 conn.wake.clear()
                 await conn.wake.wait()
                 continue
@@ -156,6 +162,8 @@ class Broadcaster:
         for session, _count in self.registry.fan_out(changes, now):
             conn = self.connections.get(session.id)
             if conn is not None:
+                if conn.pending_since is None:
+                    conn.pending_since = now
                 conn.wake.set()
         if now - self._last_heartbeat >= self.heartbeat_s:
             self._last_heartbeat = now

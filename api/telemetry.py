@@ -35,6 +35,12 @@ class ApiMetrics:
             buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=r,
         )
+        self.fanout_lag_seconds = Histogram(
+            "invtwin_fanout_lag_seconds",
+            "From a tick to the last of its frames written to one client's socket",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )
         self.view_lag_seconds = Gauge(
             "invtwin_view_lag_seconds", "Now minus as_of of the latest position applied", registry=r
         )

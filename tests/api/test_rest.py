@@ -101,6 +101,7 @@ def test_metrics_endpoint_exposes_the_service_metrics(client: TestClient) -> Non
         "invtwin_ingest_events_total",
         "invtwin_view_lag_seconds",
         "invtwin_fanout_seconds",
+        "invtwin_fanout_lag_seconds",
         "invtwin_scenario_runs",
     ):
         assert name in text
