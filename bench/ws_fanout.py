@@ -223,11 +223,13 @@ def run_phase(args: argparse.Namespace, clients: int) -> dict[str, Any]:
         for _ in procs:
             connected.get(timeout=300)
         time.sleep(args.warmup)  # bench settling period before measuring, not a wait-for
+        cpu0 = _cpu_seconds(server.pid), sum(_cpu_seconds(p.pid) for p in procs)
         measure.set()
         t0 = time.monotonic()
         time.sleep(args.duration)  # the measurement window itself
         measure.clear()
         elapsed = time.monotonic() - t0
+        cpu1 = _cpu_seconds(server.pid), sum(_cpu_seconds(p.pid) for p in procs)
         stop.set()
         stats = [s for _ in procs for s in out.get(timeout=60)]
     finally:
@@ -241,6 +243,7 @@ def run_phase(args: argparse.Namespace, clients: int) -> dict[str, Any]:
     lat = np.concatenate([s["lat"] for s in stats]) if stats else np.array([])
     per_client = [s["p99_ms"] for s in stats if s["p99_ms"] is not None]
     frames = sum(s["frames"] for s in stats)
+    server_cpu = cpu1[0] - cpu0[0]
     return {
         "clients": clients,
         "latency_p50_ms": round(float(np.percentile(lat, 50)), 1),
@@ -252,7 +255,17 @@ def run_phase(args: argparse.Namespace, clients: int) -> dict[str, Any]:
         "positions_delivered_per_s": round(lat.size / elapsed),
         "starved_clients": sum(1 for s in stats if s["frames"] == 0),
         "seq_gaps": sum(s["gaps"] for s in stats),
+        # CPU actually obtained on a shared machine: tells a saturated server from a starved one.
+        "server_cpu_util": round(server_cpu / elapsed, 2),
+        "server_cpu_us_per_frame": round(1e6 * server_cpu / frames, 1) if frames else None,
+        "clients_cpu_util": round((cpu1[1] - cpu0[1]) / elapsed, 2),
     }
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_port(port: int, timeout: float) -> None:
