@@ -148,7 +148,11 @@ class KafkaFeed:
         config = consumer_config(
             self.bootstrap,
             f"invtwin-api-view-{uuid.uuid4().hex[:10]}",
-            **{"enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 5000},
+            **{
+                "enable.auto.commit": False,
+                "topic.metadata.refresh.interval.ms": 5000,
+                "logger": logging.getLogger("api.kafka.consumer"),
+            },
         )
         consumer = Consumer(config)
         try:

@@ -10,6 +10,7 @@ hang or a silent loss.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any, Protocol
 
@@ -40,6 +41,8 @@ class KafkaEventProducer:
                     "message.timeout.ms": timeout_ms,
                     "request.timeout.ms": min(timeout_ms, 30_000),
                     "socket.connection.setup.timeout.ms": min(timeout_ms, 30_000),
+                    # librdkafka's own log lines go through the service's structured logs.
+                    "logger": logging.getLogger("api.kafka.producer"),
                 },
             )
         )
