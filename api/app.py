@@ -193,6 +193,7 @@ def _add_ops_routes(app: FastAPI) -> None:
                 "positions": len(state.view.positions),
                 "open_alerts": len(state.view.open_alerts),
                 "sites": len(state.view.site_metrics),
+                "stale_versions_ignored": state.view.stale_versions_ignored,
             },
         }
         if ready:

@@ -29,7 +29,7 @@ from api.feed import FakeFeed
 from infra.kafka_clients import delete_topics, ensure_topics
 from infra.topics import FEEDS_API, TOPIC_SPECS
 from tests.api.conftest import TOKENS, auth, make_settings
-from tests.api.fakes import event_json
+from tests.api.fakes import FakeProducer, event_json
 from tests.api.procs import ApiProcess, running_flows, wait_until
 
 pytestmark = pytest.mark.integration
@@ -193,3 +193,40 @@ async def _subscribe_across_a_kill(
     # A new process cannot resume the old session: it says so, then sends a snapshot.
     assert kinds[:2] == ["resync", "snapshot"]
     return state
+
+
+def test_the_view_is_ready_only_once_caught_up_and_never_moves_backwards(
+    kafka_bootstrap: str, twin_topics: dict[str, str], topic_suffix: str, tmp_path: Path
+) -> None:
+    import msgspec
+
+    from infra.topics import TWIN_ALERTS, TWIN_POSITIONS
+    from tests.api.fakes import alert, position
+
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for version in range(1, 2001):  # enough records that catching up takes a moment
+        pos = position(f"SKU-{version % 50:03d}", version, on_hand=version)
+        producer.produce(twin_topics[TWIN_POSITIONS], msgspec.json.encode(pos), pos.sku.encode())
+    producer.produce(twin_topics[TWIN_ALERTS], msgspec.json.encode(alert("al-1")), b"SKU-1")
+    assert producer.flush(10) == 0
+    settings = make_settings(
+        tmp_path, kafka_bootstrap=kafka_bootstrap, api_topic_suffix=topic_suffix
+    )
+    with TestClient(create_app(settings, producer=FakeProducer())) as client:
+        wait_until(lambda: client.get("/readyz").status_code == 200, 30, "the view to catch up")
+        # Ready means everything written before start is in the view.
+        body = client.get("/readyz").json()
+        assert body["view"]["positions"] == 50 and body["view"]["open_alerts"] == 1
+        latest = client.get("/v1/skus/SKU-000", headers=auth("viewer")).json()
+        assert latest["version"] == 2000
+        # At-least-once input: an old version arriving again is ignored.
+        old = position("SKU-000", 50, on_hand=-1)
+        producer.produce(twin_topics[TWIN_POSITIONS], msgspec.json.encode(old), b"SKU-000")
+        assert producer.flush(10) == 0
+        wait_until(
+            lambda: client.get("/readyz").json()["view"]["stale_versions_ignored"] >= 1,
+            30,
+            "the old version to be read",
+        )
+        still = client.get("/v1/skus/SKU-000", headers=auth("viewer")).json()
+        assert (still["version"], still["sites"]["WH-01"]["on_hand"]) == (2000, 2000)
