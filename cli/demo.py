@@ -22,6 +22,7 @@ from cli.supervisor import Child, ChildFailed
 from infra.errors import BrokerError
 
 STATUS_EVERY_S = 10.0
+QUIET_HINT_S = 60.0  # the baseline scenario shows positions within ~15 s of its start
 
 
 def scenario_master_data(scenario: str, out_dir: Path) -> Path:
@@ -77,8 +78,8 @@ def _banner(stack: Stack, scenario: str) -> str:
     return "\n".join(lines)
 
 
-def _status_line(stack: Stack) -> str | None:
-    """One line on what the twin shows now, from GET /v1/network."""
+def _status_line(stack: Stack) -> tuple[str, int] | None:
+    """One line on what the twin shows now, and how many SKUs it holds (GET /v1/network)."""
     token = stack.tokens.get("viewer") or stack.tokens.get("admin", "")
     try:
         network = httpx.get(
@@ -90,11 +91,12 @@ def _status_line(stack: Stack) -> str | None:
     sites = network.get("sites", [])
     fresh = sum(1 for site in sites if site.get("fresh"))
     alerts = sum(network.get("open_alerts", {}).values())
-    return (
+    line = (
         f"[{time.strftime('%H:%M:%S')}] SKUs {totals.get('skus', 0)} · on hand "
         f"{totals.get('on_hand', 0)} · ATP {totals.get('atp', 0)} · sites fresh "
         f"{fresh}/{len(sites)} · open alerts {alerts}"
     )
+    return line, int(totals.get("skus", 0))
 
 
 def _start_simulator(stack: Stack, scenario: str, seed: int) -> Child:
@@ -108,6 +110,7 @@ def _supervise(stack: Stack, scenario: str, seed: int, loop: bool, duration: flo
     simulator: Child | None = _start_simulator(stack, scenario, seed)
     started = time.monotonic()
     next_status = started + 5.0
+    hinted = False
     while duration is None or time.monotonic() - started < duration:
         for name in ("flow-normalize", "flow-twin", "api"):
             child = next(c for c in stack.supervisor.children if c.name == name)
@@ -131,9 +134,15 @@ def _supervise(stack: Stack, scenario: str, seed: int, loop: bool, duration: flo
                 typer.echo(f"Scenario {scenario} finished; the twin stays up.")
                 simulator = None
         if time.monotonic() >= next_status:
-            line = _status_line(stack)
-            if line:
-                typer.echo(line)
+            status = _status_line(stack)
+            if status:
+                typer.echo(status[0])
+                if status[1] == 0 and not hinted and time.monotonic() - started > QUIET_HINT_S:
+                    hinted = True
+                    typer.echo(
+                        f"No position has reached the twin after {QUIET_HINT_S:.0f} s: see the "
+                        f"logs in {stack.supervisor.log_dir} (simulator.log, flow-*.log)."
+                    )
             next_status = time.monotonic() + STATUS_EVERY_S
         time.sleep(0.5)  # the supervision tick, not a wait for a condition
 
