@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage
+from bytewax.connectors.kafka import KafkaError
 
+from dataflows.kafka_io import SinkRecord
 from twin.errors import FieldError
 from twin.wire import DeadLetter
-
-SinkMessage = KafkaSinkMessage[bytes, bytes]
 
 
 def dead_letter_message(
@@ -28,7 +27,7 @@ def dead_letter_message(
     now: datetime,
     errors: list[FieldError] | None = None,
     record_index: int | None = None,
-) -> SinkMessage:
+) -> SinkRecord:
     """`source` is the consumed record (`RawRecord` or `KafkaSourceMessage`)."""
     letter = DeadLetter(
         error_code=error_code,
@@ -42,12 +41,12 @@ def dead_letter_message(
         record_index=record_index,
     )
     key = f"{letter.source_topic}:{letter.partition}".encode()
-    return KafkaSinkMessage(key, encoder.encode(letter))
+    return SinkRecord(key, encoder.encode(letter))
 
 
 def consumer_error_message(
     encoder: msgspec.json.Encoder, err: KafkaError, now: datetime
-) -> SinkMessage:
+) -> SinkRecord:
     """A Kafka consumer error, as data: the flow goes on."""
     return dead_letter_message(
         encoder,

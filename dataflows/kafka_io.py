@@ -11,19 +11,27 @@ from typing import Any, NamedTuple
 
 from bytewax.connectors.kafka import (
     KafkaError,
-    KafkaSink,
     KafkaSinkMessage,
     KafkaSource,
     KafkaSourceMessage,
     _KafkaSourcePartition,
 )
-from confluent_kafka import OFFSET_BEGINNING
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import OFFSET_BEGINNING, Producer
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from dataflows.settings import FlowSettings
 from infra.kafka_clients import producer_config
 
-SinkMessage = KafkaSinkMessage[bytes, bytes]
+
+class SinkRecord(NamedTuple):
+    """A record to produce: the `key`/`value` of `KafkaSinkMessage`, as a cheap tuple."""
+
+    key: bytes | None
+    value: bytes
+
+
+SinkMessage = SinkRecord | KafkaSinkMessage[bytes, bytes]
 
 
 class RawRecord(NamedTuple):
@@ -109,9 +117,40 @@ def kafka_source(settings: FlowSettings, topics: list[str]) -> KafkaSource:
     )
 
 
-def kafka_sink(settings: FlowSettings, topic: str) -> KafkaSink:
+class _LeanSinkPartition(StatelessSinkPartition[Any]):
+    def __init__(self, producer: Producer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    def write_batch(self, items: list[Any]) -> None:
+        produce = self._producer.produce
+        for item in items:
+            while True:
+                try:
+                    produce(self._topic, value=item.value, key=item.key)
+                    break
+                except BufferError:
+                    self._producer.poll(0.01)
+        # Like Bytewax's KafkaSink: a batch is delivered before the epoch can be committed,
+        # so a crash never loses output that recovery believes written (at-least-once).
+        self._producer.flush()
+
+    def close(self) -> None:
+        self._producer.flush()
+
+
+class LeanKafkaSink(DynamicSink[Any]):
+    """Bytewax's `KafkaSink` for `SinkRecord` (or `KafkaSinkMessage`) items, one topic."""
+
+    def __init__(self, config: dict[str, Any], topic: str) -> None:
+        self._config = config
+        self._topic = topic
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _LeanSinkPartition:
+        return _LeanSinkPartition(Producer(self._config), self._topic)
+
+
+def kafka_sink(settings: FlowSettings, topic: str) -> LeanKafkaSink:
     """An idempotent `acks=all` producer sink (the project-wide producer configuration)."""
-    config = producer_config(
-        settings.kafka_bootstrap, **{"enable.idempotence": True, "acks": "all"}
-    )
-    return KafkaSink(settings.brokers(), topic, add_config=config)
+    overrides = {"enable.idempotence": True, "acks": "all"}
+    return LeanKafkaSink(producer_config(settings.kafka_bootstrap, **overrides), topic)

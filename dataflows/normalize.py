@@ -19,19 +19,18 @@ from typing import Literal
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
-from dataflows.kafka_io import RawRecord
+from dataflows.kafka_io import RawRecord, SinkMessage, SinkRecord
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
 
 Feed = Literal["api", "batch", "3pl"]
 Clock = Callable[[], datetime]
-SinkMessage = KafkaSinkMessage[bytes, bytes]
 # What the normalize step emits: ("event", msg) for inventory.events.v1, ("dlq", msg) else.
 Routed = tuple[Literal["event", "dlq"], SinkMessage]
 
@@ -91,7 +90,7 @@ def _normalizer_step(
         assert isinstance(item, RawRecord | KafkaSourceMessage)
         result = normalizer.normalize(feed, item.value or b"")
         for event in result.events:
-            yield "event", KafkaSinkMessage(event.sku.encode(), encoder.encode(event))
+            yield "event", SinkRecord(event.sku.encode(), encoder.encode(event))
         if result.rejections:
             now = clock()
             for rejection in result.rejections:

@@ -25,13 +25,13 @@ from typing import Any
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
-from dataflows.kafka_io import RawRecord
+from dataflows.kafka_io import RawRecord, SinkMessage, SinkRecord
 from dataflows.keys import all_shard_keys, shard_key, shard_of
 from dataflows.messages import DlqCount, ShardOut, SiteSeen
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
@@ -41,7 +41,6 @@ from twin.masterdata import MasterData
 from twin.wire import WindowMetric, dead_letter_decoder
 
 Clock = Callable[[], datetime]
-SinkMessage = KafkaSinkMessage[bytes, bytes]
 _NETWORK_KEY = "network"
 _UNREADABLE = "\x00unreadable"  # a key no shard uses
 
@@ -257,4 +256,4 @@ def _metric_key(metric: Any) -> str:
 
 
 def _message(key: str, value: Any, encoder: msgspec.json.Encoder) -> SinkMessage:
-    return KafkaSinkMessage(key.encode(), encoder.encode(value))
+    return SinkRecord(key.encode(), encoder.encode(value))
