@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from api.auth import Principal, Role, TokenBook
 from api.problems import Forbidden, Unauthenticated
@@ -39,8 +40,9 @@ class AppState:
     scenarios: ScenarioManager
 
 
-def get_state(request: Request) -> AppState:
-    return request.app.state.twin  # type: ignore[no-any-return]
+def get_state(connection: HTTPConnection) -> AppState:
+    """The app's state, from a request or a WebSocket."""
+    return connection.app.state.twin  # type: ignore[no-any-return]
 
 
 State = Annotated[AppState, Depends(get_state)]

@@ -78,7 +78,7 @@ def get_plot(run_id: str, name: str, _: Architect, state: State) -> FileResponse
 @router.websocket("/{run_id}/stream")
 async def stream_scenario(websocket: WebSocket, run_id: str) -> None:
     """Progress, metric series and the final report of a run (architect role)."""
-    state = get_state(websocket)  # type: ignore[arg-type]
+    state = get_state(websocket)
     if await authenticate_websocket(websocket, state, Role.ARCHITECT) is None:
         return
     run = state.scenarios.runs.get(run_id)

@@ -66,7 +66,7 @@ def _query_subscription(websocket: WebSocket) -> tuple[Subscription | None, int 
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
     """Live twin: subscribe by SKUs, sites, channels (viewer role)."""
-    state = get_state(websocket)  # type: ignore[arg-type]
+    state = get_state(websocket)
     if await authenticate_websocket(websocket, state, Role.VIEWER) is None:
         return
     broadcaster = state.broadcaster
