@@ -84,7 +84,12 @@ class Simulation:
         self.end_s = scenario.duration_hours * HOUR
         self.quiet_at: float | None = None
 
-    def start(self, twin_atp: TwinAtp | None = None, run_tag: str = "") -> simpy.Process:
+    def start(
+        self,
+        twin_atp: TwinAtp | None = None,
+        run_tag: str = "",
+        reconcile: list[tuple[int, int, dict[str, int]]] | None = None,
+    ) -> simpy.Process:
         """Start the physical processes and the delivery clock; returns the clock process."""
         self.model = PhysicalModel(
             self.env,
@@ -97,6 +102,8 @@ class Simulation:
             run_tag=run_tag,
         )
         self.model.start()
+        if reconcile:
+            self.model.reconcile(reconcile)
         return self.env.process(self._delivery_clock())
 
     @property

@@ -19,18 +19,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import simpy.rt
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from infra.kafka_clients import consumer_config, producer_config
 from infra.settings import BrokerSettings
 from infra.topics import FEEDS_3PL, FEEDS_API, FEEDS_BATCH, TWIN_METRICS, TWIN_POSITIONS
-from simulator.engine import OnEvent, Simulation, make_recorder
-from simulator.network import Network
+from simulator.engine import REPO_ROOT, OnEvent, Simulation, make_recorder
+from simulator.network import Network, load_network
 from simulator.report import build_report
 from simulator.spec import RestartFault, Scenario
 from twin.wire import SiteMetric, metric_decoder, position_decoder
@@ -76,6 +76,9 @@ class LiveChecker:
         self._mirror = np.zeros((n_s, n_k), dtype=np.int64)
         self._known = np.zeros((n_s, n_k), dtype=bool)
         self._last_seen: dict[tuple[int, int], datetime] = {}
+        self._buckets: dict[tuple[int, int], dict[str, int]] = {}
+        self._offsets: dict[int, int] = {}
+        self._newest: datetime | None = None
         self.latency_s: list[list[float]] = [[] for _ in range(n_s)]
         self.occurred_s: list[list[float]] = [[] for _ in range(n_s)]
         self.duplicates = [0] * n_s
@@ -87,6 +90,7 @@ class LiveChecker:
         self._stop = threading.Event()
         self._start_ts = 0.0
         group = f"sim-checker-{uuid.uuid4().hex[:8]}"
+        self._bootstrap, self._group = bootstrap, group
         self.consumer = Consumer(
             consumer_config(bootstrap, group, **{"auto.offset.reset": "earliest"})
         )
@@ -96,9 +100,13 @@ class LiveChecker:
         self._positions_topic = topics.get(TWIN_POSITIONS, TWIN_POSITIONS)
         self._thread = threading.Thread(target=self._run, name="sim-live-checker", daemon=True)
 
-    def start(self, start: datetime) -> None:
-        self._start_ts = start.timestamp()
+    def start(self) -> None:
         self._thread.start()
+
+    def set_start(self, start: datetime) -> None:
+        """The run's simulated start (its t = 0), for event-to-visible latencies."""
+        with self._lock:
+            self._start_ts = start.timestamp()
 
     def stop(self) -> None:
         self._stop.set()
@@ -112,6 +120,8 @@ class LiveChecker:
                     continue
                 if msg.topic() == self._positions_topic:
                     self._on_position(msg.value())
+                    with self._lock:
+                        self._offsets[msg.partition()] = msg.offset()
                 else:
                     self._on_metric(msg.value())
 
@@ -129,7 +139,16 @@ class LiveChecker:
                     continue
                 self._mirror[s, k] = figures.atp
                 self._known[s, k] = True
+                self._buckets[(s, k)] = {
+                    "reserved": figures.reserved,
+                    "picked": figures.picked,
+                    "receiving": figures.receiving,
+                    "quarantined": figures.quarantined,
+                    "in_transit": figures.in_transit,
+                }
                 last = figures.last_event_at
+                if last is not None and (self._newest is None or last > self._newest):
+                    self._newest = last
                 if last is not None and self._last_seen.get((s, k)) != last:
                     # Approximate event-to-visible: the latest event of this SKU-site became
                     # visible now (positions coalesce, so earlier ones are not seen singly).
@@ -148,6 +167,52 @@ class LiveChecker:
         with self._lock:
             self.duplicates[s] += metric.duplicates
             self.dlq[s] += metric.dlq
+
+    def catch_up(
+        self, timeout_s: float = 30.0
+    ) -> tuple[list[tuple[int, int, dict[str, int]]], datetime | None]:
+        """Read what the twin already publishes; return the open buckets it holds.
+
+        Positions from before this run (a twin that ran an earlier scenario on the same
+        network) are the starting point; the sampler's agreement and latency figures start
+        afresh after this. Also returns the newest event time the twin has seen.
+        """
+        topic = self._positions_topic
+        # A consumer of its own: the checker thread's consumer is busy in `consume`, and a
+        # librdkafka handle must not be called from two threads at once.
+        probe = Consumer(consumer_config(self._bootstrap, f"{self._group}-probe"))
+        ends: dict[int, int] = {}
+        deadline = time.monotonic() + timeout_s
+        try:
+            partitions = list(probe.list_topics(topic, timeout=10).topics[topic].partitions)
+            while partitions and time.monotonic() < deadline:
+                p = partitions[0]
+                try:
+                    _low, high = probe.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=5, cached=False
+                    )
+                except KafkaException:  # a leader moving (new topic, restart): ask again
+                    time.sleep(0.2)
+                    continue
+                if high > 0:
+                    ends[p] = high
+                partitions.pop(0)
+        finally:
+            probe.close()
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(self._offsets.get(p, -1) + 1 >= end for p, end in ends.items()):
+                    break
+            time.sleep(0.05)  # polling the consumer thread's progress, with a deadline
+        with self._lock:
+            leftovers = [
+                (s, k, b) for (s, k), b in sorted(self._buckets.items()) if any(b.values())
+            ]
+            self._known[:] = False
+            for lat in (*self.latency_s, *self.occurred_s):
+                lat.clear()
+            self.positions = 0
+            return leftovers, self._newest
 
     def atp(self, s: int, k: int) -> int | None:
         """The running twin's ATP of one SKU-site as last published (None if never seen)."""
@@ -201,28 +266,38 @@ def run_live(
     """Run in scaled real time against Kafka and the running dataflows; see the module doc."""
     bootstrap = bootstrap or BrokerSettings().kafka_bootstrap
     topics = topics or {}
-    start = datetime.now(UTC).replace(microsecond=0)
-    scenario = scenario.model_copy(update={"start": start})
+    network = load_network(scenario.network, base_dir=REPO_ROOT)
     speed = scenario.live.speed
-    env = simpy.rt.RealtimeEnvironment(factor=1.0 / speed, strict=False)
-    sim = Simulation(scenario, seed, env, on_event=on_event)
-    wall0 = time.monotonic()
-    checker = LiveChecker(
-        bootstrap, topics, sim.network, lambda: (time.monotonic() - wall0) * speed
-    )
-    sink = KafkaFeedSink(bootstrap, topics)
-    sim.sinks.append(sink)
-    recorder = make_recorder(sim, checker)
-    checker.start(start)
+    wall0 = [time.monotonic()]
+    checker = LiveChecker(bootstrap, topics, network, lambda: (time.monotonic() - wall0[0]) * speed)
+    checker.start()
     restarts: list[dict[str, Any]] = []
     try:
-        clock = sim.start(twin_atp=checker.atp, run_tag=_base36(int(start.timestamp())))
+        leftovers, newest = checker.catch_up()
+        # Simulated time runs ahead of the wall clock: a run that follows another on the same
+        # twin starts after everything the earlier one reported, or its opening counts
+        # would be older than the earlier run's movements.
+        start = datetime.now(UTC)
+        if newest is not None:
+            start = max(start, newest + timedelta(seconds=1))
+        start = start.replace(microsecond=0)
+        checker.set_start(start)
+        scenario = scenario.model_copy(update={"start": start})
+        env = simpy.rt.RealtimeEnvironment(factor=1.0 / speed, strict=False)
+        sim = Simulation(scenario, seed, env, network=network, on_event=on_event)
+        sink = KafkaFeedSink(bootstrap, topics)
+        sim.sinks.append(sink)
+        recorder = make_recorder(sim, checker)
+        wall0[0] = time.monotonic()
+        clock = sim.start(
+            twin_atp=checker.atp, run_tag=_base36(int(start.timestamp())), reconcile=leftovers
+        )
         env.process(sim.sampler(recorder, scenario.report.sample_minutes * 60.0))
         for fault in sim.faults.restarts:
             env.process(_restart(env, fault, restart_hook, restarts))
         env.run(until=clock)
         sink.flush()
-        quiet = _await_agreement(sim, checker, scenario.live.quiescence_timeout_s, wall0, speed)
+        quiet = _await_agreement(sim, checker, scenario.live.quiescence_timeout_s, wall0[0], speed)
         sim.publish(recorder.sample(quiet))
     finally:
         for thread in [r.pop("_thread") for r in restarts if "_thread" in r]:
@@ -232,6 +307,7 @@ def run_live(
     header = sim.header("live")
     header["live"] = {
         "speed": speed,
+        "reconciled_sku_sites": len(leftovers),
         "positions_seen": checker.positions,
         "producer_errors": sink.errors[:20],
         "restarts": restarts,

@@ -101,13 +101,15 @@ class PhysicalModel:
         ref: str = "",
         report_delay: float = 0.0,
         reported_qty: int | None = None,
+        physical: bool = True,
     ) -> None:
         """Record a movement that physically happened at `t` and hand it to the site's feed.
 
         `qty` is in base units (what truth changes by); `reported_qty` in `uom` is what the
         feed says when the site reports in another unit (a receipt in cases).
         """
-        self._apply(s, etype, k, qty, to_s)
+        if physical:
+            self._apply(s, etype, k, qty, to_s)
         self._seq[s] += 1
         if self._is_3pl[s]:
             # A 3PL file keeps whole seconds: round up, so the reported instant stays after
@@ -190,6 +192,20 @@ class PhysicalModel:
                 env.process(self._cycle_counts(s))
             if self.ops.shrinkage_events_per_site_per_day > 0:
                 env.process(self._shrinkage(s))
+
+    def reconcile(self, leftovers: list[tuple[int, int, dict[str, int]]]) -> None:
+        """Report, at t=0, what clears buckets a long-running twin kept from an earlier run.
+
+        Live runs may meet a twin that still holds an earlier run's open orders, receipts,
+        holds and transfers for this network (on-hand is reset by the opening counts). These
+        bookkeeping records bring those buckets to zero; nothing physical happens (truth is
+        untouched). Their on-hand effects occur at the opening counts' instant, so the counts
+        absorb them.
+        """
+        for s, k, buckets in leftovers:
+            for etype, q, at_s, to_s, xfer in _clearing_events(s, buckets, self.net.n_sites):
+                self.emit(at_s, etype, k, q, 0.0, ref="reconcile", physical=False, to_s=to_s,
+                          transfer_id=xfer)  # fmt: skip
 
     def _opening_stock(self) -> None:
         # Opening stock sits between reorder point and target; an opening count at t=0
@@ -433,3 +449,39 @@ class PhysicalModel:
                 self.count_log.append((t, s, k))
                 counted = int(self.truth.on_hand[s, k])
                 self.emit(s, "COUNTED", k, counted, t, ref=f"CC-{s}-{int(t)}", report_delay=delay)
+
+
+def _clearing_events(
+    s: int, b: dict[str, int], n_sites: int
+) -> list[tuple[str, int, int, int, str]]:
+    """(type, qty, reporting site, to_site, transfer_id) that bring b's buckets to zero at s."""
+    out: list[tuple[str, int, int, int, str]] = []
+    reserved, picked = b.get("reserved", 0), b.get("picked", 0)
+    receiving, held, transit = (
+        b.get("receiving", 0),
+        b.get("quarantined", 0),
+        b.get("in_transit", 0),
+    )
+    if reserved > 0:
+        out.append(("RESERVATION_RELEASED", reserved, s, -1, ""))
+    elif reserved < 0:
+        out.append(("RESERVED", -reserved, s, -1, ""))
+    if picked > 0:
+        out.append(("SHIPPED", picked, s, -1, ""))
+    elif picked < 0:
+        out += [("RESERVED", -picked, s, -1, ""), ("PICKED", -picked, s, -1, "")]
+    if receiving > 0:
+        out.append(("PUT_AWAY", receiving, s, -1, ""))
+    elif receiving < 0:
+        out.append(("RECEIVED", -receiving, s, -1, ""))
+    if held > 0:
+        out.append(("QUALITY_RELEASE", held, s, -1, ""))
+    elif held < 0:
+        out.append(("QUALITY_HOLD", -held, s, -1, ""))
+    if transit > 0:
+        xfer = f"RECON-{s}-{transit}"
+        out += [("TRANSFER_RECEIVED", transit, s, -1, xfer), ("PUT_AWAY", transit, s, -1, "")]
+    elif transit < 0 and n_sites > 1:
+        xfer = f"RECON-{s}-{-transit}"
+        out.append(("TRANSFER_SHIPPED", -transit, (s + 1) % n_sites, s, xfer))
+    return out
