@@ -10,7 +10,9 @@ the running twin (the dataflows) publishes positions.
   `live.quiescence_timeout_s`) for the twin to agree with ground truth, then reports.
 
 Simulated time starts at the wall-clock instant of the run (so the flows' freshness and
-windows see plausible times) and runs `live.speed` times faster than the wall clock.
+windows see plausible times), or just after the newest event the twin already holds, and
+runs `live.speed` times faster than the wall clock. What an earlier run left open in the twin
+is cleared at t = 0 (`PhysicalModel.reconcile`), so runs can follow each other on one twin.
 """
 
 from __future__ import annotations
