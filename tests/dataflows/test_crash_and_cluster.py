@@ -79,11 +79,17 @@ def test_sigkilled_three_times_the_twin_flow_ends_on_the_ground_truth(
     resent = rng.sample(events, 4_000)
     stream = [*events, *resent]
     rng.shuffle(stream)
-    _produce_events(kafka_bootstrap, twin_topics["inventory.events.v1"], stream)
+    # The input arrives in four parts while the flow runs, so every kill lands on a running
+    # flow with work in hand, however fast or slow the machine is.
+    quarter = len(stream) // 4
+    parts = [stream[:quarter], stream[quarter : 2 * quarter], stream[2 * quarter : 3 * quarter]]
+    parts.append(stream[3 * quarter :])
+    events_topic = twin_topics["inventory.events.v1"]
+    _produce_events(kafka_bootstrap, events_topic, parts[0])
 
     positions = twin_topics["twin.positions.v1"]
     env = _env(kafka_bootstrap, master_path, tmp_path)
-    args = ["--topic-suffix", topic_suffix, "--snapshot-interval", "3", "--stop-at-end"]
+    args = ["--topic-suffix", topic_suffix, "--snapshot-interval", "3"]
     recovery_dir = tmp_path / "recovery" / f"twin{topic_suffix}"
     log = tmp_path / "flow.log"
 
@@ -99,17 +105,20 @@ def test_sigkilled_three_times_the_twin_flow_ends_on_the_ground_truth(
                 what=f"twin flow output before kill {attempt + 1}",
                 every=0.05,
             )
-            if attempt > 0:
+            if attempt == 0:
+                assert _shard_snapshots(recovery_dir) == 0, "first kill came after a snapshot"
+            else:
                 # Later kills come after a snapshot exists, so a resume from a snapshot (not
-                # only from the start) is what gets tested, however loaded the machine is.
+                # only from the start) is what gets tested.
                 wait_until(
                     lambda p=proc: _shard_snapshots(recovery_dir) > 0 or p.poll() is not None,
                     timeout=240,
                     what=f"a shard snapshot before kill {attempt + 1}",
                     every=0.1,
                 )
-                # then a random moment while the flow works through its backlog
-                kill_at = time.monotonic() + rng.uniform(1.5, 6.0)
+                _produce_events(kafka_bootstrap, events_topic, parts[attempt])
+                # then a random moment while the flow works through the new part
+                kill_at = time.monotonic() + rng.uniform(0.2, 2.5)
                 wait_until(
                     lambda k=kill_at, p=proc: time.monotonic() >= k or p.poll() is not None,
                     timeout=30,
@@ -117,15 +126,14 @@ def test_sigkilled_three_times_the_twin_flow_ends_on_the_ground_truth(
                     every=0.05,
                 )
             assert proc.poll() is None, f"flow ended before kill {attempt + 1}:\n{log.read_text()}"
-            if attempt == 0:
-                assert _shard_snapshots(recovery_dir) == 0, "first kill came after a snapshot"
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
 
     assert _shard_snapshots(recovery_dir) > 0
-    final = start_flow("twin", args, env, log)
+    _produce_events(kafka_bootstrap, events_topic, parts[3])
+    final = start_flow("twin", [*args, "--stop-at-end"], env, log)
     assert final.wait(timeout=600) == 0, log.read_text()[-3000:]
 
     latest = latest_from_topic(kafka_bootstrap, positions)
