@@ -27,6 +27,7 @@ def dead_letter_message(
     now: datetime,
     errors: list[FieldError] | None = None,
     record_index: int | None = None,
+    site: str | None = None,
 ) -> SinkRecord:
     """`source` is the consumed record (`RawRecord` or `KafkaSourceMessage`)."""
     letter = DeadLetter(
@@ -39,6 +40,7 @@ def dead_letter_message(
         rejected_at=now,
         errors=errors or [],
         record_index=record_index,
+        site=site,
     )
     key = f"{letter.source_topic}:{letter.partition}".encode()
     return SinkRecord(key, encoder.encode(letter))

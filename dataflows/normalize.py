@@ -114,4 +114,5 @@ def _dead_letter(
         now=now,
         errors=list(rejection.errors),
         record_index=rejection.record_index,
+        site=rejection.site,
     )

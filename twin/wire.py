@@ -142,6 +142,8 @@ class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
     rejected_at: datetime
     errors: list[FieldError] = []
     record_index: int | None = None
+    # The canonical site the record came from, when it can be told (per-site DLQ counts).
+    site: str | None = None
 
 
 position_decoder = msgspec.json.Decoder(Position)

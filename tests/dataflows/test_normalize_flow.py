@@ -60,6 +60,9 @@ def test_every_record_becomes_a_canonical_event_or_a_dead_letter(master, feeds, 
     assert sorted(bytes(x.original) for x in letters) == sorted(feeds.malformed)
     assert {x.source_topic for x in letters} == {"feeds.api.v1", "feeds.batch.v1", "feeds.3pl.v1"}
     assert all(x.offset >= 0 and x.error_code and x.message for x in letters)
+    # a dead letter names its site when the record tells it, for per-site DLQ counts
+    assert {x.site for x in letters} - {None} <= {s.id for s in master.sites}
+    assert any(x.site is not None for x in letters)
 
 
 def test_one_and_two_workers_give_the_same_output(master, feeds):

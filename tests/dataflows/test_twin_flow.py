@@ -19,7 +19,14 @@ from tests.dataflows.scripted import T0, buckets_of, expected_positions, script_
 from twin.events import EventType, InventoryEvent
 from twin.masterdata_gen import generate_master_data
 from twin.windows import WindowConfig
-from twin.wire import SiteMetric, WindowMetric, alert_decoder, dead_letter_decoder, metric_decoder
+from twin.wire import (
+    DeadLetter,
+    SiteMetric,
+    WindowMetric,
+    alert_decoder,
+    dead_letter_decoder,
+    metric_decoder,
+)
 
 _enc = msgspec.json.Encoder()
 
@@ -254,3 +261,32 @@ def test_a_record_that_is_not_a_canonical_event_is_dead_lettered_not_dropped(mas
         (b'{"event_id": 1}', 2, "INVALID_CANONICAL_EVENT"),
     ]
     assert latest_positions(out.positions)[sku].sites["WH-01"].on_hand == 4
+
+
+def test_dead_letters_are_counted_per_site_in_the_site_metrics(master):
+    _, stream = _scripted(master, n=300, seed=4)
+    site = master.sites[0].id
+    letters = [
+        DeadLetter(
+            error_code="unknown_sku",
+            message="sku: no such SKU",
+            original=b"{}",
+            source_topic="feeds.api.v1",
+            partition=0,
+            offset=i,
+            rejected_at=T0,
+            site=site,
+        )
+        for i in range(3)
+    ]
+    out = _run_twin(
+        master,
+        kafka_messages("inventory.events.v1", map(_enc.encode, stream)),
+        1,
+        dlq_source=source(kafka_messages("inventory.dlq.v1", map(_enc.encode, letters))),
+    )
+    per_site: dict[str, int] = {}
+    for metric in out.metrics_of(SiteMetric):
+        per_site[metric.site] = per_site.get(metric.site, 0) + metric.dlq
+    assert per_site[site] == 3
+    assert sum(per_site.values()) == 3

@@ -462,3 +462,27 @@ def test_the_shipped_sample_feeds_normalize_cleanly_against_the_example_network(
     result = example.normalize(feed, (EXAMPLES / "feeds" / name).read_bytes())  # type: ignore[arg-type]
     assert result.rejections == []
     assert len(result.events) == events
+
+
+def test_rejections_and_their_dead_letters_name_the_site_they_came_from(
+    normalizer: Normalizer,
+) -> None:
+    api = normalizer.normalize("api", api_json(sku="NOPE"))
+    batch_raw = (
+        b'{"batch_id": "B-9", "site": "WH-02", "sent_at": "2026-11-26T10:15:00Z", "records": ['
+        + api_json(site="WH-02", sku="NOPE")
+        + b"]}"
+    )
+    batch = normalizer.normalize("batch", batch_raw)
+    tpl = normalizer.normalize("3pl", HEADER + b"8,DAL1,0007,XXX,1,EA,11/26/2026 04:00:00,,,\n")
+    unreadable = normalizer.normalize("api", b"{not json")
+    sites = [r.site for res in (api, batch, tpl, unreadable) for r in res.rejections]
+    assert sites == ["WH-01", "WH-02", "TPL-01", None]
+    letter = dead_letter(
+        api.rejections[0],
+        source_topic="feeds.api.v1",
+        partition=0,
+        offset=5,
+        rejected_at=datetime(2026, 11, 26, tzinfo=UTC),
+    )
+    assert dead_letter_decoder.decode(msgspec.json.encode(letter)).site == "WH-01"

@@ -14,6 +14,7 @@ from twin.normalize.common import (
     json_record,
     raw_list_decoder,
     rejection,
+    site_of_record,
 )
 from twin.validation import DECODE_FAILURES, explain_failure
 
@@ -39,7 +40,8 @@ def normalize_api(index: MasterIndex, raw: bytes) -> NormalizeResult:
 def _add(result: NormalizeResult, index: MasterIndex, raw: bytes, record_index: int | None) -> None:
     outcome = json_record(index, raw, source_prefix=SOURCE_PREFIX)
     if isinstance(outcome, list):
-        result.rejections.append(rejection(outcome, raw, record_index))
+        site = site_of_record(index, raw)
+        result.rejections.append(rejection(outcome, raw, record_index, site=site))
     else:
         result.events.append(outcome)
 

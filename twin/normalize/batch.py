@@ -18,7 +18,7 @@ import msgspec
 
 from twin.events import AwareDatetime, NonEmpty
 from twin.masterdata import MasterIndex
-from twin.normalize.common import NormalizeResult, json_record, rejection
+from twin.normalize.common import NormalizeResult, json_record, rejection, site_of_record
 from twin.validation import DECODE_FAILURES, explain_failure
 
 SOURCE_PREFIX = "batch"
@@ -74,7 +74,8 @@ def _add(
         index, original, source_prefix=SOURCE_PREFIX, site=site, recorded_at=sent_at
     )
     if isinstance(outcome, list):
-        result.rejections.append(rejection(outcome, original, record_index))
+        known = site if site in index.sites else site_of_record(index, original)
+        result.rejections.append(rejection(outcome, original, record_index, site=known))
     else:
         result.events.append(outcome)
 

@@ -9,6 +9,7 @@ master-data problem of it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -32,6 +33,7 @@ class Rejection(msgspec.Struct, kw_only=True):
     errors: list[FieldError]
     original: bytes
     record_index: int | None = None
+    site: str | None = None
 
 
 class NormalizeResult(msgspec.Struct, kw_only=True):
@@ -63,7 +65,11 @@ raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def rejection(
-    errors: list[FieldError], original: bytes, record_index: int | None = None
+    errors: list[FieldError],
+    original: bytes,
+    record_index: int | None = None,
+    *,
+    site: str | None = None,
 ) -> Rejection:
     """A rejection whose code is its first error's code and whose message lists them all."""
     message = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
@@ -73,7 +79,27 @@ def rejection(
         errors=errors,
         original=original,
         record_index=record_index,
+        site=site,
     )
+
+
+class _SiteProbe(msgspec.Struct):
+    site: Any = None
+
+
+_site_probe_decoder = msgspec.json.Decoder(_SiteProbe)
+
+
+def site_of_record(index: MasterIndex, raw: bytes) -> str | None:
+    """The canonical site a rejected JSON record names, if it names a known one.
+
+    Only for per-site dead-letter counts: a record too broken to say is counted nowhere.
+    """
+    try:
+        site = _site_probe_decoder.decode(raw).site
+    except DECODE_FAILURES:
+        return None
+    return site if isinstance(site, str) and site in index.sites else None
 
 
 def dead_letter(
@@ -99,6 +125,7 @@ def dead_letter(
         rejected_at=rejected_at,
         errors=rejected.errors,
         record_index=rejected.record_index,
+        site=rejected.site,
     )
 
 

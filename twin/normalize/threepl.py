@@ -152,7 +152,8 @@ def normalize_3pl(book: PartnerBook, raw: bytes, partner_id: str | None = None) 
     for record_index, (line_no, line) in enumerate(rows):
         outcome = _row(book, partner, header, line, line_no + 1)
         if isinstance(outcome, list):
-            result.rejections.append(rejection(outcome, line, record_index))
+            site = _site_of_line(book, partner, header, line)
+            result.rejections.append(rejection(outcome, line, record_index, site=site))
         else:
             result.events.append(outcome)
     return result
@@ -215,6 +216,19 @@ def _row(
     if partner is None:
         return [_err("WHSE", whse, "unknown_site", f"no partner profile has warehouse {whse!r}")]
     return _row_event(book, partner, row)
+
+
+def _site_of_line(
+    book: PartnerBook, partner: PartnerProfile | None, header: dict[str, int], line: bytes
+) -> str | None:
+    """The canonical site of a rejected row, when its warehouse can be told (DLQ counts)."""
+    cells = _cells(line)
+    column = header.get("WHSE")
+    if isinstance(cells, FieldError) or column is None or column >= len(cells):
+        return partner.site if partner is not None else None
+    whse = cells[column].strip()
+    owner = partner or book.by_warehouse.get(whse)
+    return book.site_of(owner, whse) if owner is not None else None
 
 
 def _row_event(
