@@ -23,21 +23,26 @@ async def _wait_for(predicate, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
+def _broadcaster(*, max_queue: int, max_lag_s: float, seed: int) -> tuple[TwinView, Broadcaster]:
+    view = TwinView()
+    broadcaster = Broadcaster(
+        view,
+        ApiMetrics(),
+        tick_s=0.01,
+        heartbeat_s=3600,
+        session_ttl_s=60,
+        max_queue=max_queue,
+        replay_size=16,
+        max_coalesced=10_000,
+        max_lag_s=max_lag_s,
+        rng=random.Random(seed),
+    )
+    return view, broadcaster
+
+
 def test_a_stuck_client_is_coalesced_then_closed_while_a_fast_one_keeps_up() -> None:
     async def scenario() -> None:
-        view = TwinView()
-        broadcaster = Broadcaster(
-            view,
-            ApiMetrics(),
-            tick_s=0.01,
-            heartbeat_s=3600,
-            session_ttl_s=60,
-            max_queue=2,
-            replay_size=16,
-            max_coalesced=10_000,
-            max_lag_s=0.3,
-            rng=random.Random(3),
-        )
+        view, broadcaster = _broadcaster(max_queue=2, max_lag_s=0.3, seed=3)
         fast_frames: list[dict] = []
         stuck_sent: list[dict] = []
         release = asyncio.Event()
@@ -65,9 +70,8 @@ def test_a_stuck_client_is_coalesced_then_closed_while_a_fast_one_keeps_up() -> 
         # The stuck one is coalescing rather than queueing every tick.
         assert stuck.session.coalesced is not None
         assert len(stuck.session.outbox) <= 2
-        # Still stuck after max_lag_s: closed as a slow consumer.
-        await asyncio.sleep(0.4)
-        broadcaster.tick(time.monotonic())
+        # Still stuck after max_lag_s (the clock is passed in): closed as a slow consumer.
+        broadcaster.tick(time.monotonic() + 0.4)
         await _wait_for(lambda: stuck.sender.done())
         assert "slow consumer" in (stuck.close_reason or "")
         assert fast.close_reason is None
@@ -78,19 +82,7 @@ def test_a_stuck_client_is_coalesced_then_closed_while_a_fast_one_keeps_up() -> 
 
 def test_a_briefly_slow_client_receives_one_coalesced_delta_then_catches_up() -> None:
     async def scenario() -> None:
-        view = TwinView()
-        broadcaster = Broadcaster(
-            view,
-            ApiMetrics(),
-            tick_s=0.01,
-            heartbeat_s=3600,
-            session_ttl_s=60,
-            max_queue=1,
-            replay_size=16,
-            max_coalesced=10_000,
-            max_lag_s=30,
-            rng=random.Random(4),
-        )
+        view, broadcaster = _broadcaster(max_queue=1, max_lag_s=30, seed=4)
         got: list[dict] = []
         gate = asyncio.Event()
 
