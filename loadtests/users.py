@@ -43,43 +43,31 @@ class IngestUser(FastHttpUser):
     @task(4)
     def post_one(self) -> None:
         event_id, body = self.events.encode_one()
-        headers = {**self.auth, "Content-Type": "application/json", "Idempotency-Key": event_id}
-        with self.client.post(
-            "/v1/events",
-            data=body,
-            headers=headers,
-            name="/v1/events (one)",
-            catch_response=True,
-        ) as response:
-            _expect(response, (202,))
+        self._post(body, "/v1/events (one)", (202,), idempotency_key=event_id)
 
     @task(1)
     def post_batch(self) -> None:
         body = self.events.encode_batch(self.batch_size)
-        headers = {**self.auth, "Content-Type": "application/json"}
-        with self.client.post(
-            "/v1/events",
-            data=body,
-            headers=headers,
-            name="/v1/events (batch)",
-            catch_response=True,
-        ) as response:
-            _expect(response, (202,))
+        self._post(body, "/v1/events (batch)", (202,))
 
     @task(1)
     def replay_same_key(self) -> None:
         """A retried POST with the same Idempotency-Key must be accepted, not duplicated."""
         event_id, body = self.events.encode_one()
-        headers = {**self.auth, "Content-Type": "application/json", "Idempotency-Key": event_id}
         for attempt in ("first", "retry"):
-            with self.client.post(
-                "/v1/events",
-                data=body,
-                headers=headers,
-                name=f"/v1/events (idempotent {attempt})",
-                catch_response=True,
-            ) as response:
-                _expect(response, (200, 202))
+            name = f"/v1/events (idempotent {attempt})"
+            self._post(body, name, (200, 202), idempotency_key=event_id)
+
+    def _post(
+        self, body: bytes, name: str, ok: tuple[int, ...], idempotency_key: str | None = None
+    ) -> None:
+        headers = {**self.auth, "Content-Type": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        with self.client.post(
+            "/v1/events", data=body, headers=headers, name=name, catch_response=True
+        ) as response:
+            _expect(response, ok)
 
 
 class ReaderUser(FastHttpUser):
