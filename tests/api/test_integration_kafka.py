@@ -30,7 +30,8 @@ from infra.kafka_clients import delete_topics, ensure_topics
 from infra.topics import FEEDS_API, TOPIC_SPECS
 from tests.api.conftest import TOKENS, auth, make_settings
 from tests.api.fakes import FakeProducer, event_json
-from tests.api.procs import ApiProcess, running_flows, wait_until
+from tests.api.procs import ApiProcess, running_flows
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,8 @@ from api.app import create_app
 from api.feed import FakeFeed
 from tests.api.conftest import TOKENS, make_settings
 from tests.api.fakes import FakeProducer
-from tests.api.procs import free_port, wait_until
+from tests.api.procs import free_port
+from tests.polling import wait_until
 from twin.wire import NetworkTotals, Position, SitePosition
 
 SITES = [f"S-{i:03d}" for i in range(60)]

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -67,15 +67,6 @@ def read_all(bootstrap: str, topic: str, timeout: float = 60.0) -> list:
         return out
     finally:
         consumer.close()
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> None:
-    """Poll `check` until it is true; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)  # the poll period, not a wait for a result
 
 
 def flow_command(name: str, *args: str) -> list[str]:

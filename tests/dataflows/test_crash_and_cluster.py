@@ -23,9 +23,10 @@ from confluent_kafka import Consumer, TopicPartition
 from dataflows.production import twin_flow
 from infra.kafka_clients import delete_topics, ensure_topics
 from infra.topics import TOPIC_SPECS, topic_names
-from tests.dataflows.kafkakit import produce, start_flow, wait_until
+from tests.dataflows.kafkakit import produce, start_flow
 from tests.dataflows.scripted import T0, buckets_of, expected_positions, script_events
 from tests.dataflows.test_flows_on_kafka import bounded_settings, calm_master, latest_from_topic
+from tests.polling import wait_until
 from twin.masterdata import dump_master_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
