@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # Dependencies first so that code edits do not reinstall them.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY twin ./twin
 COPY dataflows ./dataflows
 COPY simulator ./simulator
@@ -22,7 +22,7 @@ COPY cli ./cli
 COPY infra ./infra
 COPY loadtests ./loadtests
 COPY examples ./examples
-RUN pip install . \
+RUN pip install -c constraints.txt . \
     && useradd --create-home --uid 10001 twin \
     && mkdir -p /state \
     && chown twin /state
@@ -34,5 +34,5 @@ CMD ["--help"]
 
 FROM app AS load
 USER root
-RUN pip install "locust>=2.29"
+RUN pip install -c constraints.txt locust
 USER twin

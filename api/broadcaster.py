@@ -95,6 +95,9 @@ class Broadcaster:
             else:
                 session, resync = None, True
         if session is None:
+            # Hand out what the view changed since the last tick first: the snapshot then
+            # includes it, and no later delta repeats a state older than the snapshot.
+            self._fan_out_changes(time.monotonic())
             session = self.registry.new_session(subscription)
             if resync:
                 session.push_control(control_frame("resync", reason=_resync_reason(since)))
@@ -113,6 +116,7 @@ class Broadcaster:
             return
         if since is not None and since != session.last_seq:
             session.push_control(control_frame("resync", reason=_resync_reason(since)))
+        self._fan_out_changes(time.monotonic())
         self.registry.move(session, subscription)
         session.snapshot(snapshot_body(self.view, subscription, session.id))
         conn.wake.set()
@@ -157,22 +161,27 @@ class Broadcaster:
                 log.exception("stream tick failed")
 
     def tick(self, now: float) -> None:
+        self._fan_out_changes(now)
+        if now - self._last_heartbeat >= self.heartbeat_s:
+            self._last_heartbeat = now
+            self._heartbeat()
+        self._close_slow(now)
+        self.registry.expire(now, self.session_ttl_s)
+        self._observe_view_lag()
+
+    def _fan_out_changes(self, now: float) -> None:
+        """Drain the view's changes into every session's queue and wake their senders."""
         started = time.perf_counter()
         changes = self.view.drain_changes()
+        if not changes:
+            return
         for session, _count in self.registry.fan_out(changes, now):
             conn = self.connections.get(session.id)
             if conn is not None:
                 if conn.pending_since is None:
                     conn.pending_since = now
                 conn.wake.set()
-        if now - self._last_heartbeat >= self.heartbeat_s:
-            self._last_heartbeat = now
-            self._heartbeat()
-        self._close_slow(now)
-        self.registry.expire(now, self.session_ttl_s)
-        if changes:
-            self.metrics.fanout_seconds.observe(time.perf_counter() - started)
-        self._observe_view_lag()
+        self.metrics.fanout_seconds.observe(time.perf_counter() - started)
 
     def _heartbeat(self) -> None:
         server_time = _now_iso()

@@ -106,3 +106,22 @@ def test_a_briefly_slow_client_receives_one_coalesced_delta_then_catches_up() ->
         await broadcaster.close_all()
 
     asyncio.run(scenario())
+
+
+def test_changes_pending_at_connect_are_in_the_snapshot_and_never_repeated_as_a_delta() -> None:
+    """The race CI hit: a change lands in the view, a client connects before the next tick."""
+    view, broadcaster = _broadcaster(max_queue=8, max_lag_s=60, seed=5)
+    view.apply(position("SKU-1", 1))
+    conn, _ = broadcaster.open(Subscription.build(), None, None)
+    snapshot = msgspec.json.decode(conn.session.take())
+    assert snapshot["type"] == "snapshot"
+    assert [p["version"] for p in snapshot["positions"]] == [1]
+
+    broadcaster.tick(time.monotonic())  # the tick that used to resend version 1
+    assert conn.session.take() is None
+
+    view.apply(position("SKU-1", 2))
+    broadcaster.tick(time.monotonic())
+    delta = msgspec.json.decode(conn.session.take())
+    assert delta["seq"] == snapshot["seq"] + 1
+    assert [p["version"] for p in delta["positions"]] == [2]

@@ -154,7 +154,12 @@ def test_resolve_rejects_an_unknown_option_so_the_command_checks_can_fail() -> N
 def test_dockerfile_installs_the_app_and_has_a_locust_stage() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert dockerfile.startswith("#") and "FROM python:3.11-slim AS app" in dockerfile
-    assert "RUN pip install ." in dockerfile
+    assert "RUN pip install -c constraints.txt ." in dockerfile  # the versions CI tested
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY "):
+            *sources, _dest = line.split()[1:]
+            missing = [s for s in sources if not (REPO / s).exists()]
+            assert not missing, f"Dockerfile copies {missing}, which the repo does not have"
     assert "FROM app AS load" in dockerfile and "locust" in dockerfile
     assert 'ENTRYPOINT ["invtwin"]' in dockerfile
     for service in ("locust",):
