@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 
 from bytewax.connectors.kafka import (
     KafkaError,
-    KafkaSinkMessage,
     KafkaSource,
     KafkaSourceMessage,
     _KafkaSourcePartition,
@@ -25,20 +24,27 @@ from infra.kafka_clients import producer_config
 
 
 class SinkRecord(NamedTuple):
-    """A record to produce: the `key`/`value` of `KafkaSinkMessage`, as a cheap tuple."""
+    """A record to produce: the `key`/`value` of `KafkaSinkMessage`, as a cheap tuple.
+
+    Hot paths build plain `(key, value)` tuples (a NamedTuple's constructor costs several
+    times more); both unpack the same way, so sinks accept either.
+    """
 
     key: bytes | None
     value: bytes
 
 
-SinkMessage = SinkRecord | KafkaSinkMessage[bytes, bytes]
+SinkMessage = SinkRecord | tuple[bytes | None, bytes]
+# What the flows hand their sinks: every record a step produced for one input batch, so
+# Bytewax moves one item per batch instead of one per record.
+SinkBatch = list[SinkMessage]
 
 
 class RawRecord(NamedTuple):
     """One consumed Kafka record: the attributes of `KafkaSourceMessage` the flows use.
 
-    A tuple is several times cheaper to build than Bytewax's frozen dataclass, and at tens
-    of thousands of records per second that was the largest cost of the source (profiled).
+    Built only where a record's coordinates are needed (a dead letter); the hot path reads
+    confluent-kafka's own message objects.
     """
 
     key: bytes | None
@@ -47,60 +53,83 @@ class RawRecord(NamedTuple):
     partition: int
     offset: int
 
+    @classmethod
+    def of(cls, msg: Any) -> RawRecord:
+        """From a confluent-kafka `Message`, a `KafkaSourceMessage` or a `RawRecord`."""
+        if isinstance(msg, RawRecord | KafkaSourceMessage):
+            return RawRecord(msg.key, msg.value, msg.topic, msg.partition, msg.offset)
+        return RawRecord(msg.key(), msg.value(), msg.topic(), msg.partition(), msg.offset())
 
-class _LeanPartition(_KafkaSourcePartition):
-    """Bytewax 0.21.1's Kafka partition reader, emitting `RawRecord`s.
 
-    Same offsets, EOF and error handling as the original (`next_batch` is copied from it,
-    with the record construction changed); errors still arrive as `KafkaError` items.
+def value_of(msg: Any) -> bytes:
+    """The value of a consumed record, whichever of the three shapes it has."""
+    value = msg.value
+    if callable(value):  # a confluent-kafka Message: accessors, not attributes
+        value = value()
+    return value or b""
+
+
+class _BatchPartition(_KafkaSourcePartition):
+    """Bytewax 0.21.1's Kafka partition reader, emitting each consumed batch as ONE item.
+
+    The item is the list of confluent-kafka `Message`s as `consume` returned them (errors
+    replaced by `KafkaError` items, as Bytewax does). Per-item costs of Bytewax and of
+    building a record object per message were the largest share of the flows' time
+    (profiled), and every step downstream works per batch anyway. Same offsets, EOF and
+    error handling as the original `next_batch`, which this is copied from.
     """
 
     def next_batch(self) -> list[Any]:
         if self._eof:
             raise StopIteration()
         msgs = self._consumer.consume(self._batch_size, 0.001)
-        batch: list[Any] = []
-        last_offset = None
-        for msg in msgs:
+        if not msgs:
+            return []
+        batch: list[Any] = msgs
+        for i, msg in enumerate(msgs):
             error = msg.error()
-            if error is not None:
-                if error.code() == ConfluentKafkaError._PARTITION_EOF:
-                    self._eof = True
-                    break
-                batch.append(
-                    KafkaError(
-                        error,
-                        KafkaSourceMessage(
-                            key=msg.key(),
-                            value=msg.value(),
-                            topic=msg.topic(),
-                            offset=msg.offset(),
-                            partition=msg.partition(),
-                        ),
-                    )
-                )
-            else:
-                batch.append(
-                    RawRecord(msg.key(), msg.value(), msg.topic(), msg.partition(), msg.offset())
-                )
-            last_offset = msg.offset()
-        if last_offset is not None:
-            self._offset = last_offset + 1
-        return batch
+            if error is None:
+                continue
+            if error.code() == ConfluentKafkaError._PARTITION_EOF:
+                self._eof = True
+                batch = batch[:i]
+                break
+            batch[i] = KafkaError(
+                error,
+                KafkaSourceMessage(
+                    key=msg.key(),
+                    value=msg.value(),
+                    topic=msg.topic(),
+                    offset=msg.offset(),
+                    partition=msg.partition(),
+                ),
+            )
+        if not batch:
+            return []
+        last = batch[-1]
+        self._offset = (last.msg.offset if isinstance(last, KafkaError) else last.offset()) + 1
+        return [batch]
 
 
-class LeanKafkaSource(KafkaSource):
-    """`KafkaSource` whose records are `RawRecord` tuples (errors stay `KafkaError`)."""
+class BatchKafkaSource(KafkaSource):
+    """`KafkaSource` whose items are whole consumed batches (lists of messages)."""
 
-    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _LeanPartition:
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _BatchPartition:
         part = super().build_part(step_id, for_part, resume_state)
-        part.__class__ = _LeanPartition
+        part.__class__ = _BatchPartition
         return part  # type: ignore[return-value]
 
 
+def each_message(item: Any) -> list[Any]:
+    """The messages of a source item: a batch from `BatchKafkaSource`, or the single message
+    Bytewax's testing source (or its own `KafkaSource`) delivers."""
+    return item if item.__class__ is list else [item]
+
+
 def kafka_source(settings: FlowSettings, topics: list[str]) -> KafkaSource:
-    """Read `topics` from the beginning; offsets are kept by Bytewax recovery, not a group."""
-    return LeanKafkaSource(
+    """Read `topics` from the beginning, one item per consumed batch; offsets are kept by
+    Bytewax recovery, not a consumer group."""
+    return BatchKafkaSource(
         settings.brokers(),
         topics,
         tail=not settings.flow_stop_at_end,
@@ -117,20 +146,22 @@ def kafka_source(settings: FlowSettings, topics: list[str]) -> KafkaSource:
     )
 
 
-class _LeanSinkPartition(StatelessSinkPartition[Any]):
+class _BatchSinkPartition(StatelessSinkPartition[SinkBatch]):
     def __init__(self, producer: Producer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
 
-    def write_batch(self, items: list[Any]) -> None:
+    def write_batch(self, items: list[SinkBatch]) -> None:
         produce = self._producer.produce
-        for item in items:
-            while True:
-                try:
-                    produce(self._topic, value=item.value, key=item.key)
-                    break
-                except BufferError:
-                    self._producer.poll(0.01)
+        topic = self._topic
+        for batch in items:
+            for key, value in batch:
+                while True:
+                    try:
+                        produce(topic, value, key)
+                        break
+                    except BufferError:
+                        self._producer.poll(0.01)
         # Like Bytewax's KafkaSink: a batch is delivered before the epoch can be committed,
         # so a crash never loses output that recovery believes written (at-least-once).
         self._producer.flush()
@@ -139,18 +170,18 @@ class _LeanSinkPartition(StatelessSinkPartition[Any]):
         self._producer.flush()
 
 
-class LeanKafkaSink(DynamicSink[Any]):
-    """Bytewax's `KafkaSink` for `SinkRecord` (or `KafkaSinkMessage`) items, one topic."""
+class BatchKafkaSink(DynamicSink[SinkBatch]):
+    """Bytewax's `KafkaSink` for lists of `(key, value)` records, one topic."""
 
     def __init__(self, config: dict[str, Any], topic: str) -> None:
         self._config = config
         self._topic = topic
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _LeanSinkPartition:
-        return _LeanSinkPartition(Producer(self._config), self._topic)
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _BatchSinkPartition:
+        return _BatchSinkPartition(Producer(self._config), self._topic)
 
 
-def kafka_sink(settings: FlowSettings, topic: str) -> LeanKafkaSink:
+def kafka_sink(settings: FlowSettings, topic: str) -> BatchKafkaSink:
     """An idempotent `acks=all` producer sink (the project-wide producer configuration)."""
     overrides = {"enable.idempotence": True, "acks": "all"}
-    return LeanKafkaSink(producer_config(settings.kafka_bootstrap, **overrides), topic)
+    return BatchKafkaSink(producer_config(settings.kafka_bootstrap, **overrides), topic)

@@ -46,6 +46,24 @@ class DlqCount:
     count: int
 
 
-ShardIn = InventoryEvent | FreshnessSignal
+class ShardEmit:
+    """Everything one call of a shard's logic produced, as one item (not one per output):
+    position records already encoded for `twin.positions.v1`, alerts, closed windows, and
+    per-site partial metrics."""
+
+    __slots__ = ("alerts", "partials", "positions", "windows")
+
+    def __init__(self) -> None:
+        self.positions: list[tuple[bytes | None, bytes]] = []
+        self.alerts: list[Any] = []
+        self.windows: list[Any] = []
+        self.partials: list[Any] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.positions or self.alerts or self.windows or self.partials)
+
+
+# A shard receives the events of one consumed batch that belong to it, as one list.
+ShardIn = list[InventoryEvent] | FreshnessSignal
 OutKind = Literal["position", "alert", "partial", "window", "site_metric", "freshness"]
 ShardOut = tuple[OutKind, Any]

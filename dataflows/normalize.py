@@ -13,26 +13,31 @@ with the exact original bytes and the Kafka coordinates they came from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
-from dataflows.kafka_io import RawRecord, SinkMessage, SinkRecord
+from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
 
 Feed = Literal["api", "batch", "3pl"]
 Clock = Callable[[], datetime]
-# What the normalize step emits: ("event", msg) for inventory.events.v1, ("dlq", msg) else.
-Routed = tuple[Literal["event", "dlq"], SinkMessage]
+
+
+class Normalized(msgspec.Struct, gc=False):
+    """What one consumed batch became: canonical event records and dead-letter records."""
+
+    events: SinkBatch
+    dead: SinkBatch
 
 
 def utc_now() -> datetime:
@@ -41,8 +46,8 @@ def utc_now() -> datetime:
 
 def build_normalize_flow(
     feed_sources: Mapping[Feed, Source],
-    events_sink: Sink[SinkMessage],
-    dlq_sink: Sink[SinkMessage],
+    events_sink: Sink[SinkBatch],
+    dlq_sink: Sink[SinkBatch],
     master: MasterData,
     *,
     clock: Clock = utc_now,
@@ -50,67 +55,68 @@ def build_normalize_flow(
 ) -> Dataflow:
     """Wire one input per raw feed through the normalizer into the events and DLQ sinks.
 
-    `feed_sources` maps each feed kind to a source of Kafka messages (`KafkaSourceMessage`
-    or `KafkaError` items): production passes `KafkaSource`s, tests `TestingSource`s.
+    `feed_sources` maps each feed kind to a source whose items are consumed batches (lists
+    of Kafka messages, `dataflows.kafka_io.BatchKafkaSource`) or single messages and
+    `KafkaError`s (Bytewax's testing source). Both sinks receive lists of records.
     """
     flow = Dataflow(flow_id)
     normalizer = Normalizer(master)
     encoder = msgspec.json.Encoder()
-    routed = []
+    normalized = []
     for feed, source in feed_sources.items():
         raw = op.input(f"read_{feed}_feed", flow, source)
-        routed.append(
-            op.flat_map(
-                f"normalize_{feed}_records",
-                raw,
-                _normalizer_step(normalizer, feed, encoder, clock),
-            )
-        )
-    merged = op.merge("merge_feeds", *routed) if len(routed) > 1 else routed[0]
-    split = op.branch("split_events_from_rejections", merged, lambda r: r[0] == "event")
-    op.output("write_canonical_events", op.map("event_message", split.trues, _msg), events_sink)
-    op.output("write_dead_letters", op.map("dlq_message", split.falses, _msg), dlq_sink)
+        step = _normalizer_step(normalizer, feed, encoder, clock)
+        normalized.append(op.map(f"normalize_{feed}_records", raw, step))
+    merged = op.merge("merge_feeds", *normalized) if len(normalized) > 1 else normalized[0]
+    op.output("write_canonical_events", op.filter_map("events", merged, _events), events_sink)
+    op.output("write_dead_letters", op.filter_map("dead_letters", merged, _dead), dlq_sink)
     return flow
 
 
-def _msg(routed: Routed) -> SinkMessage:
-    return routed[1]
+def _events(batch: Normalized) -> SinkBatch | None:
+    return batch.events or None
+
+
+def _dead(batch: Normalized) -> SinkBatch | None:
+    return batch.dead or None
 
 
 def _normalizer_step(
     normalizer: Normalizer, feed: Feed, encoder: msgspec.json.Encoder, clock: Clock
-) -> Callable[[object], Iterable[Routed]]:
-    """The per-message step: a thin adapter around `Normalizer.normalize`."""
+) -> Callable[[Any], Normalized]:
+    """The per-batch step: a thin adapter around `Normalizer.normalize`."""
+    normalize = normalizer.normalize
+    encode = encoder.encode
 
-    def step(item: object) -> Iterable[Routed]:
-        if isinstance(item, KafkaError):
-            yield "dlq", consumer_error_message(encoder, item, clock())
-            return
-        # a RawRecord (lean Kafka source) or a KafkaSourceMessage (Bytewax's, tests)
-        assert isinstance(item, RawRecord | KafkaSourceMessage)
-        result = normalizer.normalize(feed, item.value or b"")
-        for event in result.events:
-            yield "event", SinkRecord(event.sku.encode(), encoder.encode(event))
-        if result.rejections:
-            now = clock()
-            for rejection in result.rejections:
-                yield "dlq", _dead_letter(rejection, item, now, encoder)
+    def step(item: Any) -> Normalized:
+        events: SinkBatch = []
+        dead: SinkBatch = []
+        for msg in each_message(item):
+            if isinstance(msg, KafkaError):
+                dead.append(consumer_error_message(encoder, msg, clock()))
+                continue
+            result = normalize(feed, value_of(msg))
+            for event in result.events:
+                events.append((event.sku.encode(), encode(event)))
+            if result.rejections:
+                now = clock()
+                source = RawRecord.of(msg)
+                for rejection in result.rejections:
+                    dead.append(_dead_letter(rejection, source, now, encoder))
+        return Normalized(events, dead)
 
     return step
 
 
 def _dead_letter(
-    rejection: Rejection,
-    msg: RawRecord | KafkaSourceMessage,
-    now: datetime,
-    encoder: msgspec.json.Encoder,
-) -> SinkMessage:
+    rejection: Rejection, source: RawRecord, now: datetime, encoder: msgspec.json.Encoder
+) -> tuple[bytes | None, bytes]:
     return dead_letter_message(
         encoder,
         error_code=rejection.error_code,
         message=rejection.message,
         original=rejection.original,
-        source=msg,
+        source=source,
         now=now,
         errors=list(rejection.errors),
         record_index=rejection.record_index,

@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import msgspec
 from bytewax.operators import StatefulBatchLogic
 
-from dataflows.messages import FreshnessSignal, ShardIn, ShardOut
+from dataflows.messages import FreshnessSignal, ShardEmit, ShardIn
 from dataflows.site_stats import SitePartial
-from twin.events import InventoryEvent
 from twin.masterdata import MasterData
 from twin.rules import RuleBook
 from twin.shard import TwinConfig, TwinShard
@@ -100,13 +100,14 @@ class ShardFactory:
         return ShardState(shard, TumblingWindows(self.window))
 
 
-class ShardLogic(StatefulBatchLogic[ShardIn, ShardOut, bytes]):
+class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
     def __init__(self, state: ShardState, timing: ShardTiming, clock: Clock) -> None:
         self.state = state
         self.timing = timing
         self.clock = clock
         self.flush_at: datetime | None = None
         self.metrics_at = clock() + timing.metrics_interval
+        self.encode = msgspec.json.Encoder().encode
 
     @classmethod
     def builder(
@@ -118,58 +119,64 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardOut, bytes]):
 
         return build
 
-    def on_batch(self, values: list[ShardIn]) -> tuple[Iterable[ShardOut], bool]:
+    def on_batch(self, values: list[ShardIn]) -> tuple[Iterable[ShardEmit], bool]:
         now = self.clock()
-        out: list[ShardOut] = []
+        emit = ShardEmit()
+        alerts = emit.alerts
         state = self.state
         shard = state.shard
+        apply = shard.apply
+        add_to_windows = state.windows.add
         partials = state.partials
         for value in values:
-            if isinstance(value, InventoryEvent):
-                result = shard.apply(value, now)
-                partial = partials.get(value.site)
-                if partial is None:
-                    partial = partials[value.site] = SitePartial(value.site)
-                partial.observe(value, duplicate=result.duplicate, expired=result.expired, now=now)
-                if result.alerts:
-                    out.extend(("alert", a) for a in result.alerts)
-                if not result.duplicate and not result.expired:
-                    for window in state.windows.add(value):
-                        out.append(("window", window))
-                        out.extend(("alert", a) for a in shard.on_window(window, now))
+            if value.__class__ is list:
+                for event in value:  # type: ignore[union-attr]
+                    result = apply(event, now)
+                    site = event.site
+                    partial = partials.get(site)
+                    if partial is None:
+                        partial = partials[site] = SitePartial(site)
+                    duplicate, expired = result.duplicate, result.expired
+                    partial.observe(event, duplicate=duplicate, expired=expired, now=now)
+                    if result.alerts:
+                        alerts += result.alerts
+                    if not duplicate and not expired:
+                        for window in add_to_windows(event):
+                            emit.windows.append(window)
+                            alerts += shard.on_window(window, now)
             else:
                 assert isinstance(value, FreshnessSignal)
-                _changed, alerts = shard.on_freshness(value.site, value.fresh, value.at)
-                out.extend(("alert", a) for a in alerts)
+                _changed, fresh_alerts = shard.on_freshness(value.site, value.fresh, value.at)
+                alerts += fresh_alerts
         if self.flush_at is None:
             if self.timing.coalesce <= timedelta(0):
-                out.extend(self._positions(now))
+                emit.positions = self._positions(now)
             else:
                 self.flush_at = now + self.timing.coalesce
-        return out, StatefulBatchLogic.RETAIN
+        return _emitted(emit), StatefulBatchLogic.RETAIN
 
-    def on_notify(self) -> tuple[Iterable[ShardOut], bool]:
+    def on_notify(self) -> tuple[Iterable[ShardEmit], bool]:
         now = self.clock()
-        out: list[ShardOut] = []
+        emit = ShardEmit()
         if self.flush_at is not None and now >= self.flush_at:
             self.flush_at = None
-            out.extend(self._positions(now))
+            emit.positions = self._positions(now)
         if now >= self.metrics_at:
             self.metrics_at = now + self.timing.metrics_interval
-            out.extend(self._partials())
-        return out, StatefulBatchLogic.RETAIN
+            emit.partials = self._partials()
+        return _emitted(emit), StatefulBatchLogic.RETAIN
 
-    def on_eof(self) -> tuple[Iterable[ShardOut], bool]:
+    def on_eof(self) -> tuple[Iterable[ShardEmit], bool]:
         # The input ended (bounded runs, tests): close the windows, write everything pending.
         now = self.clock()
         self.flush_at = None
-        out: list[ShardOut] = []
+        emit = ShardEmit()
         for window in self.state.windows.flush():
-            out.append(("window", window))
-            out.extend(("alert", a) for a in self.state.shard.on_window(window, now))
-        out.extend(self._positions(now))
-        out.extend(self._partials())
-        return out, StatefulBatchLogic.RETAIN
+            emit.windows.append(window)
+            emit.alerts += self.state.shard.on_window(window, now)
+        emit.positions = self._positions(now)
+        emit.partials = self._partials()
+        return _emitted(emit), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         if self.flush_at is None:
@@ -179,11 +186,14 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardOut, bytes]):
     def snapshot(self) -> bytes:
         return self.state.dumps() if self.timing.persist else b""
 
-    def _positions(self, now: datetime) -> list[ShardOut]:
+    def _positions(self, now: datetime) -> list[tuple[bytes | None, bytes]]:
+        """The changed SKUs' positions, encoded for `twin.positions.v1` (key = SKU)."""
         shard = self.state.shard
-        return [("position", shard.position(sku, now)) for sku in shard.take_dirty()]
+        position = shard.position
+        encode = self.encode
+        return [(sku.encode(), encode(position(sku, now))) for sku in shard.take_dirty()]
 
-    def _partials(self) -> list[ShardOut]:
+    def _partials(self) -> list[SitePartial]:
         state = self.state
         # late events are counted by the windows; report what is new since the last report
         for site, total in state.windows.late_by_site.items():
@@ -195,4 +205,8 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardOut, bytes]):
                 partial.late_events += new
                 state.late_reported[site] = total
         partials, state.partials = state.partials, {}
-        return [("partial", p) for p in partials.values()]
+        return list(partials.values())
+
+
+def _emitted(emit: ShardEmit) -> list[ShardEmit]:
+    return [emit] if emit else []

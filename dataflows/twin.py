@@ -25,15 +25,15 @@ from typing import Any
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
-from dataflows.kafka_io import RawRecord, SinkMessage, SinkRecord
+from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.keys import all_shard_keys, shard_key, shard_of
-from dataflows.messages import DlqCount, ShardOut, SiteSeen
+from dataflows.messages import DlqCount, ShardEmit, ShardOut, SiteSeen
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
 from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
 from twin.events import InventoryEvent
@@ -42,7 +42,9 @@ from twin.wire import WindowMetric, dead_letter_decoder
 
 Clock = Callable[[], datetime]
 _NETWORK_KEY = "network"
-_UNREADABLE = "\x00unreadable"  # a key no shard uses
+# keys no shard uses, for what the decode step emits besides shard batches
+_UNREADABLE = "\x00unreadable"
+_SEEN = "\x00seen"
 
 
 def utc_now() -> datetime:
@@ -62,12 +64,14 @@ class TwinFlowConfig:
 
 @dataclass(frozen=True)
 class TwinSinks:
-    positions: Sink[SinkMessage]
-    alerts: Sink[SinkMessage]
-    metrics: Sink[SinkMessage]
+    """Every sink receives lists of `(key, value)` records (`dataflows.kafka_io.SinkBatch`)."""
+
+    positions: Sink[SinkBatch]
+    alerts: Sink[SinkBatch]
+    metrics: Sink[SinkBatch]
     # Records on inventory.events.v1 that are not canonical events (a foreign producer, a
     # consumer error) go here; production passes the DLQ topic's sink.
-    dlq: Sink[SinkMessage] | None = None
+    dlq: Sink[SinkBatch] | None = None
 
 
 def build_twin_flow(
@@ -90,21 +94,19 @@ def build_twin_flow(
     encoder = msgspec.json.Encoder()
 
     raw = op.input("read_canonical_events", flow, events_source)
-    # decoding and keying in one pass over each batch: per-item operator overhead was a
-    # visible share of the flow's time (profiled)
-    decoded = op.branch(
-        "split_unreadable_events",
-        op.flat_map_batch("decode_and_key_by_shard", raw, _decode_and_key(config.shards, clock)),
-        lambda kv: kv[0] != _UNREADABLE,
+    # One pass over each consumed batch decodes it, groups its events per shard and sums up
+    # the sites seen: Bytewax then moves one item per shard per batch, not one per event
+    # (per-item operator overhead was the flow's largest cost after the core, profiled).
+    decoded = op.flat_map("decode_and_group_by_shard", raw, _decode_and_group(config.shards, clock))
+    by_shard: Stream[tuple[str, list[InventoryEvent]]] = op.filter(
+        "shard_batches", decoded, lambda kv: kv[0] != _UNREADABLE and kv[0] != _SEEN
     )
-    by_shard: Stream[tuple[str, InventoryEvent]] = decoded.trues
     if sinks.dlq is not None:
-        op.output(
-            "write_unreadable_events", op.map("unreadable", decoded.falses, _second), sinks.dlq
-        )
+        unreadable = op.filter_map("unreadable", decoded, _value_for(_UNREADABLE))
+        op.output("write_unreadable_events", unreadable, sinks.dlq)
 
     # Freshness: a single-key watcher fed by a per-batch summary of the sites seen.
-    seen: Stream[Any] = op.flat_map_batch("summarise_sites_seen", by_shard, _sites_seen(clock))
+    seen: Stream[Any] = op.flat_map("sites_seen", decoded, _value_for(_SEEN, default=()))
     if tick_source is not None:
         seen = op.merge("merge_clock_ticks", seen, op.input("read_clock", flow, tick_source))
     watched = op.stateful_batch(
@@ -121,38 +123,35 @@ def build_twin_flow(
 
     shard_in = op.merge("merge_events_and_freshness", by_shard, fanned)
     timing = ShardTiming(config.coalesce, config.metrics_interval, persist=config.persist)
-    shard_out = op.key_rm(
+    emitted: Stream[ShardEmit] = op.key_rm(
         "unkey_shards",
         op.stateful_batch(
             "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, clock)
         ),
     )
 
-    positions = op.filter_map("positions", shard_out, _of_kind("position"))
-    op.output(
-        "write_positions",
-        op.map("encode_positions", positions, lambda p: _message(p.sku, p, encoder)),
-        sinks.positions,
-    )
+    # positions are encoded by the shard, once per coalescing flush
+    op.output("write_positions", op.filter_map("positions", emitted, _positions), sinks.positions)
 
+    freshness_alerts = op.filter_map("freshness_alerts", watched_out, _of_kind("alert"))
     alerts = op.merge(
         "merge_alerts",
-        op.filter_map("shard_alerts", shard_out, _of_kind("alert")),
-        op.filter_map("freshness_alerts", watched_out, _of_kind("alert")),
+        op.filter_map("shard_alerts", emitted, _alerts),
+        op.map("freshness_alert_lists", freshness_alerts, _one),
     )
     op.output(
         "write_alerts",
-        op.map("encode_alerts", alerts, lambda a: _message(a.sku or a.site or "", a, encoder)),
+        op.map("encode_alerts", alerts, lambda batch: _records(batch, _alert_key, encoder)),
         sinks.alerts,
     )
 
     site_inputs = [
-        op.filter_map("site_partials", shard_out, _of_kind("partial")),
+        op.flat_map("site_partials", emitted, _partials),
         signals,
     ]
     if dlq_source is not None:
         dead = op.input("read_dead_letters", flow, dlq_source)
-        site_inputs.append(op.flat_map_batch("count_dead_letters_per_site", dead, _dlq_counts))
+        site_inputs.append(op.flat_map("count_dead_letters_per_site", dead, _dlq_counts))
     site_metrics = op.key_rm(
         "unkey_site_metrics",
         op.stateful_batch(
@@ -163,65 +162,94 @@ def build_twin_flow(
     )
     metrics = op.merge(
         "merge_metrics",
-        op.filter_map("site_metrics", site_metrics, _of_kind("site_metric")),
-        op.filter_map("window_metrics", shard_out, _of_kind("window")),
+        op.map(
+            "site_metric_lists",
+            op.filter_map("site_metrics", site_metrics, _of_kind("site_metric")),
+            _one,
+        ),
+        op.filter_map("window_metrics", emitted, _windows),
     )
     op.output(
         "write_metrics",
-        op.map("encode_metrics", metrics, lambda m: _message(_metric_key(m), m, encoder)),
+        op.map("encode_metrics", metrics, lambda batch: _records(batch, _metric_key, encoder)),
         sinks.metrics,
     )
     return flow
 
 
-def _decode_and_key(shards: int, clock: Clock) -> Callable[[list[Any]], list[tuple[str, Any]]]:
+def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[str, Any]]]:
     decode = msgspec.json.Decoder(InventoryEvent).decode
     encoder = msgspec.json.Encoder()
     keys: dict[str, str] = {}  # sku -> shard key: hashed once per SKU, not once per event
 
-    def step(batch: list[Any]) -> list[tuple[str, Any]]:
-        out: list[tuple[str, Any]] = []
-        for item in batch:
-            if isinstance(item, KafkaError):
-                out.append((_UNREADABLE, consumer_error_message(encoder, item, clock())))
+    def step(item: Any) -> list[tuple[str, Any]]:
+        groups: dict[str, list[Any]] = {}
+        unreadable: SinkBatch = []
+        for msg in each_message(item):
+            if isinstance(msg, KafkaError):
+                unreadable.append(consumer_error_message(encoder, msg, clock()))
                 continue
+            value = value_of(msg)
             try:
-                event = decode(item.value or b"")
+                event = decode(value)
             except msgspec.DecodeError as exc:
                 # only the normalize flow should write here; anything else is dead-lettered
-                out.append(
-                    (
-                        _UNREADABLE,
-                        dead_letter_message(
-                            encoder,
-                            error_code="INVALID_CANONICAL_EVENT",
-                            message=f"not a canonical event on the events topic: {exc}",
-                            original=item.value or b"",
-                            source=item,
-                            now=clock(),
-                        ),
+                unreadable.append(
+                    dead_letter_message(
+                        encoder,
+                        error_code="INVALID_CANONICAL_EVENT",
+                        message=f"not a canonical event on the events topic: {exc}",
+                        original=value,
+                        source=RawRecord.of(msg),
+                        now=clock(),
                     )
                 )
                 continue
             key = keys.get(event.sku)
             if key is None:
                 key = keys[event.sku] = shard_key(shard_of(event.sku, shards))
-            out.append((key, event))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [event]
+            else:
+                group.append(event)
+        out: list[tuple[str, Any]] = list(groups.items())
+        if groups:
+            now = clock()
+            sites = {e.site for events in groups.values() for e in events}
+            out.append((_SEEN, [SiteSeen(site, now) for site in sites]))
+        if unreadable:
+            out.append((_UNREADABLE, unreadable))
         return out
 
     return step
 
 
-def _second(pair: tuple[str, Any]) -> Any:
-    return pair[1]
+def _value_for(key: str, default: Any = None) -> Callable[[tuple[str, Any]], Any]:
+    def pick(kv: tuple[str, Any]) -> Any:
+        return kv[1] if kv[0] == key else default
+
+    return pick
 
 
-def _sites_seen(clock: Clock) -> Callable[[list[tuple[str, InventoryEvent]]], list[SiteSeen]]:
-    def summarise(batch: list[tuple[str, InventoryEvent]]) -> list[SiteSeen]:
-        now = clock()
-        return [SiteSeen(site, now) for site in {e.site for _, e in batch}]
+def _positions(emit: ShardEmit) -> SinkBatch | None:
+    return emit.positions or None
 
-    return summarise
+
+def _alerts(emit: ShardEmit) -> list[Any] | None:
+    return emit.alerts or None
+
+
+def _windows(emit: ShardEmit) -> list[Any] | None:
+    return emit.windows or None
+
+
+def _partials(emit: ShardEmit) -> list[Any]:
+    return emit.partials
+
+
+def _one(item: Any) -> list[Any]:
+    return [item]
 
 
 def _of_kind(kind: str) -> Callable[[ShardOut], Any]:
@@ -235,13 +263,13 @@ def _site_of(item: Any) -> str:
     return item.site
 
 
-def _dlq_counts(batch: list[object]) -> Iterable[DlqCount]:
+def _dlq_counts(item: Any) -> Iterable[DlqCount]:
     counts: dict[str, int] = {}
-    for item in batch:
-        if not isinstance(item, RawRecord | KafkaSourceMessage) or item.value is None:
+    for msg in each_message(item):
+        if isinstance(msg, KafkaError):
             continue
         try:
-            letter = dead_letter_decoder.decode(item.value)
+            letter = dead_letter_decoder.decode(value_of(msg))
         except msgspec.DecodeError:
             continue
         site = getattr(letter, "site", None)
@@ -255,5 +283,11 @@ def _metric_key(metric: Any) -> str:
     return metric.sku if isinstance(metric, WindowMetric) else metric.site
 
 
-def _message(key: str, value: Any, encoder: msgspec.json.Encoder) -> SinkMessage:
-    return SinkRecord(key.encode(), encoder.encode(value))
+def _alert_key(alert: Any) -> str:
+    return alert.sku or alert.site or ""
+
+
+def _records(
+    items: list[Any], key: Callable[[Any], str], encoder: msgspec.json.Encoder
+) -> SinkBatch:
+    return [(key(item).encode(), encoder.encode(item)) for item in items]

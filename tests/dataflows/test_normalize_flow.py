@@ -6,12 +6,12 @@ import random
 
 import msgspec
 import pytest
-from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
-from bytewax.testing import TestingSink
+from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
+from dataflows.kafka_io import SinkRecord
 from dataflows.normalize import build_normalize_flow
-from tests.dataflows.flowkit import kafka_messages, run, source
+from tests.dataflows.flowkit import RecordSink, kafka_messages, run, source
 from tests.dataflows.scripted import raw_feeds, script_events
 from twin.events import InventoryEvent
 from twin.masterdata_gen import generate_master_data
@@ -32,16 +32,16 @@ def feeds(master):
 
 
 def _run(master, feeds, workers: int):
-    events: list[KafkaSinkMessage] = []
-    dlq: list[KafkaSinkMessage] = []
+    events: list[SinkRecord] = []
+    dlq: list[SinkRecord] = []
     flow = build_normalize_flow(
         {
             "api": source(kafka_messages("feeds.api.v1", feeds.api)),
             "batch": source(kafka_messages("feeds.batch.v1", feeds.batch)),
             "3pl": source(kafka_messages("feeds.3pl.v1", feeds.threepl)),
         },
-        TestingSink(events),
-        TestingSink(dlq),
+        RecordSink(events),
+        RecordSink(dlq),
         master,
     )
     run(flow, workers)
@@ -85,12 +85,10 @@ def test_a_consumer_error_is_dead_lettered_and_the_flow_goes_on(master):
             key=None, value=b"\x00garbage", topic="feeds.api.v1", partition=2, offset=41
         ),
     )
-    events: list[KafkaSinkMessage] = []
-    dlq: list[KafkaSinkMessage] = []
+    events: list[SinkRecord] = []
+    dlq: list[SinkRecord] = []
     items = [broken, *kafka_messages("feeds.api.v1", [b"not json", good])]
-    flow = build_normalize_flow(
-        {"api": source(items)}, TestingSink(events), TestingSink(dlq), master
-    )
+    flow = build_normalize_flow({"api": source(items)}, RecordSink(events), RecordSink(dlq), master)
     run(flow, 1)
 
     assert [_events.decode(m.value).event_id for m in events] == ["e1"]

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import msgspec
 import pytest
-from bytewax.connectors.kafka import KafkaSinkMessage
 from bytewax.recovery import RecoveryConfig
-from bytewax.testing import TestingSink, TestingSource, run_main
+from bytewax.testing import TestingSource, run_main
 
+from dataflows.kafka_io import SinkRecord
 from dataflows.runner import ensure_recovery_dir
 from dataflows.shard_logic import ShardFactory
 from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
-from tests.dataflows.flowkit import kafka_messages, latest_positions, run, source
+from tests.dataflows.flowkit import RecordSink, kafka_messages, latest_positions, run, source
 from tests.dataflows.scripted import T0, buckets_of, expected_positions, script_events
 from twin.events import EventType, InventoryEvent
 from twin.masterdata_gen import generate_master_data
@@ -38,13 +38,13 @@ def master():
 
 class Outputs:
     def __init__(self) -> None:
-        self.positions: list[KafkaSinkMessage] = []
-        self.alerts: list[KafkaSinkMessage] = []
-        self.metrics: list[KafkaSinkMessage] = []
+        self.positions: list[SinkRecord] = []
+        self.alerts: list[SinkRecord] = []
+        self.metrics: list[SinkRecord] = []
 
     def sinks(self) -> TwinSinks:
         return TwinSinks(
-            TestingSink(self.positions), TestingSink(self.alerts), TestingSink(self.metrics)
+            RecordSink(self.positions), RecordSink(self.alerts), RecordSink(self.metrics)
         )
 
     def alert_states(self) -> list[tuple[str, str]]:
@@ -243,12 +243,12 @@ def test_a_record_that_is_not_a_canonical_event_is_dead_lettered_not_dropped(mas
     good = _enc.encode(_event("g1", sku, "RECEIVED", 4))
     items = kafka_messages("inventory.events.v1", [b"{not json", good, b'{"event_id": 1}'])
     out = Outputs()
-    dlq: list[KafkaSinkMessage] = []
+    dlq: list[SinkRecord] = []
     sinks = TwinSinks(
-        TestingSink(out.positions),
-        TestingSink(out.alerts),
-        TestingSink(out.metrics),
-        dlq=TestingSink(dlq),
+        RecordSink(out.positions),
+        RecordSink(out.alerts),
+        RecordSink(out.metrics),
+        dlq=RecordSink(dlq),
     )
     flow = build_twin_flow(
         source(items), sinks, master, ShardFactory(master), config=TwinFlowConfig(shards=4)
