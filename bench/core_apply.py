@@ -7,14 +7,20 @@ adjustments, transfers, holds and returns, with 1% resent duplicates. Events are
 as canonical JSON bytes, as they arrive from `inventory.events.v1`.
 
 Measured, each as the median of `--runs` runs in this one process:
-- `apply_events_per_s`: `decode_event` + `TwinShard.apply` (a fresh shard every run);
+- `apply_events_per_s`: `decode_event` + `TwinShard.apply_batch`, the path the twin
+  dataflow uses: each Bytewax batch of `--batch` decoded events applied in one call (a fresh
+  shard every run). The default of 50 is what one of the flow's 64 shard keys gets from
+  one activation (500 records x 6 partitions spread over 64 keys): small batches, so the
+  per-batch cost is counted as the dataflow pays it;
+- `apply_per_event_api_per_s`: `decode_event` + `TwinShard.apply` one event at a time (the
+  per-event API that returns an `ApplyResult`), for comparison;
 - `decode_canonical_per_s` and `apply_only_per_s`: the two halves alone (the baseline that
-  says where the time goes);
+  says where the time goes; apply alone through `apply_batch`);
 - `decode_api_per_s`, `decode_batch_per_s`, `decode_3pl_per_s`: `Normalizer.normalize` on
   the three raw formats (events out per second; batches and files of 100 records).
 
 Writes bench/results/core_apply.json and prints it as the last line.
-Run: `.venv/bin/python bench/core_apply.py [--events 100000] [--runs 5]`.
+Run: `.venv/bin/python bench/core_apply.py [--events 100000] [--runs 5] [--batch 50]`.
 """
 
 from __future__ import annotations
@@ -207,6 +213,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skus", type=int, default=5_000)
+    parser.add_argument("--batch", type=int, default=50, help="events per apply_batch")
     parser.add_argument("--out", type=Path, default=Path("bench/results/core_apply.json"))
     args = parser.parse_args()
 
@@ -228,6 +235,15 @@ def main() -> None:
         shard.take_dirty()
         return shard
 
+    size = args.batch
+    chunks = [canonical[i : i + size] for i in range(0, len(canonical), size)]
+
+    def decode_and_apply_batch(shard: TwinShard | None) -> None:
+        assert shard is not None
+        apply_batch = shard.apply_batch
+        for chunk in chunks:
+            apply_batch([decode_event(raw) for raw in chunk], applied_at)
+
     def decode_and_apply(shard: TwinShard | None) -> None:
         assert shard is not None
         apply = shard.apply
@@ -238,11 +254,13 @@ def main() -> None:
         for raw in canonical:
             decode_event(raw)
 
+    event_chunks = [events[i : i + size] for i in range(0, len(events), size)]
+
     def apply_only(shard: TwinShard | None) -> None:
         assert shard is not None
-        apply = shard.apply
-        for event in events:
-            apply(event, applied_at)
+        apply_batch = shard.apply_batch
+        for chunk in event_chunks:
+            apply_batch(chunk, applied_at)
 
     def normalize(feed: str, messages: list[bytes]) -> Callable[[TwinShard | None], None]:
         def body(_: TwinShard | None) -> None:
@@ -259,7 +277,8 @@ def main() -> None:
 
     n = len(events)
     measured: dict[str, Rates] = {
-        "apply_events_per_s": median_rates(args.runs, n, decode_and_apply, opened_shard),
+        "apply_events_per_s": median_rates(args.runs, n, decode_and_apply_batch, opened_shard),
+        "apply_per_event_api_per_s": median_rates(args.runs, n, decode_and_apply, opened_shard),
         "decode_canonical_per_s": median_rates(args.runs, n, decode_only),
         "apply_only_per_s": median_rates(args.runs, n, apply_only, opened_shard),
         "decode_api_per_s": median_rates(args.runs, n, normalize("api", canonical)),
@@ -271,6 +290,7 @@ def main() -> None:
         "skus": args.skus,
         "sites": len(md.sites),
         "runs": args.runs,
+        "batch": size,
         **{key: wall for key, (wall, _) in measured.items()},
         "cpu_time_rates": {key: cpu for key, (_, cpu) in measured.items()},
         "target_events_per_s": TARGET_EVENTS_PER_S,

@@ -91,7 +91,9 @@ class SiteBuckets:
         "picked",
         "quarantined",
         "receiving",
+        "reorder_point",
         "reserved",
+        "rules_token",
     )
 
     def __init__(self) -> None:
@@ -112,6 +114,9 @@ class SiteBuckets:
         # rule state (twin.rules): bit mask of open conditions, episode number per kind
         self.alert_mask = 0
         self.episodes: dict[str, int] | None = None
+        # the site's reorder point, cached by the RuleBook whose `token` is in rules_token
+        self.reorder_point: int | None = None
+        self.rules_token: object = None
 
     @property
     def atp(self) -> int:

@@ -90,7 +90,7 @@ class DemandBaseline:
 class RuleBook:
     """The rules plus the master data they need, held as plain dicts (picklable)."""
 
-    __slots__ = ("config", "lanes_in", "limits")
+    __slots__ = ("config", "lanes_in", "limits", "token")
 
     def __init__(
         self,
@@ -101,6 +101,12 @@ class RuleBook:
         self.limits = limits
         self.lanes_in = lanes_in
         self.config = config if config is not None else RuleConfig()
+        # Identifies this book in the reorder points cached on each SiteBuckets (`evaluate`
+        # reads the cache only when the token is this very object). A plain object: a
+        # snapshot unpickled in another process gets a new one, so a shard resumed under
+        # different master data refills its cache instead of trusting the old figures.
+        # `limits` must not change after construction (nothing does).
+        self.token = object()
 
     @classmethod
     def from_master(cls, md: MasterData | None, config: RuleConfig | None = None) -> RuleBook:
@@ -135,26 +141,43 @@ class RuleBook:
         b = twin.sites.get(site)
         if b is None:
             return []
-        atp = b.on_hand - b.receiving - b.reserved - b.picked - b.quarantined
+        return self.evaluate_site(twin, b, site, stale, now) or []
+
+    def evaluate_site(
+        self,
+        twin: SkuTwin,
+        b: SiteBuckets,
+        site: str,
+        stale: Container[str],
+        now: datetime,
+    ) -> list[Alert] | None:
+        """`evaluate` for the buckets `b` of `twin` at `site`; None when nothing moved.
+
+        The per-event fast path: no list is built when no condition changed, and the
+        reorder point comes from the buckets' cache instead of two dict lookups.
+        """
+        on_hand = b.on_hand
+        atp = on_hand - b.receiving - b.reserved - b.picked - b.quarantined
+        if b.rules_token is not self.token:
+            self._cache_limits(twin.sku, site, b)
+        reorder_point = b.reorder_point
         mask = 0
-        limits = self.limits.get(twin.sku)
-        reorder_point = None
-        if limits is not None:
-            reorder_point = limits.reorder_point.get(site)
-            if reorder_point is not None and atp < reorder_point:
-                mask = SUSPECTED_SYNC_GAP if site in stale else LOW_STOCK
+        if reorder_point is not None and atp < reorder_point:
+            mask = SUSPECTED_SYNC_GAP if site in stale else LOW_STOCK
         if atp < 0:
             mask |= OVER_ALLOCATION
-        if b.on_hand < 0:
+        if on_hand < 0:
             mask |= NEGATIVE_ON_HAND
         old = b.alert_mask & _BUCKET_BITS
         if mask == old:
-            return []
+            return None
+        return self._transitions(twin, site, b, old, mask, atp, reorder_point, stale, now)
 
-        def fresh(other: str) -> bool:
-            return other not in stale
-
-        return self._transitions(twin, site, b, old, mask, atp, reorder_point, fresh, now)
+    def _cache_limits(self, sku: str, site: str, b: SiteBuckets) -> None:
+        """Copy the site's reorder point from the master data onto its buckets."""
+        limits = self.limits.get(sku)
+        b.reorder_point = limits.reorder_point.get(site) if limits is not None else None
+        b.rules_token = self.token
 
     def _transitions(
         self,
@@ -165,9 +188,12 @@ class RuleBook:
         new: int,
         atp: int,
         reorder_point: int | None,
-        fresh: Callable[[str], bool],
+        stale: Container[str],
         now: datetime,
     ) -> list[Alert]:
+        def fresh(other: str) -> bool:
+            return other not in stale
+
         alerts: list[Alert] = []
         sku = twin.sku
         # clear first, so a LOW_STOCK -> SUSPECTED_SYNC_GAP switch reads in order
