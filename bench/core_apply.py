@@ -9,9 +9,9 @@ as canonical JSON bytes, as they arrive from `inventory.events.v1`.
 Measured, each as the median of `--runs` runs in this one process:
 - `apply_events_per_s`: `decode_event` + `TwinShard.apply_batch`, the path the twin
   dataflow uses: each Bytewax batch of `--batch` decoded events applied in one call (a fresh
-  shard every run). The default of 50 is what one of the flow's 64 shard keys gets from
-  one activation (500 records x 6 partitions spread over 64 keys): small batches, so the
-  per-batch cost is counted as the dataflow pays it;
+  shard every run). The default of 8 is what one of the flow's 64 shard keys gets from one
+  consumed Kafka batch (500 records spread over 64 keys): small batches, so the per-call
+  cost is counted as the dataflow pays it;
 - `apply_per_event_api_per_s`: `decode_event` + `TwinShard.apply` one event at a time (the
   per-event API that returns an `ApplyResult`), for comparison;
 - `decode_canonical_per_s` and `apply_only_per_s`: the two halves alone (the baseline that
@@ -20,7 +20,7 @@ Measured, each as the median of `--runs` runs in this one process:
   the three raw formats (events out per second; batches and files of 100 records).
 
 Writes bench/results/core_apply.json and prints it as the last line.
-Run: `.venv/bin/python bench/core_apply.py [--events 100000] [--runs 5] [--batch 50]`.
+Run: `.venv/bin/python bench/core_apply.py [--events 100000] [--runs 5] [--batch 8]`.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skus", type=int, default=5_000)
-    parser.add_argument("--batch", type=int, default=50, help="events per apply_batch")
+    parser.add_argument("--batch", type=int, default=8, help="events per apply_batch")
     parser.add_argument("--out", type=Path, default=Path("bench/results/core_apply.json"))
     args = parser.parse_args()
 

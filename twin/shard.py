@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 import msgspec
 
@@ -73,7 +72,7 @@ class ApplyResult(msgspec.Struct, gc=False):
     expired: bool = False
 
 
-class BatchResult(NamedTuple):
+class BatchResult(msgspec.Struct, gc=False):
     """What one `TwinShard.apply_batch` did: the alerts, and one outcome code per event."""
 
     alerts: list[Alert]
