@@ -241,6 +241,17 @@ _EFFECTS: dict[str, Callable[[SiteBuckets, int], int]] = {
 _COUNTED = EventType.COUNTED
 _ADJUSTED = EventType.ADJUSTED
 
+# Types that, with a positive qty, can only raise their site's ATP and never move its on-hand
+# (by the bucket table above). Rules use it: such an event cannot open a bucket condition.
+RAISES_ATP_ONLY = frozenset(
+    {
+        EventType.PICKED,  # reserved -> picked: ATP unchanged
+        EventType.PUT_AWAY,
+        EventType.RESERVATION_RELEASED,
+        EventType.QUALITY_RELEASE,
+    }
+)
+
 # Apply outcomes (small ints so the hot path compares cheaply; 0 is the common case).
 CHANGED = 0
 DUPLICATE = 1

@@ -19,12 +19,21 @@ import msgspec
 
 from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData
-from twin.position import CHANGED, DUPLICATE, EXPIRED, UNCHANGED, PositionConfig, SkuTwin
+from twin.position import (
+    CHANGED,
+    DUPLICATE,
+    EXPIRED,
+    RAISES_ATP_ONLY,
+    UNCHANGED,
+    PositionConfig,
+    SkuTwin,
+)
 from twin.rules import RuleBook, RuleConfig
 from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
 
 _COUNTED = EventType.COUNTED
+_RAISES_ATP_ONLY = RAISES_ATP_ONLY
 
 # `apply_batch` outcome codes, one per event (the codes of `SkuTwin.apply_code`)
 APPLIED = CHANGED
@@ -187,12 +196,13 @@ class TwinShard:
         windows = self.windows
         rules = self.rules
         evaluate_site = rules.evaluate_site
+        token = rules.token
         stale = self.stale_sites
         if applied_at is not self._limit_for:
             self._limit_for = applied_at
             self._future_limit = applied_at + self._tolerance
         future_limit = self._future_limit
-        applied = 0
+        skipped = 0  # duplicates and expired events; everything else counts as applied
         for i, event in enumerate(events):
             sku = event.sku
             twin = get_twin(sku)
@@ -206,29 +216,42 @@ class TwinShard:
             if code:
                 codes[i] = code
                 if code == UNCHANGED:
-                    applied += 1
                     if event.type == _COUNTED and twin.last_count is not None:
                         alerts += rules.on_count(twin, twin.last_count, applied_at)
-                elif code == DUPLICATE:
-                    self.duplicates += 1
                 else:
-                    self.expired += 1
+                    skipped += 1
+                    if code == DUPLICATE:
+                        self.duplicates += 1
+                    else:
+                        self.expired += 1
                 continue
-            applied += 1
             dirty[sku] = None
             if windows is not None:
                 closed = windows.add(event, future_limit)
                 if closed:
                     self._closed += closed
             site = event.site
-            raised = evaluate_site(twin, twin.sites[site], site, stale, applied_at)
+            b = twin.sites[site]
+            etype = event.type
+            # The rules' own shortcut, taken here to save a call on most events: at a site
+            # with no open alert, last judged by these very rules (so its alert mask matches
+            # its buckets), an event that can only raise ATP and leaves on-hand as it was
+            # cannot open a condition, so `evaluate_site` would find nothing to report.
+            if (
+                etype in _RAISES_ATP_ONLY
+                and not b.alert_mask
+                and b.rules_token is token
+                and event.qty > 0
+            ):
+                continue
+            raised = evaluate_site(twin, b, site, stale, applied_at)
             if raised is not None:
                 alerts += raised
-            if event.type == _COUNTED:
+            if etype == _COUNTED:
                 count = twin.last_count
                 if count is not None:
                     alerts += rules.on_count(twin, count, applied_at)
-        self.applied += applied
+        self.applied += len(events) - skipped
         return BatchResult(alerts, codes)
 
     def position(self, sku: str, as_of: datetime) -> Position:
