@@ -54,7 +54,7 @@ def recovery_config(settings: FlowSettings, flow_name: str) -> RecoveryConfig | 
 def run_flow(flow: Dataflow, settings: FlowSettings, flow_name: str, cluster: ClusterArgs) -> None:
     """Block running `flow` until its inputs end (or for ever when they tail)."""
     recovery = recovery_config(settings, flow_name)
-    epoch = settings.snapshot_interval() if recovery else _EPOCH_WITHOUT_RECOVERY
+    epoch = settings.snapshot_interval(flow_name) if recovery else _EPOCH_WITHOUT_RECOVERY
     cli_main(
         flow,
         workers_per_process=cluster.workers,

@@ -21,6 +21,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # without recovery; the cost per snapshot is fixed, so 30 s cuts it to a third. The price is the
 # replay after a crash: up to 30 s of input, absorbed by dedupe and versioned positions.
 DEFAULT_SNAPSHOT_INTERVAL_S = 30.0
+# The normalize flow is stateless: its snapshot is a few Kafka offsets, so it can afford short
+# epochs. What they buy: after a normalize crash at most this much raw input is normalized again,
+# and the twin's per-SKU dedupe window (256 event ids per SKU) must cover those re-sent events.
+NORMALIZE_SNAPSHOT_INTERVAL_S = 5.0
 # 64 shards: enough keys to spread over a handful of workers, few enough that the per-key
 # Bytewax overhead (one snapshot row and one logic per key) stays negligible.
 DEFAULT_SHARDS = 64
@@ -44,7 +48,8 @@ class FlowSettings(BaseSettings):
     flow_window_s: int = Field(default=900, gt=0)
     flow_window_lateness_s: int = Field(default=300, ge=0)
     flow_recovery: bool = True
-    flow_snapshot_interval_s: float = Field(default=DEFAULT_SNAPSHOT_INTERVAL_S, gt=0)
+    # None: each flow's own default (twin 30 s, normalize 5 s; see above)
+    flow_snapshot_interval_s: float | None = Field(default=None, gt=0)
     flow_recovery_partitions: int = Field(default=4, ge=1)
     # Records per partition per source activation. Bytewax closes an epoch (and snapshots)
     # only between activations, and reads every partition each time: 500 x 6 partitions
@@ -64,8 +69,14 @@ class FlowSettings(BaseSettings):
         """Bytewax's SQLite recovery partitions of one flow."""
         return self.state_dir / "recovery" / (flow + self.flow_topic_suffix)
 
-    def snapshot_interval(self) -> timedelta:
-        return timedelta(seconds=self.flow_snapshot_interval_s)
+    def snapshot_interval(self, flow: str) -> timedelta:
+        """Epoch length (= snapshot interval) of `flow` ("normalize" or "twin")."""
+        if self.flow_snapshot_interval_s is not None:
+            return timedelta(seconds=self.flow_snapshot_interval_s)
+        default = (
+            NORMALIZE_SNAPSHOT_INTERVAL_S if flow == "normalize" else DEFAULT_SNAPSHOT_INTERVAL_S
+        )
+        return timedelta(seconds=default)
 
     def coalesce(self) -> timedelta:
         return timedelta(milliseconds=self.flow_coalesce_ms)

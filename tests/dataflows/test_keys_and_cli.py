@@ -36,3 +36,16 @@ def test_local_cluster_children_get_every_option_but_the_process_count():
         "8",
         "--stop-at-end",
     ]
+
+
+def test_each_flow_has_its_own_snapshot_interval_unless_one_is_given() -> None:
+    from datetime import timedelta
+
+    from dataflows.settings import FlowSettings
+
+    default = FlowSettings()
+    assert default.snapshot_interval("normalize") == timedelta(seconds=5)
+    assert default.snapshot_interval("twin") == timedelta(seconds=30)
+    given = FlowSettings(flow_snapshot_interval_s=12)
+    assert given.snapshot_interval("normalize") == given.snapshot_interval("twin")
+    assert given.snapshot_interval("twin") == timedelta(seconds=12)
