@@ -118,6 +118,13 @@ class SiteBuckets:
         self.reorder_point: int | None = None
         self.rules_token: object = None
 
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        # A snapshot taken before a slot existed resumes with that slot's default.
+        self.reorder_point = None
+        self.rules_token = None
+        for name, value in state[1].items():
+            setattr(self, name, value)
+
     @property
     def atp(self) -> int:
         return self.on_hand - self.receiving - self.reserved - self.picked - self.quarantined

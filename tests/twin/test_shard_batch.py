@@ -177,3 +177,14 @@ def test_a_count_that_moves_nothing_still_closes_a_discrepancy_in_a_batch() -> N
         ("COUNT_DISCREPANCY", "cleared"),
     ]
     assert result.alerts == expected
+
+
+def test_a_snapshot_from_before_the_rules_cache_resumes_and_judges_with_its_rules() -> None:
+    shard = TwinShard(master(reorder_point={"WH-01": 20}))
+    shard.apply(ev("COUNTED", 30, t=0), NOW)
+    buckets = shard.twins["SKU-1"].sites["WH-01"]
+    del buckets.reorder_point, buckets.rules_token  # as pickled by the earlier SiteBuckets
+    copy: TwinShard = pickle.loads(pickle.dumps(shard, protocol=pickle.HIGHEST_PROTOCOL))
+    assert copy.twins["SKU-1"].sites["WH-01"].on_hand == 30
+    low = copy.apply_batch([ev("RESERVED", 15, t=1)], NOW).alerts
+    assert [(a.kind, a.details["reorder_point"]) for a in low] == [("LOW_STOCK", 20)]
