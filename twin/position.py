@@ -248,11 +248,15 @@ _EFFECTS: dict[str, Callable[[SiteBuckets, int], int]] = {
 _COUNTED = EventType.COUNTED
 _ADJUSTED = EventType.ADJUSTED
 
-# Types that, with a positive qty, can only raise their site's ATP and never move its on-hand
-# (by the bucket table above). Rules use it: such an event cannot open a bucket condition.
-RAISES_ATP_ONLY = frozenset(
+# Types that, with a positive qty, never lower their site's ATP (by the bucket table above):
+# PICKED leaves it as it was; PUT_AWAY and the releases raise it; SHIPPED takes as much off
+# on-hand as off picked (or only off picked, when its on-hand delta is inside a count). Of
+# them only SHIPPED moves on-hand, and only down. The shard uses it to skip the rules where
+# their answer is known (`TwinShard.apply_batch`).
+NEVER_LOWERS_ATP = frozenset(
     {
-        EventType.PICKED,  # reserved -> picked: ATP unchanged
+        EventType.PICKED,
+        EventType.SHIPPED,
         EventType.PUT_AWAY,
         EventType.RESERVATION_RELEASED,
         EventType.QUALITY_RELEASE,
