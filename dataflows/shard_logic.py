@@ -23,7 +23,6 @@ On top of the pure shard the logic:
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from datetime import datetime, timedelta
 import msgspec
 from bytewax.operators import StatefulBatchLogic
 
+from dataflows import snapshots
 from dataflows.messages import FreshnessSignal, ShardEmit, ShardIn
 from dataflows.site_stats import SitePartial
 from twin.masterdata import MasterData
@@ -63,13 +63,13 @@ class ShardState:
         rules = self.shard.rules
         self.shard.rules = None  # type: ignore[assignment]
         try:
-            return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+            return snapshots.dumps(self)
         finally:
             self.shard.rules = rules
 
     @staticmethod
     def loads(data: bytes, rules: RuleBook) -> ShardState:
-        state: ShardState = pickle.loads(data)
+        state: ShardState = snapshots.loads(data)
         state.shard.rules = rules
         return state
 

@@ -1,0 +1,103 @@
+"""How a twin shard's state becomes a Bytewax snapshot, and back.
+
+Plain pickle is correct but slow on two parts of the state, and a snapshot stops the flow
+while it is taken (a latency spike every snapshot interval). Measured after 1M events over
+5,000 SKUs x 6 sites: 1.95 s and 58 MB for the 64 shards, of which 1.0 s went to the on-hand
+deltas each site keeps for late counts (`(datetime, qty)` pairs: a datetime costs a reduce
+call and two objects each) and 0.4 s to the dedupe event ids of each SKU (a dict of strings).
+
+This pickler writes exactly the same objects, but packs those two parts: each site's deltas
+as two arrays (POSIX timestamps and quantities), each SKU's ids as one msgpack blob. Every
+other attribute is pickled as it is, so slots added to the core later are kept without a
+change here. The core (`twin/`) stays free of any snapshot concern.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from array import array
+from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
+from typing import Any
+
+import msgspec
+
+from twin.position import SiteBuckets, SkuTwin
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_ids_encode = msgspec.msgpack.Encoder().encode
+_ids_decode = msgspec.msgpack.Decoder(list[str]).decode
+_fromtimestamp = datetime.fromtimestamp
+_timestamp = datetime.timestamp
+_first = itemgetter(0)
+_second = itemgetter(1)
+
+
+class _Slots:
+    """Reads and writes every slot of a class but one, in one C call each way."""
+
+    def __init__(self, cls: type, packed: str) -> None:
+        self.names = tuple(n for n in cls.__slots__ if n != packed)  # type: ignore[attr-defined]
+        self.get = attrgetter(*self.names)
+
+    def restore(self, obj: object, values: tuple[Any, ...]) -> None:
+        for name, value in zip(self.names, values, strict=True):
+            setattr(obj, name, value)
+
+
+_BUCKETS = _Slots(SiteBuckets, "deltas")
+_TWIN = _Slots(SkuTwin, "_id_set")
+
+
+def _reduce_buckets(b: SiteBuckets) -> tuple[Any, tuple[Any, ...]]:
+    deltas = b.deltas
+    # POSIX timestamps of aware datetimes round-trip to the microsecond (float resolution at
+    # today's epoch seconds is ~0.24 us and fromtimestamp rounds to the nearest microsecond)
+    times = array("d", map(_timestamp, map(_first, deltas)))
+    qtys = array("q", map(_second, deltas))
+    return _restore_buckets, (_BUCKETS.names, _BUCKETS.get(b), times, qtys)
+
+
+def _restore_buckets(
+    names: tuple[str, ...], values: tuple[Any, ...], times: array, qtys: array
+) -> SiteBuckets:
+    b = SiteBuckets()  # defaults first: a slot newer than the snapshot keeps its default
+    for name, value in zip(names, values, strict=True):
+        setattr(b, name, value)
+    b.deltas = list(zip(map(_from_utc_timestamp, times), qtys, strict=True))
+    return b
+
+
+def _reduce_twin(twin: SkuTwin) -> tuple[Any, tuple[Any, ...]]:
+    ids = _ids_encode(list(twin._id_set))
+    return _restore_twin, (_TWIN.names, _TWIN.get(twin), ids)
+
+
+def _restore_twin(names: tuple[str, ...], values: tuple[Any, ...], ids: bytes) -> SkuTwin:
+    twin = SkuTwin.__new__(SkuTwin)
+    for name, value in zip(names, values, strict=True):
+        setattr(twin, name, value)
+    twin._id_set = dict.fromkeys(_ids_decode(ids))
+    return twin
+
+
+def _from_utc_timestamp(t: float) -> datetime:
+    return _fromtimestamp(t, UTC)
+
+
+_DISPATCH = {SiteBuckets: _reduce_buckets, SkuTwin: _reduce_twin}
+
+
+def dumps(state: object) -> bytes:
+    """Pickle `state` with the packed encodings of site deltas and SKU dedupe ids."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH  # type: ignore[assignment]
+    pickler.dump(state)
+    return buffer.getvalue()
+
+
+def loads(data: bytes) -> Any:
+    """Read back what `dumps` wrote (plain `pickle.loads`: the packing rebuilds itself)."""
+    return pickle.loads(data)
