@@ -6,7 +6,7 @@ orders (RESERVED -> PICKED -> SHIPPED), receipts (RECEIVED -> PUT_AWAY), cancell
 adjustments, transfers, holds and returns, with 1% resent duplicates. Events are pre-encoded
 as canonical JSON bytes, as they arrive from `inventory.events.v1`.
 
-Measured, each as the median of `--runs` runs in this one process:
+Measured, each as the median of `--runs` runs in this one process (the cases take turns):
 - `apply_events_per_s`: `decode_event` + `TwinShard.apply_batch`, the path the twin
   dataflow uses: each Bytewax batch of `--batch` decoded events applied in one call (a fresh
   shard every run). The default of 8 is what one of the flow's 64 shard keys gets from one
@@ -26,6 +26,7 @@ Run: `.venv/bin/python bench/core_apply.py [--events 100000] [--runs 5] [--batch
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -187,25 +188,36 @@ def rate(events: int, seconds: float) -> float:
 Rates = tuple[float, float]  # (wall-clock rate, CPU-time rate), medians over the runs
 
 
-def median_rates(
-    runs: int,
-    n_events: int,
-    body: Callable[[TwinShard | None], None],
-    setup: Callable[[], TwinShard | None] = lambda: None,
-) -> Rates:
-    """Median rates of `body` over `runs` runs, each after an untimed `setup`.
+Body = Callable[[TwinShard | None], None]
+Setup = Callable[[], TwinShard | None]
 
-    The CPU-time rate is kept too: on a shared machine the wall clock also counts the time
-    other processes hold the core, the CPU time does not.
+
+def no_setup() -> None:
+    return None
+
+
+def median_rates(
+    runs: int, n_events: int, cases: dict[str, tuple[Body, Setup]]
+) -> dict[str, Rates]:
+    """Median rates of each case's body over `runs` runs, each after its untimed setup.
+
+    The cases take turns (run 1 of each, then run 2 of each...), so a spell of load on the
+    shared machine falls on all of them alike and their ratios hold. The CPU-time rate is
+    kept too: the wall clock also counts the time other processes hold the core.
     """
-    wall, cpu = [], []
+    wall: dict[str, list[float]] = {key: [] for key in cases}
+    cpu: dict[str, list[float]] = {key: [] for key in cases}
     for _ in range(runs):
-        state = setup()
-        start, start_cpu = time.perf_counter(), time.process_time()
-        body(state)
-        wall.append(rate(n_events, time.perf_counter() - start))
-        cpu.append(rate(n_events, time.process_time() - start_cpu))
-    return round(statistics.median(wall)), round(statistics.median(cpu))
+        for key, (body, setup) in cases.items():
+            state = setup()
+            start, start_cpu = time.perf_counter(), time.process_time()
+            body(state)
+            wall[key].append(rate(n_events, time.perf_counter() - start))
+            cpu[key].append(rate(n_events, time.process_time() - start_cpu))
+    return {
+        key: (round(statistics.median(wall[key])), round(statistics.median(cpu[key])))
+        for key in cases
+    }
 
 
 def main() -> None:
@@ -233,6 +245,10 @@ def main() -> None:
         for event in opening:
             shard.apply(event, applied_at)
         shard.take_dirty()
+        # Settle the collector on the opened state (untimed): otherwise the full collection
+        # that building ~150k long-lived objects triggers lands inside some timed runs and
+        # not others (about 40 ms, 8% of a run), charging setup to the core.
+        gc.collect()
         return shard
 
     size = args.batch
@@ -276,15 +292,19 @@ def main() -> None:
         assert not rejected, (feed, rejected[:1])
 
     n = len(events)
-    measured: dict[str, Rates] = {
-        "apply_events_per_s": median_rates(args.runs, n, decode_and_apply_batch, opened_shard),
-        "apply_per_event_api_per_s": median_rates(args.runs, n, decode_and_apply, opened_shard),
-        "decode_canonical_per_s": median_rates(args.runs, n, decode_only),
-        "apply_only_per_s": median_rates(args.runs, n, apply_only, opened_shard),
-        "decode_api_per_s": median_rates(args.runs, n, normalize("api", canonical)),
-        "decode_batch_per_s": median_rates(args.runs, n, normalize("batch", batches)),
-        "decode_3pl_per_s": median_rates(args.runs, n, normalize("3pl", files)),
-    }
+    measured = median_rates(
+        args.runs,
+        n,
+        {
+            "apply_events_per_s": (decode_and_apply_batch, opened_shard),
+            "apply_per_event_api_per_s": (decode_and_apply, opened_shard),
+            "decode_canonical_per_s": (decode_only, no_setup),
+            "apply_only_per_s": (apply_only, opened_shard),
+            "decode_api_per_s": (normalize("api", canonical), no_setup),
+            "decode_batch_per_s": (normalize("batch", batches), no_setup),
+            "decode_3pl_per_s": (normalize("3pl", files), no_setup),
+        },
+    )
     results: dict[str, object] = {
         "events": n,
         "skus": args.skus,
