@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import signal
 import sqlite3
@@ -47,6 +46,7 @@ import msgspec
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.kafka_baseline import measure_baseline
+from bench.publish import publish
 from dataflows.settings import DEFAULT_SNAPSHOT_INTERVAL_S
 from infra.broker import LocalBroker
 from infra.kafka_clients import delete_topics, ensure_topics, producer_config
@@ -57,7 +57,6 @@ from twin.masterdata import MasterData, dump_master_data
 from twin.masterdata_gen import generate_master_data
 
 REPO = Path(__file__).resolve().parents[1]
-RESULT_FILE = REPO / "bench" / "results" / "e2e_throughput.json"
 # Types that always move a bucket, so every event bumps its SKU's version by one.
 _TYPES = ("RECEIVED", "PUT_AWAY", "RESERVED", "PICKED", "SHIPPED")
 _BATCH_RECORDS = 100
@@ -445,7 +444,6 @@ def main() -> None:
     cpu_rec = median("recovery", "flows_cpu_us_per_event")
     cpu_norec = median("no_recovery", "flows_cpu_us_per_event")
     result = {
-        "name": "e2e_throughput",
         "e2e_events_per_s_1w": round(rec),
         "e2e_events_per_s_2w": round(median("two_processes", "events_per_s")),
         "raw_consume_per_s": baseline["consume_per_s"],
@@ -473,13 +471,8 @@ def main() -> None:
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "measured_at": datetime.now(UTC).isoformat(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
     }
-    RESULT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULT_FILE.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    publish("e2e_throughput", result)
 
 
 if __name__ == "__main__":

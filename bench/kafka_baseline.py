@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import confluent_kafka
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from bench.publish import publish
 from infra.broker import LocalBroker
 from infra.kafka_clients import consumer_config, delete_topics, ensure_topics, producer_config
 from infra.probe import broker_reachable
@@ -38,7 +36,6 @@ from infra.settings import KAFKA_VERSION, BrokerSettings
 from infra.topics import TopicSpec
 
 PARTITIONS = 6
-RESULT_FILE = Path(__file__).resolve().parent / "results" / "kafka_baseline.json"
 _TYPES = ("RECEIVED", "PUT_AWAY", "RESERVED", "PICKED", "SHIPPED", "ADJUSTED")
 
 
@@ -164,19 +161,13 @@ def main() -> None:
             broker.down()
     result.update(
         {
-            "name": "kafka_baseline",
-            "measured_at": datetime.now(UTC).isoformat(),
             "bootstrap": bootstrap,
             "kafka_version": KAFKA_VERSION if own else "unknown (not the project's broker)",
             "confluent_kafka": confluent_kafka.__version__,
             "librdkafka": confluent_kafka.libversion()[0],
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
         }
     )
-    RESULT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULT_FILE.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    publish("kafka_baseline", result)
 
 
 if __name__ == "__main__":

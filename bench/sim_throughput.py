@@ -24,21 +24,18 @@ The last line of stdout is the JSON result, also written to bench/results/sim_th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import simpy
 
+from bench.publish import publish
 from simulator.engine import Simulation
 from simulator.runner import run_scenario
 from simulator.scenarios import parse_scenario
 from simulator.spec import Scenario
-
-RESULTS = Path(__file__).resolve().parent / "results" / "sim_throughput.json"
 
 
 def scenario(sites: int, skus: int, hours: float, diurnal: str = "retail") -> Scenario:
@@ -145,9 +142,7 @@ def main() -> None:
             "target_seconds": 30,
             "runs": 1,
         }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    publish("sim_throughput", result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import socket
@@ -36,9 +35,9 @@ import msgspec
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-RESULTS = REPO / "bench" / "results" / "ws_fanout.json"
 TOKEN = "bench-viewer"
 
+from bench.publish import publish  # noqa: E402  (after the path is set, for `python bench/...`)
 
 # -- server side -------------------------------------------------------------------------
 
@@ -305,22 +304,17 @@ def main() -> None:
     baseline = run_phase(args, 1)
     result = run_phase(args, args.clients)
     report = {
-        "benchmark": "ws_fanout",
         **result,
         "updates_per_s": args.updates_per_s,
         "skus": args.skus,
         "tick_ms": args.tick_ms,
         "duration_s": args.duration,
         "client_procs": args.client_procs,
-        "cpus": os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
         "baseline_single_client": baseline,
         "target_p99_ms": 300,
         "meets_target": result["latency_p99_ms"] < 300 and result["starved_clients"] == 0,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report))
+    publish("ws_fanout", report)
 
 
 if __name__ == "__main__":
