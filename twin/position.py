@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -66,12 +66,20 @@ class PositionConfig:
     dedupe_max_ids: int = 256
     horizon_s: float = 7 * 24 * 3600.0
     max_deltas: int = 64
+    # Derived once here, so every SKU of a shard shares the same objects: a SKU's own copy
+    # of the number 320 would be one more cold cache line read on every event.
+    ids_limit: int = field(init=False, repr=False, compare=False)
+    horizon: timedelta = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.dedupe_max_ids < 1 or self.max_deltas < 2 or self.horizon_s <= 0:
             raise ValueError(
                 "PositionConfig needs dedupe_max_ids >= 1, max_deltas >= 2 and horizon_s > 0"
             )
+        max_ids = self.dedupe_max_ids
+        # a quarter over the bound, the ids are cut back to it (see SkuTwin._trim_ids)
+        object.__setattr__(self, "ids_limit", max_ids + max(1, max_ids // 4))
+        object.__setattr__(self, "horizon", timedelta(seconds=self.horizon_s))
 
 
 class SiteBuckets:
@@ -312,9 +320,8 @@ class SkuTwin:
     def __init__(self, sku: str, config: PositionConfig | None = None) -> None:
         self.sku = sku
         self.config = config if config is not None else PositionConfig()
-        self._horizon = timedelta(seconds=self.config.horizon_s)
-        max_ids = self.config.dedupe_max_ids
-        self._ids_limit = max_ids + max(1, max_ids // 4)
+        self._horizon = self.config.horizon
+        self._ids_limit = self.config.ids_limit
         self._max_deltas = self.config.max_deltas
         self.version = 0
         self.sites: dict[str, SiteBuckets] = {}
