@@ -160,7 +160,7 @@ class TwinShard:
             self.expired += 1
             return ApplyResult(False, sku, [], expired=True)
         self.applied += 1
-        self._dirty[sku] = None
+        self._dirty[twin.sku] = None
         windows = self.windows
         if windows is not None:
             closed = windows.add(event, self._future_limit)
@@ -225,7 +225,9 @@ class TwinShard:
                     else:
                         self.expired += 1
                 continue
-            dirty[sku] = None
+            # the twin's own id object is the `twins` key just compared (in cache), and once
+            # in `dirty` it is found by identity, without comparing characters
+            dirty[twin.sku] = None
             if windows is not None:
                 closed = windows.add(event, future_limit)
                 if closed:
