@@ -33,7 +33,9 @@ from bytewax.operators import StatefulBatchLogic
 from dataflows import snapshots
 from dataflows.messages import FreshnessSignal, ShardEmit, ShardIn
 from dataflows.site_stats import SitePartial
+from twin.events import InventoryEvent
 from twin.masterdata import MasterData
+from twin.position import DUPLICATE, EXPIRED
 from twin.rules import RuleBook
 from twin.shard import TwinConfig, TwinShard
 from twin.windows import TumblingWindows, WindowConfig
@@ -125,21 +127,22 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         alerts = emit.alerts
         state = self.state
         shard = state.shard
-        apply = shard.apply
+        apply_batch = shard.apply_batch
         add_to_windows = state.windows.add
         partials = state.partials
         for value in values:
             if value.__class__ is list:
-                for event in value:  # type: ignore[union-attr]
-                    result = apply(event, now)
+                events: list[InventoryEvent] = value  # type: ignore[assignment]
+                result = apply_batch(events, now)
+                if result.alerts:
+                    alerts += result.alerts
+                for event, code in zip(events, result.codes, strict=True):
                     site = event.site
                     partial = partials.get(site)
                     if partial is None:
                         partial = partials[site] = SitePartial(site)
-                    duplicate, expired = result.duplicate, result.expired
+                    duplicate, expired = code == DUPLICATE, code == EXPIRED
                     partial.observe(event, duplicate=duplicate, expired=expired, now=now)
-                    if result.alerts:
-                        alerts += result.alerts
                     if not duplicate and not expired:
                         for window in add_to_windows(event):
                             emit.windows.append(window)
