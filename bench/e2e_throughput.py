@@ -10,7 +10,8 @@ event is visible.
   start; the rate is N / (time the last SKU reaches its final version - time the first
   position appears), so process start-up (imports, master data) is not counted. Runs: 1
   worker each with recovery at the shipped snapshot interval, the same without recovery,
-  and 2 processes per flow (one Bytewax cluster per flow) with recovery.
+  and 2 processes per flow (one Bytewax cluster per flow) with recovery, and 2 processes for
+  the twin flow alone (normalize in one).
 * Latency (`latency_p50_ms`, `latency_p99_ms`): API events offered at a fixed rate
   (default 5,000/s) to running flows; an event's latency is from its produce call to the
   arrival of the first position whose version covers it (same process, same clock).
@@ -257,13 +258,21 @@ class Run:
             "TWIN_STATE_DIR": str(self.state_dir),
         }
 
-    def flows(self, suffix: str, extra: list[str], port: int) -> list[subprocess.Popen]:
-        common = ["--topic-suffix", suffix, *extra]
-        scale = ["--base-port", str(port)] if "-p" in extra else []
-        scale_twin = ["--base-port", str(port + 10)] if "-p" in extra else []
+    def flows(
+        self, suffix: str, extra: list[str], port: int, twin_only: list[str] | None = None
+    ) -> list[subprocess.Popen]:
+        """Both flows with options `extra`; `twin_only` options go to the twin flow alone."""
+        twin_extra = [*extra, *(twin_only or [])]
+
+        def ports(options: list[str], base: int) -> list[str]:
+            return ["--base-port", str(base)] if "-p" in options else []
+
+        common = ["--topic-suffix", suffix]
         return [
-            _start("normalize", [*common, *scale], self.env(), self.log),
-            _start("twin", [*common, *scale_twin], self.env(), self.log),
+            _start("normalize", [*common, *extra, *ports(extra, port)], self.env(), self.log),
+            _start(
+                "twin", [*common, *twin_extra, *ports(twin_extra, port + 10)], self.env(), self.log
+            ),
         ]
 
 
@@ -283,7 +292,13 @@ def _produce(bootstrap: str, topics: dict[str, str], messages: list[tuple[str, b
 
 
 def throughput(
-    run: Run, master: MasterData, n: int, extra: list[str], port: int, timeout: float
+    run: Run,
+    master: MasterData,
+    n: int,
+    extra: list[str],
+    port: int,
+    timeout: float,
+    twin_only: list[str] | None = None,
 ) -> dict[str, Any]:
     suffix = f".bench{uuid.uuid4().hex[:8]}"
     topics = topic_names(suffix)
@@ -292,7 +307,7 @@ def throughput(
     _produce(run.bootstrap, topics, messages)
     watch = PositionWatch(run.bootstrap, topics["twin.positions.v1"], finals)
     watch.start()
-    procs = run.flows(suffix, extra, port)
+    procs = run.flows(suffix, extra, port, twin_only)
     deadline = time.monotonic() + timeout
     cpu_s = 0.0
     try:
@@ -319,6 +334,7 @@ def throughput(
         "flows_cpu_us_per_event": round(cpu_s / n * 1e6, 1),
         "snapshot_epochs": _snapshot_epochs(run.state_dir, suffix),
         "options": extra,
+        "twin_options": twin_only or [],
     }
 
 
@@ -429,8 +445,13 @@ def main() -> None:
             for name, extra in variants.items():
                 results[name].append(throughput(run, master, args.events, extra, 0, args.timeout))
         cluster_port = 23000 + os.getpid() % 1000
+        # Two workers as two processes (threads share one GIL): for both flows, and for the
+        # twin flow alone (the costlier one; normalize keeps one process)
         results["two_processes"] = [
             throughput(run, master, args.events, ["-p", "2"], cluster_port, args.timeout)
+        ]
+        results["twin_two_processes"] = [
+            throughput(run, master, args.events, [], cluster_port, args.timeout, ["-p", "2"])
         ]
 
         def median(name: str, key: str) -> float:
@@ -446,6 +467,7 @@ def main() -> None:
     result = {
         "e2e_events_per_s_1w": round(rec),
         "e2e_events_per_s_2w": round(median("two_processes", "events_per_s")),
+        "e2e_events_per_s_2w_twin_only": round(median("twin_two_processes", "events_per_s")),
         "raw_consume_per_s": baseline["consume_per_s"],
         "latency_p50_ms": lat["p50_ms"],
         "latency_p99_ms": lat["p99_ms"],
@@ -464,6 +486,7 @@ def main() -> None:
             "latency_offered_rate": args.rate,
             "baseline": baseline,
             "1w_means": "one process per flow, one worker each, recovery at the shipped interval",
+            "2w_twin_only_means": "normalize in 1 process, the twin flow in 2 (-p 2)",
             "2w_means": "2 processes per flow (-p 2): one Bytewax cluster each, one worker "
             "per process; threads (-w 2) would share one GIL",
             "throughput_clock": "first position seen -> every SKU at its final version",
