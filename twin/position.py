@@ -258,10 +258,10 @@ _COUNTED = EventType.COUNTED
 _ADJUSTED = EventType.ADJUSTED
 
 # Types that, with a positive qty, never lower their site's ATP (by the bucket table above):
-# PICKED leaves it as it was; PUT_AWAY and the releases raise it; SHIPPED takes as much off
-# on-hand as off picked (or only off picked, when its on-hand delta is inside a count). Of
-# them only SHIPPED moves on-hand, and only down. The shard uses it to skip the rules where
-# their answer is known (`TwinShard.apply_batch`).
+# PICKED leaves it as it was; PUT_AWAY, the releases and a positive ADJUSTED raise it;
+# SHIPPED takes as much off on-hand as off picked (or only off picked, when its on-hand
+# delta is inside a count). Of them only SHIPPED can lower on-hand. The shard uses it to
+# skip the rules where their answer is known (`TwinShard.apply_batch`).
 NEVER_LOWERS_ATP = frozenset(
     {
         EventType.PICKED,
@@ -269,9 +269,9 @@ NEVER_LOWERS_ATP = frozenset(
         EventType.PUT_AWAY,
         EventType.RESERVATION_RELEASED,
         EventType.QUALITY_RELEASE,
+        EventType.ADJUSTED,
     }
 )
-
 # Apply outcomes (small ints so the hot path compares cheaply; 0 is the common case).
 CHANGED = 0
 DUPLICATE = 1

@@ -235,10 +235,10 @@ class TwinShard:
             site = event.site
             b = twin.sites[site]
             etype = event.type
-            # The rules' own answer, known without asking them (a call saved on half the
-            # events): at a site with no open alert, last judged by these very rules (so
+            # The rules' own answer, known without asking them (a call saved on half
+            # the events): at a site with no open alert, last judged by these very rules (so
             # its alert mask matches its buckets: ATP at or above the reorder point and 0,
-            # on-hand at or above 0), an event that never lowers ATP can open a condition
+            # on-hand at or above 0), an event that does not lower ATP can open a condition
             # only by taking on-hand below 0. Otherwise `evaluate_site` would find nothing.
             if (
                 etype in _NEVER_LOWERS_ATP
