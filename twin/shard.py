@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from twin.errors import ValidationFailed
 from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData
 from twin.position import (
@@ -35,12 +36,15 @@ from twin.wire import Alert, NetworkTotals, Position, WindowMetric
 _COUNTED = EventType.COUNTED
 _NEVER_LOWERS_ATP = NEVER_LOWERS_ATP
 
-# `apply_batch` outcome codes, one per event (the codes of `SkuTwin.apply_code`)
+# `apply_batch` outcome codes, one per event (the codes of `SkuTwin.apply_code`, and one
+# for an event `apply` would refuse with `ValidationFailed`)
 APPLIED = CHANGED
+REJECTED = 4
 __all__ = [
     "APPLIED",
     "DUPLICATE",
     "EXPIRED",
+    "REJECTED",
     "UNCHANGED",
     "ApplyResult",
     "BatchResult",
@@ -184,9 +188,13 @@ class TwinShard:
         The same state, counters, dirty SKUs and alerts (in the same order) as calling
         `apply(event, applied_at)` for each event; only the per-event `ApplyResult` is not
         built. Instead `codes[i]` says what happened to `events[i]`: `APPLIED` (0),
-        `DUPLICATE`, `EXPIRED` or `UNCHANGED` (applied, but nothing visible moved). For a
-        stream processor: call it once per batch of input, then use `codes` for what needs
-        each event's outcome (duplicates, expired events, windows of applied events).
+        `DUPLICATE`, `EXPIRED`, `UNCHANGED` (applied, but nothing visible moved) or
+        `REJECTED`: the event breaks the canonical contract (a fractional qty, a transfer
+        without `to_site`: what `apply` raises `ValidationFailed` for); it changed nothing
+        and, unlike `apply`, does not stop the batch, so no alert of the others is lost.
+        For a stream processor: call it once per batch of input, then use `codes` for what
+        needs each event's outcome (duplicates, expired events, windows of applied events,
+        dead letters).
         """
         codes = bytearray(len(events))  # 0 == APPLIED, the common case is never written
         alerts: list[Alert] = []
@@ -202,14 +210,19 @@ class TwinShard:
             self._limit_for = applied_at
             self._future_limit = applied_at + self._tolerance
         future_limit = self._future_limit
-        skipped = 0  # duplicates and expired events; everything else counts as applied
+        skipped = 0  # duplicate, expired and rejected events; all others count as applied
         for i, event in enumerate(events):
             sku = event.sku
             twin = get_twin(sku)
             if twin is None:
                 twin = self._twin(sku)
             horizon_ref = twin.max_at
-            code = twin.apply_code(event)
+            try:
+                code = twin.apply_code(event)
+            except ValidationFailed:  # it changed nothing; the rest of the batch goes on
+                codes[i] = REJECTED
+                skipped += 1
+                continue
             if event.occurred_at > future_limit:
                 twin.max_at = horizon_ref
                 self.future += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,16 @@ from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData, Site, Sku
 from twin.position import PositionConfig
 from twin.rules import RuleBook
-from twin.shard import APPLIED, DUPLICATE, EXPIRED, UNCHANGED, ApplyResult, TwinConfig, TwinShard
+from twin.shard import (
+    APPLIED,
+    DUPLICATE,
+    EXPIRED,
+    REJECTED,
+    UNCHANGED,
+    ApplyResult,
+    TwinConfig,
+    TwinShard,
+)
 from twin.windows import WindowConfig
 
 SITES = ("WH-01", "WH-02", "WH-03")
@@ -188,3 +198,15 @@ def test_a_snapshot_from_before_the_rules_cache_resumes_and_judges_with_its_rule
     assert copy.twins["SKU-1"].sites["WH-01"].on_hand == 30
     low = copy.apply_batch([ev("RESERVED", 15, t=1)], NOW).alerts
     assert [(a.kind, a.details["reorder_point"]) for a in low] == [("LOW_STOCK", 20)]
+
+
+def test_an_event_that_breaks_the_contract_is_rejected_and_the_batch_goes_on() -> None:
+    shard = TwinShard(master(reorder_point={"WH-01": 20}))
+    bad_qty = msgspec.structs.replace(ev("RECEIVED", 1, t=1), qty=1.5)  # not whole units
+    no_to_site = ev("TRANSFER_SHIPPED", 3, t=2)  # needs to_site
+    evs = [ev("COUNTED", 30, t=0), bad_qty, no_to_site, ev("RESERVED", 15, t=3)]
+    result = shard.apply_batch(evs, NOW)
+    assert list(result.codes) == [APPLIED, REJECTED, REJECTED, APPLIED]
+    assert [a.kind for a in result.alerts] == ["LOW_STOCK"]  # from the event after them
+    assert shard.stats()["applied"] == 2
+    assert shard.position("SKU-1", NOW).sites["WH-01"].on_hand == 30
