@@ -2,8 +2,12 @@
 
 `TwinShard` applies canonical events to their `SkuTwin`, runs the rules for the one site an
 event touched, and remembers which SKUs changed so the caller can emit coalesced positions
-(`take_dirty`). Freshness is pushed in (`on_freshness`) by whoever runs `SiteFreshness`, and
-closed windows (`on_window`) feed the ANOMALY rule. Clocks are always passed in.
+(`take_dirty`). Two ways in: `apply(event)` returns an `ApplyResult` per event;
+`apply_batch(events)` does the same work for a batch (the stream processor's path: no
+per-event result object, the rules skipped where their answer is known) and returns the
+alerts plus one outcome code per event. Freshness is pushed in (`on_freshness`) by whoever
+runs `SiteFreshness`, and closed windows (`on_window`) feed the ANOMALY rule. Clocks are
+always passed in.
 
 The whole object is plain Python with `__slots__`: it pickles, which is how Bytewax snapshots
 it for recovery.
