@@ -37,7 +37,7 @@ from twin.events import InventoryEvent
 from twin.masterdata import MasterData
 from twin.position import DUPLICATE, EXPIRED
 from twin.rules import RuleBook
-from twin.shard import TwinConfig, TwinShard
+from twin.shard import REJECTED, TwinConfig, TwinShard
 from twin.windows import TumblingWindows, WindowConfig
 
 Clock = Callable[[], datetime]
@@ -141,9 +141,12 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                     partial = partials.get(site)
                     if partial is None:
                         partial = partials[site] = SitePartial(site)
-                    duplicate, expired = code == DUPLICATE, code == EXPIRED
-                    partial.observe(event, duplicate=duplicate, expired=expired, now=now)
-                    if not duplicate and not expired:
+                    duplicate = code == DUPLICATE
+                    # expired, or (never expected: the decode step checks the contract first)
+                    # rejected by the core; either way not applied, an exception of the site
+                    unapplied = code in (EXPIRED, REJECTED)
+                    partial.observe(event, duplicate=duplicate, expired=unapplied, now=now)
+                    if not duplicate and not unapplied:
                         for window in add_to_windows(event):
                             emit.windows.append(window)
                             alerts += shard.on_window(window, now)

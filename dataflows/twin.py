@@ -36,8 +36,10 @@ from dataflows.keys import all_shard_keys, shard_key, shard_of
 from dataflows.messages import DlqCount, ShardEmit, ShardOut, SiteSeen
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
 from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
+from twin.errors import FieldError, ValidationFailed
 from twin.events import InventoryEvent
 from twin.masterdata import MasterData
+from twin.validation import decode_event
 from twin.wire import WindowMetric, dead_letter_decoder
 
 Clock = Callable[[], datetime]
@@ -177,8 +179,14 @@ def build_twin_flow(
     return flow
 
 
+_NOT_WHOLE = FieldError(
+    field="qty",
+    code="not_whole",
+    message="qty must be a whole number of base units on inventory.events.v1",
+)
+
+
 def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[str, Any]]]:
-    decode = msgspec.json.Decoder(InventoryEvent).decode
     encoder = msgspec.json.Encoder()
     keys: dict[str, str] = {}  # sku -> shard key: hashed once per SKU, not once per event
 
@@ -191,8 +199,12 @@ def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[s
                 continue
             value = value_of(msg)
             try:
-                event = decode(value)
-            except msgspec.DecodeError as exc:
+                # the contract is checked here, at the edge, so that a record breaking it is
+                # dead-lettered with its exact bytes and coordinates, never seen by a shard
+                event = decode_event(value)
+                if event.qty.__class__ is not int:
+                    raise ValidationFailed([_NOT_WHOLE])
+            except ValidationFailed as exc:
                 # only the normalize flow should write here; anything else is dead-lettered
                 unreadable.append(
                     dead_letter_message(
@@ -202,6 +214,7 @@ def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[s
                         original=value,
                         source=RawRecord.of(msg),
                         now=clock(),
+                        errors=exc.errors,
                     )
                 )
                 continue

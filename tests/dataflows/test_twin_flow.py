@@ -241,7 +241,12 @@ def test_a_resumed_run_absorbs_the_replay_and_ends_on_the_same_positions(master,
 def test_a_record_that_is_not_a_canonical_event_is_dead_lettered_not_dropped(master):
     sku = master.skus[0].id
     good = _enc.encode(_event("g1", sku, "RECEIVED", 4))
-    items = kafka_messages("inventory.events.v1", [b"{not json", good, b'{"event_id": 1}'])
+    no_destination = _enc.encode(_event("t1", sku, "TRANSFER_SHIPPED", 2))  # needs to_site
+    fractional = _enc.encode(_event("f1", sku, "RECEIVED", 2.5))  # base units are whole
+    items = kafka_messages(
+        "inventory.events.v1",
+        [b"{not json", good, b'{"event_id": 1}', no_destination, fractional],
+    )
     out = Outputs()
     dlq: list[SinkRecord] = []
     sinks = TwinSinks(
@@ -259,7 +264,12 @@ def test_a_record_that_is_not_a_canonical_event_is_dead_lettered_not_dropped(mas
     assert [(x.original, x.offset, x.error_code) for x in letters] == [
         (b"{not json", 0, "INVALID_CANONICAL_EVENT"),
         (b'{"event_id": 1}', 2, "INVALID_CANONICAL_EVENT"),
+        (no_destination, 3, "INVALID_CANONICAL_EVENT"),
+        (fractional, 4, "INVALID_CANONICAL_EVENT"),
     ]
+    # the contract breakers say which field and why
+    assert {e.field for e in letters[2].errors} >= {"to_site", "transfer_id"}
+    assert [(e.field, e.code) for e in letters[3].errors] == [("qty", "not_whole")]
     assert latest_positions(out.positions)[sku].sites["WH-01"].on_hand == 4
 
 
