@@ -38,6 +38,7 @@ from twin.masterdata import MasterData
 from twin.position import DUPLICATE, EXPIRED
 from twin.rules import RuleBook
 from twin.shard import REJECTED, TwinConfig, TwinShard
+from twin.transfers import TransferCycles
 from twin.windows import TumblingWindows, WindowConfig
 
 Clock = Callable[[], datetime]
@@ -60,6 +61,7 @@ class ShardState:
         self.windows = windows
         self.partials: dict[str, SitePartial] = {}
         self.late_reported: dict[str, int] = {}
+        self.transfers = TransferCycles()
 
     def dumps(self) -> bytes:
         rules = self.shard.rules
@@ -73,6 +75,8 @@ class ShardState:
     def loads(data: bytes, rules: RuleBook) -> ShardState:
         state: ShardState = snapshots.loads(data)
         state.shard.rules = rules
+        if not hasattr(state, "transfers"):  # a snapshot from before transfer cycles
+            state.transfers = TransferCycles()
         return state
 
 
@@ -129,6 +133,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         shard = state.shard
         apply_batch = shard.apply_batch
         add_to_windows = state.windows.add
+        observe_transfer = state.transfers.observe
         partials = state.partials
         for value in values:
             if value.__class__ is list:
@@ -147,6 +152,9 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                     unapplied = code in (EXPIRED, REJECTED)
                     partial.observe(event, duplicate=duplicate, expired=unapplied, now=now)
                     if not duplicate and not unapplied:
+                        cycle = observe_transfer(event)
+                        if cycle is not None:
+                            _partial(partials, cycle[0]).transfer_cycle.add(cycle[1] * 1000.0)
                         for window in add_to_windows(event):
                             emit.windows.append(window)
                             alerts += shard.on_window(window, now)
@@ -205,13 +213,17 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         for site, total in state.windows.late_by_site.items():
             new = total - state.late_reported.get(site, 0)
             if new:
-                partial = state.partials.get(site)
-                if partial is None:
-                    partial = state.partials[site] = SitePartial(site)
-                partial.late_events += new
+                _partial(state.partials, site).late_events += new
                 state.late_reported[site] = total
         partials, state.partials = state.partials, {}
         return list(partials.values())
+
+
+def _partial(partials: dict[str, SitePartial], site: str) -> SitePartial:
+    partial = partials.get(site)
+    if partial is None:
+        partial = partials[site] = SitePartial(site)
+    return partial
 
 
 def _emitted(emit: ShardEmit) -> list[ShardEmit]:

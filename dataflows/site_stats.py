@@ -27,6 +27,7 @@ class SitePartial:
         "late_events",
         "posting",
         "site",
+        "transfer_cycle",
         "visible",
     )
 
@@ -38,6 +39,8 @@ class SitePartial:
         self.late_events = 0
         self.posting = LatencyAccumulator()
         self.visible = LatencyAccumulator()
+        # transfers received here: shipped -> received, in event time (ms, like latencies)
+        self.transfer_cycle = LatencyAccumulator()
         self.last_event_at: datetime | None = None
 
     def observe(self, event: InventoryEvent, *, duplicate: bool, expired: bool, now: datetime):
@@ -64,6 +67,7 @@ class SitePartial:
         self.late_events += other.late_events
         self.posting.merge(other.posting)
         self.visible.merge(other.visible)
+        self.transfer_cycle.merge(other.transfer_cycle)
         if other.last_event_at is not None and (
             self.last_event_at is None or other.last_event_at > self.last_event_at
         ):
@@ -80,6 +84,11 @@ class SitePartial:
             late_events=self.late_events,
             posting_latency=self.posting.stats(),
             visible_latency=self.visible.stats(),
+            transfer_cycle_s_p50=(
+                round(self.transfer_cycle.quantile(0.5) / 1000.0, 1)
+                if self.transfer_cycle.count
+                else None
+            ),
             last_event_at=self.last_event_at,
             fresh=fresh,
         )

@@ -300,3 +300,29 @@ def test_dead_letters_are_counted_per_site_in_the_site_metrics(master):
         per_site[metric.site] = per_site.get(metric.site, 0) + metric.dlq
     assert per_site[site] == 3
     assert sum(per_site.values()) == 3
+
+
+def test_transfer_cycle_time_is_reported_at_the_receiving_site(master):
+    sku = master.skus[0].id
+    src, dst = master.sites[0].id, master.sites[1].id
+
+    def leg(kind, minutes, site, **extra):
+        return InventoryEvent(
+            event_id=f"{kind}-{minutes}",
+            type=EventType(kind),
+            sku=sku,
+            site=site,
+            qty=3,
+            uom="each",
+            occurred_at=T0 + timedelta(minutes=minutes),
+            source="test",
+            transfer_id="TR-1",
+            **extra,
+        )
+
+    # the receipt is read before the shipment (feeds arrive out of order)
+    stream = [leg("TRANSFER_RECEIVED", 90, dst), leg("TRANSFER_SHIPPED", 0, src, to_site=dst)]
+    out = _run_twin(master, kafka_messages("inventory.events.v1", map(_enc.encode, stream)), 1)
+    cycles = {m.site: m.transfer_cycle_s_p50 for m in out.metrics_of(SiteMetric)}
+    assert cycles[dst] is not None and abs(cycles[dst] - 5400.0) <= 5400.0 * 0.02
+    assert cycles.get(src) is None
