@@ -464,6 +464,13 @@ def main() -> None:
     rec, norec = median("recovery", "events_per_s"), median("no_recovery", "events_per_s")
     cpu_rec = median("recovery", "flows_cpu_us_per_event")
     cpu_norec = median("no_recovery", "flows_cpu_us_per_event")
+    # What one snapshot costs, from the 10 s runs (several snapshots each) against the runs
+    # without recovery, and what that means at the shipped interval in a long run
+    per_snapshot = statistics.median(
+        (r10["seconds"] - r0["seconds"]) / max(1, r10["snapshot_epochs"])
+        for r10, r0 in zip(results["recovery_10s"], results["no_recovery"], strict=True)
+    )
+    interval = DEFAULT_SNAPSHOT_INTERVAL_S
     result = {
         "e2e_events_per_s_1w": round(rec),
         "e2e_events_per_s_2w": round(median("two_processes", "events_per_s")),
@@ -475,6 +482,8 @@ def main() -> None:
         "e2e_events_per_s_no_recovery": round(norec),
         "recovery_cost_pct": round(100 * (1 - rec / norec), 1),
         "recovery_cpu_cost_pct": round(100 * (1 - cpu_norec / cpu_rec), 1),
+        "snapshot_cost_s": round(per_snapshot, 2),
+        "recovery_steady_cost_pct": round(100 * max(0.0, per_snapshot) / interval, 1),
         "e2e_vs_raw_consume": round(rec / baseline["consume_per_s"], 3),
         "details": {
             "events": args.events,
@@ -489,6 +498,9 @@ def main() -> None:
             "2w_twin_only_means": "normalize in 1 process, the twin flow in 2 (-p 2)",
             "2w_means": "2 processes per flow (-p 2): one Bytewax cluster each, one worker "
             "per process; threads (-w 2) would share one GIL",
+            "recovery_steady_cost_means": "snapshot_cost_s (median over the 10 s runs of "
+            "(their time - the no-recovery time) / their snapshots) per shipped interval: "
+            "the share of a long run's time spent on snapshots",
             "throughput_clock": "first position seen -> every SKU at its final version",
             "cpu": "user+system CPU of both flow processes, start-up included (from /proc)",
             "loadavg_before": [round(x, 2) for x in load_before],
