@@ -17,7 +17,10 @@ event is visible.
   arrival of the first position whose version covers it (same process, same clock).
 * `raw_consume_per_s`: `bench.kafka_baseline.measure_baseline` in the same run.
 
-    .venv/bin/python -m bench.e2e_throughput [--events 200000] [--skus 5000] [--rate 5000]
+    .venv/bin/python -m bench.e2e_throughput [--events 2000000] [--runs 2] [--skus 5000] [--rate 5000]
+
+A run must be long enough to hold a snapshot of the twin flow (every 30 s) for the recovery
+figures to mean anything: at ~45k events/s the default 2M events take ~45 s per run.
 
 Writes bench/results/e2e_throughput.json and prints it as the last line of stdout.
 """
@@ -411,7 +414,7 @@ def latency(run: Run, master: MasterData, rate: int, seconds: float, port: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--skus", type=int, default=5000)
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
