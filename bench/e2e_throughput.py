@@ -17,7 +17,7 @@ event is visible.
   arrival of the first position whose version covers it (same process, same clock).
 * `raw_consume_per_s`: `bench.kafka_baseline.measure_baseline` in the same run.
 
-    .venv/bin/python -m bench.e2e_throughput [--events 2000000] [--runs 2] [--skus 5000] [--rate 5000]
+    .venv/bin/python -m bench.e2e_throughput [--events 2000000] [--runs 2] [--rate 5000]
 
 A run must be long enough to hold a snapshot of the twin flow (every 30 s) for the recovery
 figures to mean anything: at ~45k events/s the default 2M events take ~45 s per run.
