@@ -1,14 +1,16 @@
 """The twin flow: canonical events in, positions, alerts and metrics out.
 
-    inventory.events.v1 ─ decode ─┬─ key by shard(sku) ───────────┐
-                                  │                                ├─ apply_to_twin_shard ─┐
-                                  └─ sites seen ─ watch_site_freshness ─ fan out to shards │
-                                                   │ (STALE_FEED)                          │
-    inventory.dlq.v1 ─ count per site ─┐           │                                       │
-                                       └─ merge_site_metrics (key = site) ◄─ site partials ┤
-                                                   │                                       │
-        twin.metrics.v1 ◄─ SiteMetric, WindowMetric┘     twin.positions.v1, twin.alerts.v1 ◄┘
+    inventory.events.v1 ─ decode, check, group by shard(sku)
+        ├─ events per shard ───────────────────────────────┐
+        ├─ sites seen ─ watch_site_freshness ─ fan out ────┴─ apply_to_twin_shard ─┐
+        │               (STALE_FEED alerts)                                         │
+        └─ records that break the contract ─ inventory.dlq.v1                      │
+    inventory.dlq.v1 ─ count per site ─┬─ merge_site_metrics (key = site) ◄─ site partials
+                                       │
+    twin.metrics.v1 ◄─ SiteMetric, WindowMetric        twin.positions.v1, twin.alerts.v1 ◄─┘
 
+Items are batches: one per consumed Kafka batch, then one list of events per shard per batch,
+one `ShardEmit` per shard call, lists of records into the sinks (see README, "batches").
 Keying: by a stable shard of the SKU, with the per-SKU positions and per-SKU-per-site windows
 kept inside the shard state (see `dataflows.shard_logic` for the measurements behind that).
 DLQ counts: the twin flow reads `inventory.dlq.v1` itself rather than having the normalize
