@@ -53,9 +53,7 @@ def decode_event(raw: bytes | str) -> InventoryEvent:
         event = event_decoder.decode(raw)
     except DECODE_FAILURES:
         raise ValidationFailed(explain_failure(raw, InventoryEvent, array=False)) from None
-    # The common case in a few comparisons (NaN and inf fail them and take the full check).
-    qty = event.qty
-    if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in RULED_TYPES:
+    if plainly_valid(event):
         return event
     errors = validate_event(event)
     if errors:
@@ -81,6 +79,28 @@ def decode_events(raw: bytes | str) -> list[InventoryEvent]:
     if errors:
         raise ValidationFailed(errors)
     return events
+
+
+def plainly_valid(event: InventoryEvent) -> bool:
+    """True when `event` certainly meets the cross-field rules, in a few comparisons.
+
+    The common shapes of every type are accepted here; anything else (NaN and infinities
+    fail the comparisons) takes the full check, `validate_event`, which explains what is
+    wrong. A test proves that whatever this accepts, `validate_event` accepts too.
+    """
+    qty = event.qty
+    kind = event.type
+    if kind not in RULED_TYPES:
+        return 0 < qty <= MAX_QTY and event.to_site is None
+    if kind == EventType.ADJUSTED:
+        return qty != 0 and -MAX_QTY <= qty <= MAX_QTY and event.to_site is None
+    if kind == EventType.COUNTED:
+        return 0 <= qty <= MAX_QTY and event.to_site is None
+    if event.transfer_id is None or not 0 < qty <= MAX_QTY:
+        return False
+    if kind == EventType.TRANSFER_SHIPPED:
+        return event.to_site is not None and event.to_site != event.site
+    return event.to_site is None  # TRANSFER_RECEIVED
 
 
 def validate_event(event: InventoryEvent, prefix: str = "") -> list[FieldError]:

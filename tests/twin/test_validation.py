@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from twin.errors import ValidationFailed
 from twin.events import EventType, InventoryEvent
-from twin.validation import decode_event, decode_events, validate_event
+from twin.validation import decode_event, decode_events, plainly_valid, validate_event
 
 GOOD: dict[str, Any] = {
     "event_id": "E-1",
@@ -212,3 +212,43 @@ def test_rules_hold_for_events_built_in_code_with_plain_strings() -> None:
     event = decode_event(event_json())
     built = msgspec.structs.replace(event, type="ADJUSTED", qty=0)  # type: ignore[arg-type]
     assert [(e.field, e.code) for e in validate_event(built)] == [("qty", "qty_zero")]
+
+
+_sites = st.sampled_from(["WH-01", "WH-02"])
+_any_event = st.builds(
+    InventoryEvent,
+    event_id=st.just("e1"),
+    type=st.sampled_from(list(EventType)),
+    sku=st.just("SKU-1"),
+    site=_sites,
+    qty=st.one_of(
+        st.integers(min_value=-(10**13), max_value=10**13),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from([0, 1, -1, 10**12, 10**12 + 1, -(10**12), 0.5]),
+    ),
+    uom=st.just("each"),
+    occurred_at=st.just(datetime(2026, 11, 26, tzinfo=UTC)),
+    source=st.just("test"),
+    to_site=st.one_of(st.none(), _sites),
+    transfer_id=st.one_of(st.none(), st.just("T1")),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_any_event)
+def test_the_quick_accept_never_lets_a_rule_breaker_through(event: InventoryEvent) -> None:
+    if plainly_valid(event):
+        assert validate_event(event) == []
+
+
+def test_the_quick_accept_takes_the_common_shape_of_every_type() -> None:
+    base = decode_event(event_json())
+    shapes = {
+        EventType.ADJUSTED: {"qty": -3},
+        EventType.COUNTED: {"qty": 0},
+        EventType.TRANSFER_SHIPPED: {"to_site": "WH-02", "transfer_id": "T1"},
+        EventType.TRANSFER_RECEIVED: {"transfer_id": "T1"},
+    }
+    for kind in EventType:
+        event = msgspec.structs.replace(base, type=kind, **shapes.get(kind, {}))
+        assert plainly_valid(event), kind
