@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from api import schemas
+from tests.api.fakes import alert, position, site_metric
 from twin.wire import (
     Alert,
     LatencyStats,
@@ -59,60 +60,25 @@ def test_each_model_has_exactly_the_fields_of_its_wire_record(struct, model) -> 
 
 
 def _records() -> list[msgspec.Struct]:
-    site = SitePosition(
-        on_hand=10,
-        receiving=2,
-        reserved=3,
-        picked=1,
-        quarantined=1,
-        in_transit=4,
-        atp=3,
-        last_event_at=AT,
-        fresh=True,
+    """One of each top-level record, every optional part filled (the shared API fakes)."""
+    recommended = msgspec.structs.replace(
+        alert("LOW_STOCK:SKU-1:WH-01:1"),
+        recommendation=Recommendation(
+            action="transfer",
+            from_site="WH-02",
+            to_site="WH-01",
+            qty=17,
+            value=170.0,
+            needs_approval=False,
+            expected_arrival=AT,
+            reason="excess at WH-02",
+        ),
+        details={"atp": 3, "reorder_point": 20},
     )
-    stats = LatencyStats(count=3, p50_ms=10.0, p95_ms=20.0, p99_ms=30.0, max_ms=31.0)
-    return [
-        Position(
-            sku="SKU-1",
-            version=7,
-            as_of=AT,
-            sites={"WH-01": site},
-            network=NetworkTotals(on_hand=10, atp=3, in_transit=4),
-        ),
-        Alert(
-            id="LOW_STOCK:SKU-1:WH-01:1",
-            kind="LOW_STOCK",
-            severity="warning",
-            detected_at=AT,
-            explanation="ATP 3 is under the reorder point 20",
-            sku="SKU-1",
-            site="WH-01",
-            recommendation=Recommendation(
-                action="transfer",
-                from_site="WH-02",
-                to_site="WH-01",
-                qty=17,
-                value=170.0,
-                needs_approval=False,
-                expected_arrival=AT,
-                reason="excess at WH-02",
-            ),
-            details={"atp": 3, "reorder_point": 20},
-        ),
-        SiteMetric(
-            site="WH-01",
-            as_of=AT,
-            events=5,
-            duplicates=1,
-            exceptions=0,
-            dlq=2,
-            late_events=0,
-            posting_latency=stats,
-            visible_latency=stats,
-            last_event_at=AT,
-            fresh=True,
-        ),
-    ]
+    metric = msgspec.structs.replace(
+        site_metric("WH-01"), transfer_cycle_s_p50=5400.0, last_event_at=AT
+    )
+    return [position("SKU-1", 7), recommended, metric]
 
 
 @pytest.mark.parametrize("record", _records(), ids=lambda r: type(r).__name__)
