@@ -26,23 +26,20 @@ Measured, each as the median of `--runs` runs in this one process (the cases tak
   the three raw formats (events out per second; batches and files of 100 records).
 
 Writes bench/results/core_apply.json and prints it as the last line.
-Run: `.venv/bin/python bench/core_apply.py [--events 100000] [--runs 5] [--batch 8]`.
+Run: `.venv/bin/python -m bench.core_apply [--events 100000] [--runs 5] [--batch 8]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
-import platform
 import random
 import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from bench.publish import publish
 from twin.events import EventType, InventoryEvent, encode_event, event_decoder
 from twin.masterdata import MasterData, MasterIndex
 from twin.masterdata_gen import generate_master_data
@@ -239,7 +236,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skus", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=8, help="events per apply_batch")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/core_apply.json"))
     args = parser.parse_args()
 
     md = generate_master_data(sites=6, skus=args.skus, seed=1)
@@ -344,14 +340,9 @@ def main() -> None:
         **{key: wall for key, (wall, _) in measured.items()},
         "cpu_time_rates": {key: cpu for key, (_, cpu) in measured.items()},
         "target_events_per_s": TARGET_EVENTS_PER_S,
-        "python": platform.python_version(),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     results["meets_target"] = measured["apply_events_per_s"][0] >= TARGET_EVENTS_PER_S
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results))
+    publish("core_apply", results)
 
 
 if __name__ == "__main__":

@@ -65,5 +65,6 @@ class ShardEmit:
 
 # A shard receives the events of one consumed batch that belong to it, as one list.
 ShardIn = list[InventoryEvent] | FreshnessSignal
-OutKind = Literal["position", "alert", "partial", "window", "site_metric", "freshness"]
+# What the freshness and site-metrics steps emit (shards emit `ShardEmit`s instead).
+OutKind = Literal["alert", "site_metric", "freshness"]
 ShardOut = tuple[OutKind, Any]

@@ -6,6 +6,8 @@ import pickle
 import random
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from dataflows import snapshots
 from dataflows.shard_logic import ShardFactory, ShardState
 from tests.dataflows.scripted import script_events
@@ -53,15 +55,8 @@ def test_a_restored_shard_is_the_same_state_and_applies_the_rest_identically() -
     events = script_events(master, random.Random(11), 3000, skus=20)
     # microsecond event times, the precision the packed deltas must keep
     events = [
-        e.__class__(**{**{f: getattr(e, f) for f in e.__struct_fields__}, "occurred_at": at})
-        for e, at in zip(
-            events,
-            (
-                e.occurred_at + timedelta(microseconds=i * 7919 % 1_000_000)
-                for i, e in enumerate(events)
-            ),
-            strict=True,
-        )
+        msgspec.structs.replace(e, occurred_at=e.occurred_at + timedelta(microseconds=i * 7919))
+        for i, e in enumerate(events)
     ]
     first, rest = events[:2000], events[2000:]
 
