@@ -12,15 +12,19 @@ from api.app import create_app
 from api.feed import FakeFeed
 from tests.api.conftest import TOKENS, auth, make_settings
 from tests.api.fakes import FakeProducer
+from tests.polling import wait_until
 
 
 def _wait_status(client: TestClient, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/v1/scenarios/{run_id}", headers=auth("architect")).json()
-        if body["status"] != "running" or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)  # polling the API with a deadline, not waiting blindly
+    """The run's status once it is no longer running."""
+    seen: list[dict[str, Any]] = []
+
+    def finished() -> bool:
+        seen.append(client.get(f"/v1/scenarios/{run_id}", headers=auth("architect")).json())
+        return seen[-1]["status"] != "running"
+
+    wait_until(finished, timeout, f"scenario run {run_id} to finish", every=0.05)
+    return seen[-1]
 
 
 def test_a_run_streams_progress_and_ends_with_its_report_and_plots(client: TestClient) -> None:
