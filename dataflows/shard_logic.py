@@ -32,12 +32,12 @@ from bytewax.operators import StatefulBatchLogic
 
 from dataflows import snapshots
 from dataflows.messages import FreshnessSignal, ShardEmit, ShardIn
-from dataflows.site_stats import SitePartial
 from twin.events import InventoryEvent
 from twin.masterdata import MasterData
 from twin.position import DUPLICATE, EXPIRED
 from twin.rules import RuleBook
 from twin.shard import REJECTED, TwinConfig, TwinShard
+from twin.site_stats import SitePartial
 from twin.transfers import TransferCycles
 from twin.windows import TumblingWindows, WindowConfig
 

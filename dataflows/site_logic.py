@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 
 from bytewax.operators import StatefulBatchLogic
 
+from dataflows import snapshots
 from dataflows.messages import DlqCount, FreshnessSignal, ShardOut, SiteSeen, Tick
-from dataflows.site_stats import SitePartial
 from twin.freshness import SiteFreshness
 from twin.masterdata import MasterData
+from twin.site_stats import SitePartial
 
 Clock = Callable[[], datetime]
 
@@ -41,7 +42,7 @@ class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
         cls, master: MasterData, check_every: timedelta, clock: Clock
     ) -> Callable[[bytes | None], FreshnessLogic]:
         def build(resume: bytes | None) -> FreshnessLogic:
-            freshness = pickle.loads(resume) if resume is not None else SiteFreshness(master)
+            freshness = snapshots.loads(resume) if resume is not None else SiteFreshness(master)
             return cls(freshness, check_every, clock)
 
         return build
@@ -83,7 +84,7 @@ class SiteMetricsLogic(
     @classmethod
     def builder(cls, every: timedelta, clock: Clock) -> Callable[[bytes | None], SiteMetricsLogic]:
         def build(resume: bytes | None) -> SiteMetricsLogic:
-            state = pickle.loads(resume) if resume is not None else SiteMetricsState()
+            state = snapshots.loads(resume) if resume is not None else SiteMetricsState()
             return cls(state, every, clock)
 
         return build

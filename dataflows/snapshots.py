@@ -98,6 +98,19 @@ def dumps(state: object) -> bytes:
     return buffer.getvalue()
 
 
+# Classes that moved module since a release whose snapshots may still be on disk: a flow
+# resumed after an upgrade finds them under their new name.
+MOVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("dataflows.site_stats", "SitePartial"): ("twin.site_stats", "SitePartial"),
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        module, name = MOVED.get((module, name), (module, name))
+        return super().find_class(module, name)
+
+
 def loads(data: bytes) -> Any:
-    """Read back what `dumps` wrote (plain `pickle.loads`: the packing rebuilds itself)."""
-    return pickle.loads(data)
+    """Read back what `dumps` (or a plain pickle) wrote; the packing rebuilds itself."""
+    return _Unpickler(io.BytesIO(data)).load()

@@ -7,11 +7,13 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 
 from dataflows import snapshots
 from dataflows.shard_logic import ShardFactory, ShardState
 from tests.dataflows.scripted import script_events
 from twin.masterdata_gen import generate_master_data
+from twin.site_stats import SitePartial
 
 NOW = datetime(2026, 11, 16, 18, 0, tzinfo=UTC)
 
@@ -82,3 +84,18 @@ def test_the_packed_snapshot_is_smaller_and_still_plain_pickle_to_read() -> None
     plain = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     assert len(packed) < len(plain)
     assert _fingerprint(pickle.loads(packed)) == _fingerprint(pickle.loads(plain))
+
+
+def test_a_snapshot_naming_a_moved_class_still_loads() -> None:
+    # Snapshots written before SitePartial moved from dataflows/ to twin/ name the old path.
+    partial = SitePartial("DC-EAST")
+    partial.events = 7
+    # protocol 2 names a class as plain text lines (no length prefix), so it can be renamed
+    data = pickle.dumps(partial, protocol=2)
+    old = data.replace(b"twin.site_stats", b"dataflows.site_stats")
+    assert old != data
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(old)
+    restored = snapshots.loads(old)
+    assert isinstance(restored, SitePartial)
+    assert (restored.site, restored.events) == ("DC-EAST", 7)

@@ -2,9 +2,8 @@
 
 A `SitePartial` is what one shard saw of one site over one reporting interval; partials of
 the same site from every shard merge (`merge`) into the site's `SiteMetric`. The figures
-themselves (latency histograms) are the twin core's `LatencyAccumulator`; this module only
-counts and carries them. It would sit in `twin/` as well; it is here until the core grows a
-site-metrics accumulator of its own.
+themselves (latency histograms) are `LatencyAccumulator`s; this module counts and carries
+them. Pure, like the rest of the core: the dataflows call it, the clock is passed in.
 """
 
 from __future__ import annotations
@@ -43,7 +42,9 @@ class SitePartial:
         self.transfer_cycle = LatencyAccumulator()
         self.last_event_at: datetime | None = None
 
-    def observe(self, event: InventoryEvent, *, duplicate: bool, expired: bool, now: datetime):
+    def observe(
+        self, event: InventoryEvent, *, duplicate: bool, expired: bool, now: datetime
+    ) -> None:
         """One event of this site as the shard handled it at wall-clock `now`."""
         self.events += 1
         if duplicate:
