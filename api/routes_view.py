@@ -75,6 +75,7 @@ def get_network(_: Viewer, state: State) -> MsgspecResponse:
                 "fresh": view.site_fresh(site),
                 "last_event_at": view.site_last_event_at(site),
                 "visible_latency_p95_ms": metric.visible_latency.p95_ms if metric else None,
+                "transfer_cycle_s_p50": metric.transfer_cycle_s_p50 if metric else None,
                 "skus_at_risk": len(view.skus_at_risk(site)),
             }
         )

@@ -125,6 +125,11 @@ class NetworkSiteModel(BaseModel):
     fresh: bool
     last_event_at: datetime | None
     visible_latency_p95_ms: float | None
+    transfer_cycle_s_p50: float | None = Field(
+        None,
+        description="Median shipped-to-received time, in event-time seconds, of the transfers "
+        "received at this site in the last metrics interval; null when none arrived.",
+    )
     skus_at_risk: int
 
 

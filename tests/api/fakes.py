@@ -72,7 +72,9 @@ def alert(
     )
 
 
-def site_metric(site: str, *, fresh: bool = True, p95_ms: float = 120.0) -> SiteMetric:
+def site_metric(
+    site: str, *, fresh: bool = True, p95_ms: float = 120.0, transfer_cycle_s: float | None = None
+) -> SiteMetric:
     return SiteMetric(
         site=site,
         as_of=T0,
@@ -82,6 +84,7 @@ def site_metric(site: str, *, fresh: bool = True, p95_ms: float = 120.0) -> Site
         ),
         last_event_at=T0,
         fresh=fresh,
+        transfer_cycle_s_p50=transfer_cycle_s,
     )
 
 

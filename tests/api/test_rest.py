@@ -47,7 +47,7 @@ def test_network_sums_positions_and_counts_open_alerts(client: TestClient, feed:
         alert("a1", kind="LOW_STOCK"),
         alert("a2", kind="OVER_ALLOCATION", sku="SKU-2", site="WH-02"),
         alert("a1", state="cleared"),
-        site_metric("WH-02", fresh=False, p95_ms=900.0),
+        site_metric("WH-02", fresh=False, p95_ms=900.0, transfer_cycle_s=93_600.0),
     )
     body = client.get("/v1/network", headers=auth("viewer")).json()
     assert body["totals"] == {"on_hand": 30, "atp": 2, "in_transit": 0, "skus": 2}
@@ -55,6 +55,8 @@ def test_network_sums_positions_and_counts_open_alerts(client: TestClient, feed:
     sites = {s["site"]: s for s in body["sites"]}
     assert sites["WH-02"]["fresh"] is False
     assert sites["WH-02"]["visible_latency_p95_ms"] == 900.0
+    assert sites["WH-02"]["transfer_cycle_s_p50"] == 93_600.0
+    assert sites["WH-01"]["transfer_cycle_s_p50"] is None
     assert sites["WH-02"]["skus_at_risk"] == 1
     assert sites["WH-01"]["skus_at_risk"] == 0
 

@@ -116,6 +116,7 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
                 "fresh": s["site"] != "3PL-ACME",
                 "last_event_at": _now(),
                 "visible_latency_p95_ms": 240.0,
+                "transfer_cycle_s_p50": 93_600.0 if s["site"] == "WH-02" else None,
                 "skus_at_risk": 2 if s["site"] == "WH-02" else 0,
             }
             for s in SITES

@@ -104,6 +104,15 @@ def test_shortage_and_sync_gap_are_told_apart(page: Page, fake_url: str) -> None
     expect(page.get_by_test_id("alert-count")).to_have_text("1")
 
 
+def test_site_rows_show_the_transfer_cycle_time_where_transfers_arrive(
+    page: Page, fake_url: str
+) -> None:
+    # the fake API reports WH-02's transfers taking 93,600 s; WH-01 has received none, which
+    # the page shows as an en dash
+    expect(page.get_by_test_id("site-transfer-WH-02")).to_have_text("26.0 h")
+    expect(page.get_by_test_id("site-transfer-WH-01")).to_have_text("\u2013")
+
+
 def test_stale_site_is_labelled_and_a_posted_event_updates_the_sku(
     page: Page, fake_url: str
 ) -> None:

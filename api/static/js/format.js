@@ -13,6 +13,15 @@ export function ms(value) {
   return `${Math.round(value)} ms`;
 }
 
+// A duration in seconds, in the unit a planner reads it in (transfers take hours or days).
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} d`;
+}
+
 export function age(iso, now = Date.now()) {
   if (!iso) return "no events yet";
   const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));

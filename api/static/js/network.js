@@ -1,9 +1,10 @@
-// Network overview: totals in the top bar and one row per site (freshness, feed, latency, risk).
+// Network overview: totals in the top bar and one row per site (freshness, feed, latency,
+// transfer cycle time, risk).
 //
 // GET /v1/network gives the full picture; site metrics from the stream refresh freshness and
 // latency between polls, so a feed going quiet shows within seconds.
 
-import { age, el, ms, num, setAnimated } from "./format.js";
+import { age, duration, el, ms, num, setAnimated } from "./format.js";
 
 export class NetworkView {
   constructor(root) {
@@ -34,6 +35,8 @@ export class NetworkView {
     site.fresh = metric.fresh;
     if (metric.last_event_at) site.last_event_at = metric.last_event_at;
     if (metric.visible_latency?.count) site.visible_latency_p95_ms = metric.visible_latency.p95_ms;
+    // an interval without a received transfer says nothing new: keep the last figure
+    if (metric.transfer_cycle_s_p50 != null) site.transfer_cycle_s_p50 = metric.transfer_cycle_s_p50;
     this.draw();
   }
 
@@ -65,6 +68,7 @@ export class NetworkView {
       el("td", {}, el("span", { class: "badge badge-mode" }, site.feed_mode ?? "?")),
       el("td", {}, freshness, " ", el("span", { class: "muted" }, age(site.last_event_at))),
       el("td", { class: "num", "data-testid": `site-latency-${site.site}` }, ms(site.visible_latency_p95_ms)),
+      el("td", { class: "num", "data-testid": `site-transfer-${site.site}` }, duration(site.transfer_cycle_s_p50)),
       el("td", { class: `num ${risk > 0 ? "risk-some" : ""}`, "data-testid": `site-risk-${site.site}` }, num(risk)),
     );
   }
