@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
+from tests.twin.factories import ev
 from twin.events import EventType, InventoryEvent
 from twin.transfers import TransferCycles
 
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
-
-def _transfer(kind: EventType, transfer_id: str, hours: float, site: str) -> InventoryEvent:
-    return InventoryEvent(
-        event_id=f"{kind}-{transfer_id}",
-        type=kind,
-        sku="SKU-1",
-        site=site,
-        qty=5,
-        uom="each",
-        occurred_at=T0 + timedelta(hours=hours),
-        source="test",
+def shipped(transfer_id: str, hours: float) -> InventoryEvent:
+    return ev(
+        EventType.TRANSFER_SHIPPED,
+        5,
+        site="DC-01",
+        to_site="DC-02",
         transfer_id=transfer_id,
-        to_site="DC-02" if kind is EventType.TRANSFER_SHIPPED else None,
+        t=hours * 3600,
     )
 
 
-def shipped(transfer_id: str, hours: float) -> InventoryEvent:
-    return _transfer(EventType.TRANSFER_SHIPPED, transfer_id, hours, "DC-01")
-
-
 def received(transfer_id: str, hours: float) -> InventoryEvent:
-    return _transfer(EventType.TRANSFER_RECEIVED, transfer_id, hours, "DC-02")
+    return ev(EventType.TRANSFER_RECEIVED, 5, site="DC-02", transfer_id=transfer_id, t=hours * 3600)
 
 
 def test_a_transfer_completes_at_the_receiving_site_in_either_arrival_order() -> None:
@@ -45,16 +34,7 @@ def test_a_transfer_completes_at_the_receiving_site_in_either_arrival_order() ->
 
 def test_other_events_and_unknown_halves_leave_nothing_behind_beyond_the_bound() -> None:
     cycles = TransferCycles(max_open=3)
-    other = InventoryEvent(
-        event_id="r1",
-        type=EventType.RECEIVED,
-        sku="SKU-1",
-        site="DC-01",
-        qty=1,
-        uom="each",
-        occurred_at=T0,
-        source="test",
-    )
+    other = ev(EventType.RECEIVED, 1, site="DC-01")
     assert cycles.observe(other) is None
     for n in range(5):
         cycles.observe(shipped(f"T{n}", n))  # never received (e.g. cancelled)
