@@ -7,6 +7,10 @@ A cluster across hosts (run one command per host, same address list, its own -i)
     host B: invtwin flow twin -a "10.0.0.1:2101;10.0.0.2:2101" -i 1
 Every process needs the same master data and, with recovery, the same recovery directory
 ($TWIN_STATE_DIR/recovery/<flow>, on a shared volume across hosts).
+
+An accelerated domain clock (what the demo runs the flows on, see `dataflows.clock`):
+    invtwin flow twin --clock-origin 2026-11-27T06:00:00Z --clock-speed 600
+(or TWIN_CLOCK_ORIGIN / TWIN_CLOCK_SPEED); every process of the stack must get the same pair.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 from typing import Annotated, Literal
 
 import typer
+from pydantic import ValidationError
 
 from dataflows.runner import ClusterArgs, ensure_recovery_dir, run_flow
 from dataflows.settings import FlowSettings
@@ -55,6 +60,20 @@ StopAtEnd = Annotated[
     bool, typer.Option("--stop-at-end", help="Stop at the end of the input topics.")
 ]
 BasePort = Annotated[int, typer.Option("--base-port", help="First port used by -p processes.")]
+ClockOrigin = Annotated[
+    str | None,
+    typer.Option(
+        "--clock-origin",
+        help="Domain clock: the UTC instant where it meets the wall clock (ISO 8601 with zone).",
+    ),
+]
+ClockSpeed = Annotated[
+    float | None,
+    typer.Option(
+        "--clock-speed",
+        help="Domain clock: simulated seconds per wall second (needs an origin; default 1).",
+    ),
+]
 
 
 def _settings(
@@ -63,6 +82,8 @@ def _settings(
     shards: int | None,
     topic_suffix: str | None,
     stop_at_end: bool,
+    clock_origin: str | None = None,
+    clock_speed: float | None = None,
 ) -> FlowSettings:
     overrides: dict[str, object] = {}
     if recovery is not None:
@@ -75,7 +96,14 @@ def _settings(
         overrides["flow_topic_suffix"] = topic_suffix
     if stop_at_end:
         overrides["flow_stop_at_end"] = True
-    return FlowSettings(**overrides)  # type: ignore[arg-type]
+    if clock_origin is not None:
+        overrides["clock_origin"] = clock_origin
+    if clock_speed is not None:
+        overrides["clock_speed"] = clock_speed
+    try:
+        return FlowSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:  # a bad origin or speed: say which, as a usage error
+        raise typer.BadParameter(str(exc)) from exc
 
 
 def _run(
@@ -161,9 +189,13 @@ def normalize(
     topic_suffix: TopicSuffix = None,
     stop_at_end: StopAtEnd = False,
     base_port: BasePort = 2101,
+    clock_origin: ClockOrigin = None,
+    clock_speed: ClockSpeed = None,
 ) -> None:
     """Raw feeds → canonical events (inventory.events.v1) and dead letters (inventory.dlq.v1)."""
-    settings = _settings(recovery, snapshot_interval, None, topic_suffix, stop_at_end)
+    settings = _settings(
+        recovery, snapshot_interval, None, topic_suffix, stop_at_end, clock_origin, clock_speed
+    )
     _run("normalize", settings, workers, processes, addresses, process_id, base_port)
 
 
@@ -179,7 +211,11 @@ def twin(
     topic_suffix: TopicSuffix = None,
     stop_at_end: StopAtEnd = False,
     base_port: BasePort = 2201,
+    clock_origin: ClockOrigin = None,
+    clock_speed: ClockSpeed = None,
 ) -> None:
     """Canonical events → twin.positions.v1, twin.alerts.v1, twin.metrics.v1."""
-    settings = _settings(recovery, snapshot_interval, shards, topic_suffix, stop_at_end)
+    settings = _settings(
+        recovery, snapshot_interval, shards, topic_suffix, stop_at_end, clock_origin, clock_speed
+    )
     _run("twin", settings, workers, processes, addresses, process_id, base_port)

@@ -9,12 +9,15 @@ rejections, so the flow scales with the feed topics' partitions and needs no sta
 Kafka offsets Bytewax recovery keeps. Malformed input never stops the flow: a consumer error,
 an unparseable message and a record that breaks the contract all become `DeadLetter` data
 with the exact original bytes and the Kafka coordinates they came from.
+
+Dead letters are dated on the domain clock (`dataflows.clock`; the wall clock unless a demo
+accelerates it), the timeline of the events they sit among.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import bytewax.operators as op
@@ -24,13 +27,13 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from dataflows.clock import Clock, utc_now
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
 
 Feed = Literal["api", "batch", "3pl"]
-Clock = Callable[[], datetime]
 
 
 class Normalized(msgspec.Struct, gc=False):
@@ -38,10 +41,6 @@ class Normalized(msgspec.Struct, gc=False):
 
     events: SinkBatch
     dead: SinkBatch
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_normalize_flow(

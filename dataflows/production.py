@@ -1,5 +1,8 @@
 """Composition root of the deployed flows: Kafka sources and sinks, master data, the clock.
 
+The clock is the domain clock of `FlowSettings` (`TWIN_CLOCK_ORIGIN`, `TWIN_CLOCK_SPEED`):
+the wall clock unless the stack runs an accelerated one (the demo).
+
 `build_flow("normalize" | "twin", settings)` is what `invtwin flow ...` runs, and it is a
 plain function so `python -m bytewax.run "dataflows.production:build_flow('twin')"` works too.
 """
@@ -24,7 +27,8 @@ from twin.windows import WindowConfig
 
 
 class ClockTicks(SimplePollingSource[Tick, None]):
-    """One `Tick` per interval, so time-driven steps run even when no event arrives."""
+    """One `Tick` per interval, so time-driven steps run even when no event arrives (a wake-up
+    on the wall clock; the steps read their domain time themselves)."""
 
     def __init__(self, interval: timedelta) -> None:
         super().__init__(interval=interval)
@@ -56,6 +60,7 @@ def normalize_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         events_sink=kafka_sink(settings, t(topics.INVENTORY_EVENTS)),
         dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ)),
         master=master,
+        clock=settings.clock(),
     )
 
 
@@ -83,6 +88,7 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         ShardFactory(master, window=windows),
         config=config,
         dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)]),
+        clock=settings.clock(),
         # A bounded run must end when its input ends: no endless clock then.
         tick_source=None
         if settings.flow_stop_at_end

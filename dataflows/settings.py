@@ -1,8 +1,9 @@
 """Settings of the dataflow deployables (`invtwin flow normalize|twin`).
 
 The one place the flows read their environment: `TWIN_KAFKA_BOOTSTRAP`, `TWIN_MASTER_DATA`,
-`TWIN_STATE_DIR`, plus `TWIN_FLOW_*` tuning knobs. Command-line options override fields by
-constructing the class with keyword arguments.
+`TWIN_STATE_DIR`, plus `TWIN_FLOW_*` tuning knobs, plus the domain clock the whole stack shares
+(`TWIN_CLOCK_ORIGIN`, `TWIN_CLOCK_SPEED`; see `dataflows.clock`). Command-line options override
+fields by constructing the class with keyword arguments.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from dataflows.clock import ClockSettings, DomainClock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,8 +33,13 @@ NORMALIZE_SNAPSHOT_INTERVAL_S = 5.0
 DEFAULT_SHARDS = 64
 
 
-class FlowSettings(BaseSettings):
-    """Where Kafka and master data are, and how the flows key, coalesce and recover."""
+class FlowSettings(ClockSettings):
+    """Where Kafka and master data are, how the flows key, coalesce and recover, and which
+    clock they judge time on (`clock_origin`, `clock_speed`: the wall clock by default).
+
+    The intervals below (`flow_coalesce_ms`, `flow_metrics_interval_s`,
+    `flow_freshness_check_s`, snapshots) are wall-clock time whatever the domain clock's
+    speed: they pace the machinery, not the business."""
 
     model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
 
@@ -80,3 +88,7 @@ class FlowSettings(BaseSettings):
 
     def coalesce(self) -> timedelta:
         return timedelta(milliseconds=self.flow_coalesce_ms)
+
+    def clock(self) -> DomainClock:
+        """The domain clock the flows apply events and judge freshness on."""
+        return self.domain_clock()

@@ -13,6 +13,9 @@ shard that owns it, so per-SKU order, dedupe and versions are those of per-SKU k
 On top of the pure shard the logic:
 * coalesces positions: a changed SKU is written at most once per `coalesce` interval with
   its latest state, and never held back longer than that (`notify_at`);
+* keeps two clocks apart (`dataflows.clock`): events are applied, and positions dated, on
+  the domain clock; flushes and reports are scheduled on the wall clock, which is what
+  Bytewax compares `notify_at` with. Both come from one wall-clock reading per call;
 * folds applied events into the shard's event-time windows and feeds closed windows to the
   shard's ANOMALY rule;
 * reports per-site partial metrics from the same pass every `metrics_interval`, for the
@@ -31,6 +34,7 @@ import msgspec
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import snapshots
+from dataflows.clock import DomainClock
 from dataflows.messages import FreshnessSignal, ShardEmit, ShardIn
 from twin.events import InventoryEvent
 from twin.masterdata import MasterData
@@ -41,11 +45,11 @@ from twin.site_stats import SitePartial
 from twin.transfers import TransferCycles
 from twin.windows import TumblingWindows, WindowConfig
 
-Clock = Callable[[], datetime]
-
 
 @dataclass(frozen=True)
 class ShardTiming:
+    """Wall-clock intervals: they pace the writes, whatever the domain clock's speed."""
+
     coalesce: timedelta
     metrics_interval: timedelta
     # False when the run has no recovery: Bytewax asks for snapshots every epoch anyway, and
@@ -107,17 +111,18 @@ class ShardFactory:
 
 
 class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
-    def __init__(self, state: ShardState, timing: ShardTiming, clock: Clock) -> None:
+    def __init__(self, state: ShardState, timing: ShardTiming, clock: DomainClock) -> None:
         self.state = state
         self.timing = timing
-        self.clock = clock
+        self.wall = clock.wall  # scheduling: flush_at and metrics_at are wall-clock times
+        self.domain_at = clock.at  # meaning: applied_at, positions' as_of, latencies
         self.flush_at: datetime | None = None
-        self.metrics_at = clock() + timing.metrics_interval
+        self.metrics_at = self.wall() + timing.metrics_interval
         self.encode = msgspec.json.Encoder().encode
 
     @classmethod
     def builder(
-        cls, factory: ShardFactory, timing: ShardTiming, clock: Clock
+        cls, factory: ShardFactory, timing: ShardTiming, clock: DomainClock
     ) -> Callable[[bytes | None], ShardLogic]:
         def build(resume: bytes | None) -> ShardLogic:
             state = ShardState.loads(resume, factory.rules()) if resume else factory.new()
@@ -126,7 +131,8 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         return build
 
     def on_batch(self, values: list[ShardIn]) -> tuple[Iterable[ShardEmit], bool]:
-        now = self.clock()
+        wall = self.wall()  # the one clock reading of the call
+        now = self.domain_at(wall)
         emit = ShardEmit()
         alerts = emit.alerts
         state = self.state
@@ -166,23 +172,24 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
             if self.timing.coalesce <= timedelta(0):
                 emit.positions = self._positions(now)
             else:
-                self.flush_at = now + self.timing.coalesce
+                self.flush_at = wall + self.timing.coalesce
         return _emitted(emit), StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[Iterable[ShardEmit], bool]:
-        now = self.clock()
+        wall = self.wall()
+        now = self.domain_at(wall)
         emit = ShardEmit()
-        if self.flush_at is not None and now >= self.flush_at:
+        if self.flush_at is not None and wall >= self.flush_at:
             self.flush_at = None
             emit.positions = self._positions(now)
-        if now >= self.metrics_at:
-            self.metrics_at = now + self.timing.metrics_interval
+        if wall >= self.metrics_at:
+            self.metrics_at = wall + self.timing.metrics_interval
             emit.partials = self._partials()
         return _emitted(emit), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[ShardEmit], bool]:
         # The input ended (bounded runs, tests): close the windows, write everything pending.
-        now = self.clock()
+        now = self.domain_at(self.wall())
         self.flush_at = None
         emit = ShardEmit()
         for window in self.state.windows.flush():
@@ -193,6 +200,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         return _emitted(emit), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
+        # wall-clock times: Bytewax compares them with its own wall clock
         if self.flush_at is None:
             return self.metrics_at
         return min(self.flush_at, self.metrics_at)

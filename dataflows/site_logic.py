@@ -8,6 +8,10 @@ has sent something, so a site silent since start-up would never be judged. The v
 tiny: each worker sends it one `SiteSeen` per site per input batch, not one item per event.
 An optional tick source (a Bytewax polling source) builds it even when no event arrives.
 
+Both judge and date on the domain clock and schedule on the wall clock (`dataflows.clock`):
+with a demo's accelerated clock a site silent for a few wall seconds has been silent for
+simulated hours, while the next check still comes `check_every` of wall time later.
+
 Site metrics (`SiteMetricsLogic`, keyed by site): merges the shards' per-site partial
 metrics, the freshness changes and the dead-letter counts into one `SiteMetric` per site per
 reporting interval, plus one at once whenever the site's freshness changes.
@@ -22,24 +26,25 @@ from datetime import datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import snapshots
+from dataflows.clock import DomainClock
 from dataflows.messages import DlqCount, FreshnessSignal, ShardOut, SiteSeen, Tick
 from twin.freshness import SiteFreshness
 from twin.masterdata import MasterData
 from twin.site_stats import SitePartial
 
-Clock = Callable[[], datetime]
-
 
 class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
-    def __init__(self, freshness: SiteFreshness, check_every: timedelta, clock: Clock) -> None:
+    def __init__(
+        self, freshness: SiteFreshness, check_every: timedelta, clock: DomainClock
+    ) -> None:
         self.freshness = freshness
-        self.check_every = check_every
+        self.check_every = check_every  # wall-clock time
         self.clock = clock
-        self.next_check = clock()
+        self.next_check = clock.wall()
 
     @classmethod
     def builder(
-        cls, master: MasterData, check_every: timedelta, clock: Clock
+        cls, master: MasterData, check_every: timedelta, clock: DomainClock
     ) -> Callable[[bytes | None], FreshnessLogic]:
         def build(resume: bytes | None) -> FreshnessLogic:
             freshness = snapshots.loads(resume) if resume is not None else SiteFreshness(master)
@@ -63,8 +68,9 @@ class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
         return pickle.dumps(self.freshness, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _evaluate(self) -> list[ShardOut]:
-        now = self.clock()
-        self.next_check = now + self.check_every
+        wall = self.clock.wall()
+        now = self.clock.at(wall)
+        self.next_check = wall + self.check_every
         out: list[ShardOut] = []
         for change in self.freshness.evaluate(now):
             out.append(("freshness", FreshnessSignal(change.site, change.fresh, change.at)))
@@ -75,14 +81,16 @@ class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
 class SiteMetricsLogic(
     StatefulBatchLogic[SitePartial | FreshnessSignal | DlqCount, ShardOut, bytes]
 ):
-    def __init__(self, state: SiteMetricsState, every: timedelta, clock: Clock):
+    def __init__(self, state: SiteMetricsState, every: timedelta, clock: DomainClock):
         self.state = state
-        self.every = every
+        self.every = every  # wall-clock time
         self.clock = clock
-        self.next_report = clock() + every
+        self.next_report = clock.wall() + every
 
     @classmethod
-    def builder(cls, every: timedelta, clock: Clock) -> Callable[[bytes | None], SiteMetricsLogic]:
+    def builder(
+        cls, every: timedelta, clock: DomainClock
+    ) -> Callable[[bytes | None], SiteMetricsLogic]:
         def build(resume: bytes | None) -> SiteMetricsLogic:
             state = snapshots.loads(resume) if resume is not None else SiteMetricsState()
             return cls(state, every, clock)
@@ -114,9 +122,9 @@ class SiteMetricsLogic(
         return out, StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[Iterable[ShardOut], bool]:
-        now = self.clock()
-        self.next_report = now + self.every
-        return [self._report(now, reset=True)], StatefulBatchLogic.RETAIN
+        wall = self.clock.wall()
+        self.next_report = wall + self.every
+        return [self._report(self.clock.at(wall), reset=True)], StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[ShardOut], bool]:
         return [self._report(self.clock(), reset=True)], StatefulBatchLogic.RETAIN

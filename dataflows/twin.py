@@ -13,6 +13,10 @@ Items are batches: one per consumed Kafka batch, then one list of events per sha
 one `ShardEmit` per shard call, lists of records into the sinks (see README, "batches").
 Keying: by a stable shard of the SKU, with the per-SKU positions and per-SKU-per-site windows
 kept inside the shard state (see `dataflows.shard_logic` for the measurements behind that).
+Clocks: events are applied, sites judged and outputs dated on the domain clock (the wall
+clock, or a demo's accelerated one, `dataflows.clock`); timers run on the wall clock.
+Dead letters written here are dated on the domain clock too, so that in a demo they sit on
+the same timeline as the events, alerts and metrics around them.
 DLQ counts: the twin flow reads `inventory.dlq.v1` itself rather than having the normalize
 flow emit metrics, so one flow is the single writer of `SiteMetric`s and dead letters from any
 producer (normalize, a replay tool) are counted the same way.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import bytewax.operators as op
@@ -32,6 +36,7 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from dataflows.clock import Clock, as_domain_clock, utc_now
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.keys import all_shard_keys, shard_key, shard_of
@@ -44,20 +49,16 @@ from twin.masterdata import MasterData
 from twin.validation import decode_event
 from twin.wire import WindowMetric, dead_letter_decoder
 
-Clock = Callable[[], datetime]
 _NETWORK_KEY = "network"
 # keys no shard uses, for what the decode step emits besides shard batches
 _UNREADABLE = "\x00unreadable"
 _SEEN = "\x00seen"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class TwinFlowConfig:
-    """How the twin flow keys, coalesces and reports (defaults: `FlowSettings`)."""
+    """How the twin flow keys, coalesces and reports (defaults: `FlowSettings`). The
+    intervals are wall-clock time, whatever the domain clock's speed."""
 
     shards: int = 64
     coalesce: timedelta = timedelta(milliseconds=250)
@@ -92,8 +93,10 @@ def build_twin_flow(
 ) -> Dataflow:
     """Wire the twin flow. `shards` builds empty shard state (the composition root decides
     its configuration); `tick_source` is a clock that keeps freshness judged when no event
-    arrives (production passes one, bounded tests pass none)."""
+    arrives (production passes one, bounded tests pass none). `clock` is the domain clock:
+    a `dataflows.clock.DomainClock`, or any callable, which then also paces the timers."""
     config = config or TwinFlowConfig()
+    domain = as_domain_clock(clock)
     flow = Dataflow(flow_id)
     encoder = msgspec.json.Encoder()
 
@@ -101,7 +104,9 @@ def build_twin_flow(
     # One pass over each consumed batch decodes it, groups its events per shard and sums up
     # the sites seen: Bytewax then moves one item per shard per batch, not one per event
     # (per-item operator overhead was the flow's largest cost after the core, profiled).
-    decoded = op.flat_map("decode_and_group_by_shard", raw, _decode_and_group(config.shards, clock))
+    decoded = op.flat_map(
+        "decode_and_group_by_shard", raw, _decode_and_group(config.shards, domain)
+    )
     by_shard: Stream[tuple[str, list[InventoryEvent]]] = op.filter(
         "shard_batches", decoded, lambda kv: kv[0] != _UNREADABLE and kv[0] != _SEEN
     )
@@ -116,7 +121,7 @@ def build_twin_flow(
     watched = op.stateful_batch(
         "watch_site_freshness",
         op.key_on("key_network", seen, lambda _: _NETWORK_KEY),
-        FreshnessLogic.builder(master, config.freshness_check, clock),
+        FreshnessLogic.builder(master, config.freshness_check, domain),
     )
     watched_out = op.key_rm("unkey_freshness", watched)
     signals = op.filter_map("freshness_signals", watched_out, _of_kind("freshness"))
@@ -130,7 +135,7 @@ def build_twin_flow(
     emitted: Stream[ShardEmit] = op.key_rm(
         "unkey_shards",
         op.stateful_batch(
-            "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, clock)
+            "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, domain)
         ),
     )
 
@@ -161,7 +166,7 @@ def build_twin_flow(
         op.stateful_batch(
             "merge_site_metrics",
             op.key_on("key_by_site", op.merge("merge_site_inputs", *site_inputs), _site_of),
-            SiteMetricsLogic.builder(config.metrics_interval, clock),
+            SiteMetricsLogic.builder(config.metrics_interval, domain),
         ),
     )
     metrics = op.merge(
