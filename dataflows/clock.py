@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -102,6 +102,10 @@ class DomainClock:
             return previous  # the same clock, read later
         target = max(now, previous.at(now)) if previous is not None else now
         origin = now - (target - now) / (speed - 1.0)
+        if speed > 1.0 and target > now:
+            # the origin is rounded to a microsecond, an error the speed multiplies: one more
+            # microsecond back keeps the new clock at or ahead of the old one, never behind
+            origin -= timedelta(microseconds=1)
         return cls(origin, speed)
 
 
