@@ -9,10 +9,13 @@ the running twin (the dataflows) publishes positions.
 - At the end, once every feed has delivered, `run_live` waits (up to
   `live.quiescence_timeout_s`) for the twin to agree with ground truth, then reports.
 
-Simulated time starts at the wall-clock instant of the run (so the flows' freshness and
-windows see plausible times), or just after the newest event the twin already holds, and
-runs `live.speed` times faster than the wall clock. What an earlier run left open in the twin
-is cleared at t = 0 (`PhysicalModel.reconcile`), so runs can follow each other on one twin.
+Simulated time starts at the flows' clock's now (so the flows' freshness and windows see
+plausible times), or just after the newest event the twin already holds, and runs `live.speed`
+times faster than the wall clock. The flows' clock is the wall clock, unless the stack runs an
+accelerated domain clock (`dataflows.clock`, `TWIN_CLOCK_ORIGIN` / `TWIN_CLOCK_SPEED`, what the
+demo does): then the simulation runs at that clock's speed, locked to it, so that the flows see
+each event arrive at about the simulated instant it occurred. What an earlier run left open in
+the twin is cleared at t = 0 (`PhysicalModel.reconcile`), so runs can follow each other on one twin.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import simpy.rt
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from dataflows.clock import ClockSettings, DomainClock
 from infra.kafka_clients import consumer_config, producer_config
 from infra.settings import BrokerSettings
 from infra.topics import FEEDS_3PL, FEEDS_API, FEEDS_BATCH, TWIN_METRICS, TWIN_POSITIONS
@@ -264,12 +268,19 @@ def run_live(
     bootstrap: str | None = None,
     topics: dict[str, str] | None = None,
     restart_hook: RestartHook | None = None,
+    clock: DomainClock | None = None,
 ) -> dict[str, Any]:
-    """Run in scaled real time against Kafka and the running dataflows; see the module doc."""
+    """Run in scaled real time against Kafka and the running dataflows; see the module doc.
+
+    `clock` is the flows' domain clock (default: what `TWIN_CLOCK_*` say, else the wall clock).
+    """
     bootstrap = bootstrap or BrokerSettings().kafka_bootstrap
     topics = topics or {}
     network = load_network(scenario.network, base_dir=REPO_ROOT)
-    speed = scenario.live.speed
+    domain = clock or ClockSettings().domain_clock()
+    # On an accelerated clock its speed wins over the scenario's: simulated time that drifted
+    # from the flows' clock would show as false latencies and staleness.
+    speed = domain.speed if domain.accelerated else scenario.live.speed
     wall0 = [time.monotonic()]
     checker = LiveChecker(bootstrap, topics, network, lambda: (time.monotonic() - wall0[0]) * speed)
     checker.start()
@@ -279,7 +290,7 @@ def run_live(
         # Simulated time runs ahead of the wall clock: a run that follows another on the same
         # twin starts after everything the earlier one reported, or its opening counts
         # would be older than the earlier run's movements.
-        start = datetime.now(UTC)
+        start = domain()
         if newest is not None:
             start = max(start, newest + timedelta(seconds=1))
         start = start.replace(microsecond=0)
@@ -291,13 +302,20 @@ def run_live(
         sim.sinks.append(sink)
         recorder = make_recorder(sim, checker)
         wall0[0] = time.monotonic()
-        clock = sim.start(
+        if domain.accelerated:
+            # Lock simulated time to the flows' clock: t = 0 is the wall instant at which the
+            # domain clock read `start`, so the time spent setting up is caught up at once
+            # rather than left as a lag the flows would count as latency.
+            behind_s = (domain() - start).total_seconds()
+            wall0[0] -= max(0.0, behind_s) / speed
+            env.real_start = wall0[0]  # simpy's anchor of simulated t = 0 (monotonic clock)
+        end = sim.start(
             twin_atp=checker.atp, run_tag=_base36(int(start.timestamp())), reconcile=leftovers
         )
         env.process(sim.sampler(recorder, scenario.report.sample_minutes * 60.0))
         for fault in sim.faults.restarts:
             env.process(_restart(env, fault, restart_hook, restarts))
-        env.run(until=clock)
+        env.run(until=end)
         sink.flush()
         quiet = _await_agreement(sim, checker, scenario.live.quiescence_timeout_s, wall0[0], speed)
         sim.publish(recorder.sample(quiet))
@@ -309,6 +327,7 @@ def run_live(
     header = sim.header("live")
     header["live"] = {
         "speed": speed,
+        "domain_clock": domain.env() or None,
         "reconciled_sku_sites": len(leftovers),
         "positions_seen": checker.positions,
         "producer_errors": sink.errors[:20],
