@@ -3,11 +3,16 @@
 It starts (or reuses) the broker, creates the topics, runs both dataflows and the API as
 supervised processes, feeds them with the simulator, prints the dashboard URL and tokens,
 and on Ctrl-C (or SIGTERM) stops everything it started — the broker only if it started it.
+
+The simulator runs `live.speed` times faster than the wall clock, so the flows must judge
+time at that speed too: the demo gives every part one accelerated domain clock
+(`dataflows.clock`). Latencies and staleness on the dashboard are then simulated time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import time
 from pathlib import Path
@@ -19,6 +24,7 @@ import typer
 
 from cli.stack import Stack, StackSettings, generate_tokens, parse_tokens
 from cli.supervisor import Child, ChildFailed
+from dataflows.clock import ClockSettings, DomainClock
 from infra.errors import BrokerError
 
 STATUS_EVERY_S = 10.0
@@ -43,6 +49,34 @@ def scenario_master_data(scenario: str, out_dir: Path) -> Path:
     target = out_dir / f"network-{spec.name}.yaml"
     target.write_text(dump_master_data(network.master), encoding="utf-8")
     return target
+
+
+def scenario_speed(scenario: str) -> float:
+    """Simulated seconds per wall second of the live scenario (its `live.speed`)."""
+    from simulator.scenarios import load_scenario
+
+    return load_scenario(scenario).live.speed
+
+
+def demo_clock(speed: float, state_dir: Path) -> DomainClock:
+    """The domain clock of this demo run, kept in `<state_dir>/demo/clock.json`.
+
+    It continues the previous run's clock (`DomainClock.continuing`): the twin's recovered
+    state and topics hold times of that clock, far ahead of the wall clock after a while, and
+    a clock restarting from the wall clock would leave them in its future, so that sites
+    could not go stale and latencies would come out negative again.
+    """
+    path = state_dir / "demo" / "clock.json"
+    previous = None
+    with contextlib.suppress(OSError, ValueError, TypeError):  # none yet, or unreadable
+        saved = ClockSettings(**json.loads(path.read_text(encoding="utf-8")))
+        previous = saved.domain_clock()
+    clock = DomainClock.continuing(previous, speed)
+    if clock.origin is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        saved_form = {"clock_origin": clock.origin.isoformat(), "clock_speed": clock.speed}
+        path.write_text(json.dumps(saved_form), encoding="utf-8")
+    return clock
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -71,11 +105,22 @@ def _banner(stack: Stack, scenario: str) -> str:
     lines += [
         f"  API docs:        {stack.url}/docs",
         f"  Live scenario:   {scenario}",
+        _clock_line(stack),
         f"  Logs:            {stack.supervisor.log_dir}",
         "Press Ctrl-C to stop.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _clock_line(stack: Stack) -> str:
+    clock = stack.clock
+    if clock is None or clock.origin is None:
+        return "  Clock:           the wall clock"
+    return (
+        f"  Clock:           simulated, {clock.speed:g}x the wall clock (latencies and "
+        "staleness on the dashboard are simulated time)"
+    )
 
 
 def _status_line(stack: Stack) -> tuple[str, int] | None:
@@ -168,6 +213,7 @@ def run(
     tokens = parse_tokens(settings.api_tokens) if settings.api_tokens else generate_tokens()
     try:
         master_data = scenario_master_data(scenario, settings.state_dir / "demo")
+        clock = demo_clock(scenario_speed(scenario), settings.state_dir)
     except Exception as exc:  # unknown scenario, bad YAML: say so before starting anything
         typer.echo(f"error: scenario {scenario!r}: {exc}", err=True)
         raise typer.Exit(code=2) from exc
@@ -178,6 +224,7 @@ def run(
         tokens=tokens,
         api_port=port,
         topic_suffix=topic_suffix,
+        clock=clock,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     # Also when started in the background, where the shell hands SIGINT down as ignored.

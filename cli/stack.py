@@ -4,6 +4,10 @@
 suffix and their own state dir). Each part runs as its own `invtwin …` process, exactly as it
 would be deployed, under a `Supervisor`. The broker is reused when one answers, else the
 project's local broker is started — and then, only then, stopped again at the end.
+
+With a `clock`, every part gets the same accelerated domain clock (`TWIN_CLOCK_ORIGIN`,
+`TWIN_CLOCK_SPEED`, see `dataflows.clock`): the flows judge time on it, the simulator runs on
+it, and so do live scenarios the API starts (its workers inherit its environment).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cli.supervisor import Child, ChildFailed, Supervisor
+from dataflows.clock import DomainClock
 from infra.broker import LocalBroker
 from infra.kafka_clients import ensure_topics
 from infra.probe import metadata_ready, port_open
@@ -84,6 +89,7 @@ class Stack:
     extra_api_env: dict[str, str] = field(default_factory=dict)
     flow_env: dict[str, str] = field(default_factory=dict)
     flow_args: tuple[str, ...] = ()
+    clock: DomainClock | None = None  # None: every part on the wall clock
     supervisor: Supervisor = field(init=False)
     broker: LocalBroker | None = field(init=False, default=None)
     children: dict[str, Child] = field(init=False, default_factory=dict)
@@ -99,10 +105,12 @@ class Stack:
         return ",".join(f"{token}:{role}" for role, token in self.tokens.items())
 
     def env(self) -> dict[str, str]:
+        """What every part gets: the broker, master data, state dir, and the domain clock."""
         return {
             "TWIN_KAFKA_BOOTSTRAP": self.bootstrap,
             "TWIN_MASTER_DATA": str(self.master_data),
             "TWIN_STATE_DIR": str(self.state_dir),
+            **(self.clock.env() if self.clock is not None else {}),
         }
 
     def __enter__(self) -> Stack:

@@ -53,6 +53,7 @@ class DomainClock:
     wall: Clock = utc_now
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "speed", float(self.speed))  # "600.0" in every process's env
         if not self.speed > 0:
             raise ValueError(f"clock speed must be > 0, not {self.speed}")
         if self.origin is not None and self.origin.utcoffset() is None:

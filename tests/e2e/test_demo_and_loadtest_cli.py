@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.demo import scenario_master_data
+from cli.demo import demo_clock, scenario_master_data, scenario_speed
 from cli.loadtest import locust_argv
 from cli.main import app
 from cli.stack import generate_tokens, parse_tokens
@@ -106,3 +106,39 @@ def test_stack_refuses_an_api_port_that_is_taken(tmp_path: Path) -> None:
         with pytest.raises(ChildFailed, match="already in use"):
             stack.start(say=lambda _line: None)
         stack.stop()
+
+
+def test_demo_clock_runs_at_the_scenario_speed_and_continues_the_previous_run(
+    tmp_path: Path,
+) -> None:
+    from datetime import timedelta
+
+    from dataflows.clock import utc_now
+
+    speed = scenario_speed("baseline")
+    assert speed == 600.0  # baseline's live.speed (the default)
+    first = demo_clock(speed, tmp_path)
+    assert first.accelerated and first.speed == speed
+    assert demo_clock(speed, tmp_path) == first, "a second demo run keeps the same clock"
+    # another scenario's speed: a new clock that takes over where the saved one stands
+    faster = demo_clock(3600.0, tmp_path)
+    now = utc_now()
+    assert faster.speed == 3600.0
+    assert timedelta(0) <= faster.at(now) - first.at(now) < timedelta(seconds=1)
+
+
+def test_the_stack_gives_every_part_the_demo_clock(tmp_path: Path) -> None:
+    from cli.stack import Stack
+    from dataflows.clock import ClockSettings
+
+    clock = demo_clock(600.0, tmp_path)
+    common = dict(bootstrap="127.0.0.1:1", master_data=tmp_path / "m.yaml", state_dir=tmp_path)
+    env = Stack(**common, tokens={}, clock=clock).env()  # type: ignore[arg-type]
+    assert env["TWIN_CLOCK_SPEED"] == "600.0"
+    rebuilt = ClockSettings(
+        clock_origin=env["TWIN_CLOCK_ORIGIN"],  # type: ignore[arg-type]
+        clock_speed=float(env["TWIN_CLOCK_SPEED"]),
+    ).domain_clock()
+    assert rebuilt == clock
+    plain = Stack(**common, tokens={}).env()  # type: ignore[arg-type]
+    assert not [name for name in plain if name.startswith("TWIN_CLOCK_")]
