@@ -94,3 +94,15 @@ def test_an_origin_without_a_zone_or_a_speed_not_above_zero_is_refused() -> None
 
 def _settings_of(clock: DomainClock) -> dict[str, object]:
     return {"clock_origin": clock.origin, "clock_speed": clock.speed}
+
+
+def test_the_flow_commands_take_the_clock_as_options() -> None:
+    import typer
+
+    from cli.flow import _settings
+
+    settings = _settings(None, None, None, None, False, "2026-11-27T06:00:00Z", 600.0)
+    assert settings.clock() == DomainClock(ORIGIN, 600.0)
+    assert not _settings(None, None, None, None, False).clock().accelerated
+    with pytest.raises(typer.BadParameter, match="timezone"):
+        _settings(None, None, None, None, False, "2026-11-27T06:00:00", 600.0)
