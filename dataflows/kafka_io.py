@@ -7,6 +7,7 @@ into the flow as `KafkaError` items and end up in the dead-letter topic like any
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -16,7 +17,12 @@ from bytewax.connectors.kafka import (
     KafkaSourceMessage,
     _KafkaSourcePartition,
 )
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import (
+    DynamicSink,
+    FixedPartitionedSink,
+    StatefulSinkPartition,
+    StatelessSinkPartition,
+)
 from confluent_kafka import OFFSET_BEGINNING, Producer
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
@@ -165,22 +171,25 @@ def kafka_source(settings: FlowSettings, topics: list[str]) -> KafkaSource:
     )
 
 
+def _produce_all(producer: Producer, topic: str, items: list[SinkBatch]) -> None:
+    produce = producer.produce
+    for batch in items:
+        for key, value in batch:
+            while True:
+                try:
+                    produce(topic, value, key)
+                    break
+                except BufferError:  # the local queue is full: serve deliveries, retry
+                    producer.poll(0.01)
+
+
 class _BatchSinkPartition(StatelessSinkPartition[SinkBatch]):
     def __init__(self, producer: Producer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
 
     def write_batch(self, items: list[SinkBatch]) -> None:
-        produce = self._producer.produce
-        topic = self._topic
-        for batch in items:
-            for key, value in batch:
-                while True:
-                    try:
-                        produce(topic, value, key)
-                        break
-                    except BufferError:
-                        self._producer.poll(0.01)
+        _produce_all(self._producer, self._topic, items)
         # Like Bytewax's KafkaSink: a batch is delivered before the epoch can be committed,
         # so a crash never loses output that recovery believes written (at-least-once).
         self._producer.flush()
@@ -190,7 +199,8 @@ class _BatchSinkPartition(StatelessSinkPartition[SinkBatch]):
 
 
 class BatchKafkaSink(DynamicSink[SinkBatch]):
-    """Bytewax's `KafkaSink` for lists of `(key, value)` records, one topic."""
+    """Bytewax's `KafkaSink` for lists of `(key, value)` records, one topic: every write
+    waits until the broker has the records."""
 
     def __init__(self, config: dict[str, Any], topic: str) -> None:
         self._config = config
@@ -200,7 +210,64 @@ class BatchKafkaSink(DynamicSink[SinkBatch]):
         return _BatchSinkPartition(Producer(self._config), self._topic)
 
 
+class _EpochFlushedPartition(StatefulSinkPartition[SinkBatch, None]):
+    def __init__(self, producer: Producer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    def write_batch(self, items: list[SinkBatch]) -> None:
+        _produce_all(self._producer, self._topic, items)
+        self._producer.poll(0)  # serve delivery reports; never wait here
+
+    def snapshot(self) -> None:
+        # Bytewax snapshots a partition after the last write of an epoch and commits the
+        # epoch only once every snapshot of it is stored: waiting for delivery here is what
+        # keeps the output at-least-once across a crash.
+        self._producer.flush()
+
+    def close(self) -> None:
+        self._producer.flush()
+
+
+class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
+    """`BatchKafkaSink` that waits for delivery once per epoch instead of once per write.
+
+    A flush waits a broker round trip (1-5 ms here); the twin flow's sinks wrote a few dozen
+    times a second, so waiting on every write idled the flow about 7% of the time (profiled).
+    Records are produced at once and librdkafka sends them within `linger.ms`, so latency is
+    unchanged; only the wait for the acknowledgements moves to the end of the epoch.
+
+    Bytewax routes `(key, batch)` items to `partitions` by the key (its own hash, stable
+    across processes) and gives each partition to one worker. The partitions of one
+    process share one producer, so a flush covers them all.
+    """
+
+    def __init__(self, config: dict[str, Any], topic: str, partitions: int) -> None:
+        self._config = config
+        self._topic = topic
+        self._parts = [f"{topic}-{n}" for n in range(partitions)]
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()  # workers of one process are threads
+
+    def list_parts(self) -> list[str]:
+        return self._parts
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _EpochFlushedPartition:
+        with self._lock:
+            if self._producer is None:
+                self._producer = Producer(self._config)
+            return _EpochFlushedPartition(self._producer, self._topic)
+
+
+def _sink_config(settings: FlowSettings) -> dict[str, Any]:
+    """An idempotent `acks=all` producer (the project-wide producer configuration)."""
+    return producer_config(settings.kafka_bootstrap, **{"enable.idempotence": True, "acks": "all"})
+
+
 def kafka_sink(settings: FlowSettings, topic: str) -> BatchKafkaSink:
-    """An idempotent `acks=all` producer sink (the project-wide producer configuration)."""
-    overrides = {"enable.idempotence": True, "acks": "all"}
-    return BatchKafkaSink(producer_config(settings.kafka_bootstrap, **overrides), topic)
+    return BatchKafkaSink(_sink_config(settings), topic)
+
+
+def epoch_kafka_sink(settings: FlowSettings, topic: str, partitions: int) -> EpochKafkaSink:
+    """The sink for a keyed stream: delivery awaited once per epoch (see `EpochKafkaSink`)."""
+    return EpochKafkaSink(_sink_config(settings), topic, partitions)

@@ -15,7 +15,7 @@ from typing import Literal
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import SimplePollingSource
 
-from dataflows.kafka_io import kafka_sink, kafka_source
+from dataflows.kafka_io import epoch_kafka_sink, kafka_sink, kafka_source
 from dataflows.messages import Tick
 from dataflows.normalize import build_normalize_flow
 from dataflows.settings import FlowSettings
@@ -73,16 +73,18 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         freshness_check=timedelta(seconds=settings.flow_freshness_check_s),
         persist=settings.flow_recovery,
     )
+    # one sink partition per shard key: the output spreads over the workers like the shards
+    parts = settings.flow_shards
     windows = WindowConfig(
         size_s=float(settings.flow_window_s), lateness_s=float(settings.flow_window_lateness_s)
     )
     return build_twin_flow(
         kafka_source(settings, [t(topics.INVENTORY_EVENTS)]),
         TwinSinks(
-            positions=kafka_sink(settings, t(topics.TWIN_POSITIONS)),
-            alerts=kafka_sink(settings, t(topics.TWIN_ALERTS)),
-            metrics=kafka_sink(settings, t(topics.TWIN_METRICS)),
-            dlq=kafka_sink(settings, t(topics.INVENTORY_DLQ)),
+            positions=epoch_kafka_sink(settings, t(topics.TWIN_POSITIONS), parts),
+            alerts=epoch_kafka_sink(settings, t(topics.TWIN_ALERTS), parts),
+            metrics=epoch_kafka_sink(settings, t(topics.TWIN_METRICS), parts),
+            dlq=epoch_kafka_sink(settings, t(topics.INVENTORY_DLQ), parts),
         ),
         master,
         ShardFactory(master, window=windows),

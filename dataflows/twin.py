@@ -34,7 +34,8 @@ import msgspec
 from bytewax.connectors.kafka import KafkaError
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
-from bytewax.outputs import Sink
+from bytewax.operators import KeyedStream
+from bytewax.outputs import FixedPartitionedSink, Sink
 
 from dataflows.clock import Clock, as_domain_clock, utc_now
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
@@ -69,7 +70,8 @@ class TwinFlowConfig:
 
 @dataclass(frozen=True)
 class TwinSinks:
-    """Every sink receives lists of `(key, value)` records (`dataflows.kafka_io.SinkBatch`)."""
+    """Every sink receives lists of `(key, value)` records (`dataflows.kafka_io.SinkBatch`);
+    a `FixedPartitionedSink` receives them keyed, `(shard or site key, batch)`."""
 
     positions: Sink[SinkBatch]
     alerts: Sink[SinkBatch]
@@ -111,8 +113,11 @@ def build_twin_flow(
         "shard_batches", decoded, lambda kv: kv[0] != _UNREADABLE and kv[0] != _SEEN
     )
     if sinks.dlq is not None:
-        unreadable = op.filter_map("unreadable", decoded, _value_for(_UNREADABLE))
-        op.output("write_unreadable_events", unreadable, sinks.dlq)
+        # the items are already `(key, batch)` pairs: keyed by the one `_UNREADABLE` key
+        unreadable: KeyedStream[SinkBatch] = op.filter(
+            "unreadable", decoded, lambda kv: kv[0] == _UNREADABLE
+        )
+        _write("write_unreadable_events", unreadable, sinks.dlq)
 
     # Freshness: a single-key watcher fed by a per-batch summary of the sites seen.
     seen: Stream[Any] = op.flat_map("sites_seen", decoded, _value_for(_SEEN, default=()))
@@ -132,25 +137,29 @@ def build_twin_flow(
 
     shard_in = op.merge("merge_events_and_freshness", by_shard, fanned)
     timing = ShardTiming(config.coalesce, config.metrics_interval, persist=config.persist)
-    emitted: Stream[ShardEmit] = op.key_rm(
-        "unkey_shards",
-        op.stateful_batch(
-            "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, domain)
-        ),
+    shard_out: KeyedStream[ShardEmit] = op.stateful_batch(
+        "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, domain)
+    )
+    emitted: Stream[ShardEmit] = op.key_rm("unkey_shards", shard_out)
+
+    # Outputs stay keyed (by shard, site or the network key) up to the sinks: a partitioned
+    # sink spreads its partitions over the workers by that key.
+    # positions are encoded by the shard, once per coalescing flush
+    _write(
+        "write_positions",
+        op.filter_map_value("positions", shard_out, _positions),
+        sinks.positions,
     )
 
-    # positions are encoded by the shard, once per coalescing flush
-    op.output("write_positions", op.filter_map("positions", emitted, _positions), sinks.positions)
-
-    freshness_alerts = op.filter_map("freshness_alerts", watched_out, _of_kind("alert"))
+    freshness_alerts = op.filter_map_value("freshness_alerts", watched, _of_kind("alert"))
     alerts = op.merge(
         "merge_alerts",
-        op.filter_map("shard_alerts", emitted, _alerts),
-        op.map("freshness_alert_lists", freshness_alerts, _one),
+        op.filter_map_value("shard_alerts", shard_out, _alerts),
+        op.map_value("freshness_alert_lists", freshness_alerts, _one),
     )
-    op.output(
+    _write(
         "write_alerts",
-        op.map("encode_alerts", alerts, lambda batch: _records(batch, _alert_key, encoder)),
+        op.map_value("encode_alerts", alerts, lambda batch: _records(batch, _alert_key, encoder)),
         sinks.alerts,
     )
 
@@ -161,29 +170,37 @@ def build_twin_flow(
     if dlq_source is not None:
         dead = op.input("read_dead_letters", flow, dlq_source)
         site_inputs.append(op.flat_map("count_dead_letters_per_site", dead, _dlq_counts))
-    site_metrics = op.key_rm(
-        "unkey_site_metrics",
-        op.stateful_batch(
-            "merge_site_metrics",
-            op.key_on("key_by_site", op.merge("merge_site_inputs", *site_inputs), _site_of),
-            SiteMetricsLogic.builder(config.metrics_interval, domain),
-        ),
+    site_metrics = op.stateful_batch(
+        "merge_site_metrics",
+        op.key_on("key_by_site", op.merge("merge_site_inputs", *site_inputs), _site_of),
+        SiteMetricsLogic.builder(config.metrics_interval, domain),
     )
     metrics = op.merge(
         "merge_metrics",
-        op.map(
+        op.map_value(
             "site_metric_lists",
-            op.filter_map("site_metrics", site_metrics, _of_kind("site_metric")),
+            op.filter_map_value("site_metrics", site_metrics, _of_kind("site_metric")),
             _one,
         ),
-        op.filter_map("window_metrics", emitted, _windows),
+        op.filter_map_value("window_metrics", shard_out, _windows),
     )
-    op.output(
+    _write(
         "write_metrics",
-        op.map("encode_metrics", metrics, lambda batch: _records(batch, _metric_key, encoder)),
+        op.map_value(
+            "encode_metrics", metrics, lambda batch: _records(batch, _metric_key, encoder)
+        ),
         sinks.metrics,
     )
     return flow
+
+
+def _write(step_id: str, records: KeyedStream[SinkBatch], sink: Sink[Any]) -> None:
+    """Output keyed record batches: a partitioned sink (production's `EpochKafkaSink`) routes
+    them by key; any other sink (Bytewax's testing sink, `BatchKafkaSink`) takes the batches."""
+    if isinstance(sink, FixedPartitionedSink):
+        op.output(step_id, records, sink)
+    else:
+        op.output(step_id, op.key_rm(f"{step_id}_batches", records), sink)
 
 
 _NOT_WHOLE = FieldError(
