@@ -6,7 +6,7 @@ and on Ctrl-C (or SIGTERM) stops everything it started — the broker only if it
 
 The simulator runs `live.speed` times faster than the wall clock, so the flows must judge
 time at that speed too: the demo gives every part one accelerated domain clock
-(`dataflows.clock`). Latencies and staleness on the dashboard are then simulated time.
+(`infra.clock`). Latencies and staleness on the dashboard are then simulated time.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import typer
 
 from cli.stack import Stack, StackSettings, generate_tokens, parse_tokens
 from cli.supervisor import Child, ChildFailed
-from dataflows.clock import ClockSettings, DomainClock
+from infra.clock import ClockSettings, DomainClock
 from infra.errors import BrokerError
 
 STATUS_EVERY_S = 10.0

@@ -8,7 +8,7 @@ A cluster across hosts (run one command per host, same address list, its own -i)
 Every process needs the same master data and, with recovery, the same recovery directory
 ($TWIN_STATE_DIR/recovery/<flow>, on a shared volume across hosts).
 
-An accelerated domain clock (what the demo runs the flows on, see `dataflows.clock`):
+An accelerated domain clock (what the demo runs the flows on, see `infra.clock`):
     invtwin flow twin --clock-origin 2026-11-27T06:00:00Z --clock-speed 600
 (or TWIN_CLOCK_ORIGIN / TWIN_CLOCK_SPEED); every process of the stack must get the same pair.
 """

@@ -6,7 +6,7 @@ would be deployed, under a `Supervisor`. The broker is reused when one answers, 
 project's local broker is started — and then, only then, stopped again at the end.
 
 With a `clock`, every part gets the same accelerated domain clock (`TWIN_CLOCK_ORIGIN`,
-`TWIN_CLOCK_SPEED`, see `dataflows.clock`): the flows judge time on it, the simulator runs on
+`TWIN_CLOCK_SPEED`, see `infra.clock`): the flows judge time on it, the simulator runs on
 it, and so do live scenarios the API starts (its workers inherit its environment).
 """
 
@@ -24,8 +24,8 @@ import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cli.supervisor import Child, ChildFailed, Supervisor
-from dataflows.clock import DomainClock
 from infra.broker import LocalBroker
+from infra.clock import DomainClock
 from infra.kafka_clients import ensure_topics
 from infra.probe import metadata_ready, port_open
 from infra.settings import BrokerSettings

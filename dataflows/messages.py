@@ -26,7 +26,7 @@ class FreshnessSignal:
 @dataclass(frozen=True, slots=True)
 class SiteSeen:
     """The flow received events of `site`, the latest at `at` on the flows' domain clock
-    (`dataflows.clock`: the wall clock, except in an accelerated demo)."""
+    (`infra.clock`: the wall clock, except in an accelerated demo)."""
 
     site: str
     at: datetime

@@ -10,7 +10,7 @@ Kafka offsets Bytewax recovery keeps. Malformed input never stops the flow: a co
 an unparseable message and a record that breaks the contract all become `DeadLetter` data
 with the exact original bytes and the Kafka coordinates they came from.
 
-Dead letters are dated on the domain clock (`dataflows.clock`; the wall clock unless a demo
+Dead letters are dated on the domain clock (`infra.clock`; the wall clock unless a demo
 accelerates it), the timeline of the events they sit among.
 """
 
@@ -27,9 +27,9 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from dataflows.clock import Clock, utc_now
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
+from infra.clock import Clock, utc_now
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
 

@@ -2,7 +2,7 @@
 
 The one place the flows read their environment: `TWIN_KAFKA_BOOTSTRAP`, `TWIN_MASTER_DATA`,
 `TWIN_STATE_DIR`, plus `TWIN_FLOW_*` tuning knobs, plus the domain clock the whole stack shares
-(`TWIN_CLOCK_ORIGIN`, `TWIN_CLOCK_SPEED`; see `dataflows.clock`). Command-line options override
+(`TWIN_CLOCK_ORIGIN`, `TWIN_CLOCK_SPEED`; see `infra.clock`). Command-line options override
 fields by constructing the class with keyword arguments.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from dataflows.clock import ClockSettings, DomainClock
+from infra.clock import ClockSettings, DomainClock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ shard that owns it, so per-SKU order, dedupe and versions are those of per-SKU k
 On top of the pure shard the logic:
 * coalesces positions: a changed SKU is written at most once per `coalesce` interval with
   its latest state, and never held back longer than that (`notify_at`);
-* keeps two clocks apart (`dataflows.clock`): events are applied, and positions dated, on
+* keeps two clocks apart (`infra.clock`): events are applied, and positions dated, on
   the domain clock; flushes and reports are scheduled on the wall clock, which is what
   Bytewax compares `notify_at` with. Both come from one wall-clock reading per call;
 * folds applied events into the shard's event-time windows and feeds closed windows to the
@@ -34,8 +34,8 @@ import msgspec
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import snapshots
-from dataflows.clock import DomainClock
 from dataflows.messages import FreshnessSignal, ShardEmit, ShardIn
+from infra.clock import DomainClock
 from twin.events import InventoryEvent
 from twin.masterdata import MasterData
 from twin.position import DUPLICATE, EXPIRED

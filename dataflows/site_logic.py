@@ -8,7 +8,7 @@ has sent something, so a site silent since start-up would never be judged. The v
 tiny: each worker sends it one `SiteSeen` per site per input batch, not one item per event.
 An optional tick source (a Bytewax polling source) builds it even when no event arrives.
 
-Both judge and date on the domain clock and schedule on the wall clock (`dataflows.clock`):
+Both judge and date on the domain clock and schedule on the wall clock (`infra.clock`):
 with a demo's accelerated clock a site silent for a few wall seconds has been silent for
 simulated hours, while the next check still comes `check_every` of wall time later.
 
@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import snapshots
-from dataflows.clock import DomainClock
 from dataflows.messages import DlqCount, FreshnessSignal, ShardOut, SiteSeen, Tick
+from infra.clock import DomainClock
 from twin.freshness import SiteFreshness
 from twin.masterdata import MasterData
 from twin.site_stats import SitePartial

@@ -14,7 +14,7 @@ one `ShardEmit` per shard call, lists of records into the sinks (see README, "ba
 Keying: by a stable shard of the SKU, with the per-SKU positions and per-SKU-per-site windows
 kept inside the shard state (see `dataflows.shard_logic` for the measurements behind that).
 Clocks: events are applied, sites judged and outputs dated on the domain clock (the wall
-clock, or a demo's accelerated one, `dataflows.clock`); timers run on the wall clock.
+clock, or a demo's accelerated one, `infra.clock`); timers run on the wall clock.
 Dead letters written here are dated on the domain clock too, so that in a demo they sit on
 the same timeline as the events, alerts and metrics around them.
 DLQ counts: the twin flow reads `inventory.dlq.v1` itself rather than having the normalize
@@ -37,13 +37,13 @@ from bytewax.inputs import Source
 from bytewax.operators import KeyedStream
 from bytewax.outputs import FixedPartitionedSink, Sink
 
-from dataflows.clock import Clock, as_domain_clock, utc_now
 from dataflows.dead_letters import consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.keys import all_shard_keys, shard_key, shard_of
 from dataflows.messages import DlqCount, ShardEmit, ShardOut, SiteSeen
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
 from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
+from infra.clock import Clock, as_domain_clock, utc_now
 from twin.errors import FieldError, ValidationFailed
 from twin.events import InventoryEvent
 from twin.masterdata import MasterData
@@ -96,7 +96,7 @@ def build_twin_flow(
     """Wire the twin flow. `shards` builds empty shard state (the composition root decides
     its configuration); `tick_source` is a clock that keeps freshness judged when no event
     arrives (production passes one, bounded tests pass none). `clock` is the domain clock:
-    a `dataflows.clock.DomainClock`, or any callable, which then also paces the timers."""
+    a `infra.clock.DomainClock`, or any callable, which then also paces the timers."""
     config = config or TwinFlowConfig()
     domain = as_domain_clock(clock)
     flow = Dataflow(flow_id)

@@ -12,7 +12,7 @@ the running twin (the dataflows) publishes positions.
 Simulated time starts at the flows' clock's now (so the flows' freshness and windows see
 plausible times), or just after the newest event the twin already holds, and runs `live.speed`
 times faster than the wall clock. The flows' clock is the wall clock, unless the stack runs an
-accelerated domain clock (`dataflows.clock`, `TWIN_CLOCK_ORIGIN` / `TWIN_CLOCK_SPEED`, what the
+accelerated domain clock (`infra.clock`, `TWIN_CLOCK_ORIGIN` / `TWIN_CLOCK_SPEED`, what the
 demo does): then the simulation runs at that clock's speed, locked to it, so that the flows see
 each event arrive at about the simulated instant it occurred. What an earlier run left open in
 the twin is cleared at t = 0 (`PhysicalModel.reconcile`), so runs can follow each other on one twin.
@@ -31,7 +31,7 @@ import numpy as np
 import simpy.rt
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from dataflows.clock import ClockSettings, DomainClock
+from infra.clock import ClockSettings, DomainClock
 from infra.kafka_clients import consumer_config, producer_config
 from infra.settings import BrokerSettings
 from infra.topics import FEEDS_3PL, FEEDS_API, FEEDS_BATCH, TWIN_METRICS, TWIN_POSITIONS

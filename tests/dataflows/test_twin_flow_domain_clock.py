@@ -9,10 +9,10 @@ import msgspec
 import pytest
 from bytewax.testing import TestingSource
 
-from dataflows.clock import Clock, DomainClock, utc_now
 from dataflows.kafka_io import SinkRecord
 from dataflows.shard_logic import ShardFactory
 from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
+from infra.clock import Clock, DomainClock, utc_now
 from tests.dataflows.flowkit import RecordSink, kafka_messages, latest_positions, run, source
 from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from dataflows.clock import ClockSettings, DomainClock
 from dataflows.settings import FlowSettings
+from infra.clock import ClockSettings, DomainClock
 
 ORIGIN = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 SOME_WALL_TIMES = [
@@ -49,7 +49,7 @@ def test_two_processes_build_the_same_clock_from_the_same_settings(monkeypatch) 
     # and a separate interpreter, as the other flow or the simulator would be
     walls = [w.isoformat() for w in SOME_WALL_TIMES]
     code = (
-        "from datetime import datetime; from dataflows.clock import ClockSettings; "
+        "from datetime import datetime; from infra.clock import ClockSettings; "
         "clock = ClockSettings().domain_clock(); "
         f"print(*(clock.at(datetime.fromisoformat(w)).isoformat() for w in {walls}))"
     )

@@ -18,7 +18,8 @@ the coalescing, metrics and freshness-check intervals are operational wall-clock
 So a flow step reads the wall clock once (`wall`) and derives the domain time from that same
 reading (`at`): one clock call, two consistent answers.
 
-Pure (no Bytewax, no Kafka) so that the simulator shares it.
+It lives in `infra/` beside the other settings: the flows, the simulator, the CLI and the API
+all read it, and it needs no Bytewax and no Kafka.
 """
 
 from __future__ import annotations
