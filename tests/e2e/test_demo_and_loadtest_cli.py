@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -113,23 +114,34 @@ def test_demo_clock_runs_at_the_scenario_speed_and_continues_the_previous_run(
 ) -> None:
     from datetime import timedelta
 
-    from dataflows.clock import utc_now
+    from infra.clock import DomainClock, utc_now
 
     speed = scenario_speed("baseline")
     assert speed == 600.0  # baseline's live.speed (the default)
     first = demo_clock(speed, tmp_path)
     assert first.accelerated and first.speed == speed
     assert demo_clock(speed, tmp_path) == first, "a second demo run keeps the same clock"
-    # another scenario's speed: a new clock that takes over where the saved one stands
+    # A saved clock that has run for an hour reads ~600 hours ahead of the wall clock. Another
+    # scenario's speed gets a new clock that takes over where that one stands at the instant
+    # it is made (between `before` and `after`) and then runs ahead of it: never behind at
+    # `after`, never ahead before it was made. A clock restarted from the wall clock would be
+    # ~600 hours behind.
+    saved = DomainClock(utc_now() - timedelta(hours=1), 600.0)
+    (tmp_path / "demo" / "clock.json").write_text(
+        json.dumps({"clock_origin": saved.origin.isoformat(), "clock_speed": 600.0})
+    )
+    before = utc_now()
     faster = demo_clock(3600.0, tmp_path)
-    now = utc_now()
+    after = utc_now()
     assert faster.speed == 3600.0
-    assert timedelta(0) <= faster.at(now) - first.at(now) < timedelta(seconds=1)
+    assert saved.at(after) - after > timedelta(hours=590)
+    assert faster.at(after) >= saved.at(after)
+    assert faster.at(before) - saved.at(before) <= timedelta(milliseconds=1)
 
 
 def test_the_stack_gives_every_part_the_demo_clock(tmp_path: Path) -> None:
     from cli.stack import Stack
-    from dataflows.clock import ClockSettings
+    from infra.clock import ClockSettings
 
     clock = demo_clock(600.0, tmp_path)
     common = dict(bootstrap="127.0.0.1:1", master_data=tmp_path / "m.yaml", state_dir=tmp_path)
