@@ -206,7 +206,7 @@ def test_on_the_stacks_domain_clock_the_run_starts_at_its_now_and_runs_at_its_sp
     at its speed (not the scenario's), and the twin dates its metrics in the same time."""
     from datetime import datetime, timedelta
 
-    from dataflows.clock import DomainClock, utc_now
+    from infra.clock import DomainClock, utc_now
     from tests.dataflows.kafkakit import read_all
     from twin.wire import SiteMetric, metric_decoder
 
