@@ -87,7 +87,8 @@ class _BatchPartition(_KafkaSourcePartition):
     replaced by `KafkaError` items, as Bytewax does). Per-item costs of Bytewax and of
     building a record object per message were the largest share of the flows' time
     (profiled), and every step downstream works per batch anyway. Same offsets, EOF and
-    error handling as the original `next_batch`, which this is copied from.
+    error handling as the original `next_batch`, which this is copied from, except that an
+    error without an offset does not move the resume position.
     """
 
     # Set when a poll found nothing: Bytewax then parks this partition instead of calling it
@@ -126,7 +127,12 @@ class _BatchPartition(_KafkaSourcePartition):
         if not batch:
             return []
         last = batch[-1]
-        self._offset = (last.msg.offset if isinstance(last, KafkaError) else last.offset()) + 1
+        offset = last.msg.offset if isinstance(last, KafkaError) else last.offset()
+        # A consumer error may carry no offset (-1001). Taken as a position it would resume a
+        # restarted flow at -1000, librdkafka's "stored offset": with no group that is the
+        # reset policy, i.e. the end of the partition, skipping everything in between.
+        if offset >= 0:
+            self._offset = offset + 1
         return [batch]
 
     def next_awake(self) -> datetime | None:
