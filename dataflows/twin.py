@@ -44,10 +44,10 @@ from dataflows.messages import DlqCount, ShardEmit, ShardOut, SiteSeen
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
 from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
 from infra.clock import Clock, as_domain_clock, utc_now
-from twin.errors import FieldError, ValidationFailed
+from twin.errors import ValidationFailed
 from twin.events import InventoryEvent
 from twin.masterdata import MasterData
-from twin.validation import decode_event
+from twin.validation import decode_event, whole_qty
 from twin.wire import WindowMetric, dead_letter_decoder
 
 _NETWORK_KEY = "network"
@@ -203,13 +203,6 @@ def _write(step_id: str, records: KeyedStream[SinkBatch], sink: Sink[Any]) -> No
         op.output(step_id, op.key_rm(f"{step_id}_batches", records), sink)
 
 
-_NOT_WHOLE = FieldError(
-    field="qty",
-    code="not_whole",
-    message="qty must be a whole number of base units on inventory.events.v1",
-)
-
-
 def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[str, Any]]]:
     encoder = msgspec.json.Encoder()
     keys: dict[str, str] = {}  # sku -> shard key: hashed once per SKU, not once per event
@@ -227,7 +220,7 @@ def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[s
                 # dead-lettered with its exact bytes and coordinates, never seen by a shard
                 event = decode_event(value)
                 if event.qty.__class__ is not int:
-                    raise ValidationFailed([_NOT_WHOLE])
+                    whole_qty(event.qty)  # the core's own rule, checked here for the bytes
             except ValidationFailed as exc:
                 # only the normalize flow should write here; anything else is dead-lettered
                 unreadable.append(

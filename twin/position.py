@@ -42,7 +42,6 @@ Bounded memory, and what the bounds mean (all configurable in `PositionConfig`):
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from twin.errors import FieldError, ValidationFailed
 from twin.events import EventType, InventoryEvent
+from twin.validation import whole_qty
 from twin.wire import NetworkTotals, Position, SitePosition
 
 if TYPE_CHECKING:
@@ -282,22 +282,6 @@ UNCHANGED = 3  # applied (id remembered) but nothing visible moved, e.g. a super
 _NO_TO_SITE = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"
 
 
-def _as_int(qty: float) -> int:
-    """A whole base-unit quantity; the canonical topic carries integers only."""
-    if qty != qty or qty in (math.inf, -math.inf) or int(qty) != qty:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    field="qty",
-                    value=qty,
-                    code="not_whole",
-                    message=f"qty {qty!r} is not a whole number of base units",
-                )
-            ]
-        )
-    return int(qty)
-
-
 class SkuTwin:
     """The pure state of one SKU across sites. `apply(event)` is False for a duplicate."""
 
@@ -365,7 +349,7 @@ class SkuTwin:
         # contract checks first, so a malformed event changes nothing at all
         q = event.qty
         if q.__class__ is not int:
-            q = _as_int(q)
+            q = whole_qty(q)
         effect = _EFFECTS.get(event.type)
         if effect is None and event.type != _COUNTED and event.to_site is None:
             raise ValidationFailed(

@@ -103,6 +103,25 @@ def plainly_valid(event: InventoryEvent) -> bool:
     return event.to_site is None  # TRANSFER_RECEIVED
 
 
+def whole_qty(qty: int | float) -> int:
+    """`qty` as a whole number of base units, what `inventory.events.v1` carries (the API may
+    take other units; normalizing converts). Raises `ValidationFailed` otherwise."""
+    if qty.__class__ is int:
+        return qty
+    if not math.isfinite(qty) or int(qty) != qty:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    field="qty",
+                    value=qty,
+                    code="not_whole",
+                    message=f"qty {qty!r} is not a whole number of base units",
+                )
+            ]
+        )
+    return int(qty)
+
+
 def validate_event(event: InventoryEvent, prefix: str = "") -> list[FieldError]:
     """The cross-field rules of the contract, on an event whose fields are each well typed."""
     return cross_field_errors(

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from twin.errors import ValidationFailed
 from twin.events import EventType, InventoryEvent
-from twin.validation import decode_event, decode_events, plainly_valid, validate_event
+from twin.validation import (
+    decode_event,
+    decode_events,
+    plainly_valid,
+    validate_event,
+    whole_qty,
+)
 
 GOOD: dict[str, Any] = {
     "event_id": "E-1",
@@ -252,3 +258,12 @@ def test_the_quick_accept_takes_the_common_shape_of_every_type() -> None:
     for kind in EventType:
         event = msgspec.structs.replace(base, type=kind, **shapes.get(kind, {}))
         assert plainly_valid(event), kind
+
+
+def test_a_canonical_qty_is_a_whole_number_of_base_units() -> None:
+    assert whole_qty(7) == 7
+    assert whole_qty(3.0) == 3 and isinstance(whole_qty(3.0), int)
+    for bad in (2.5, float("nan"), float("inf")):
+        with pytest.raises(ValidationFailed) as caught:
+            whole_qty(bad)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("qty", "not_whole")]
