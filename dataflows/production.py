@@ -60,7 +60,7 @@ def normalize_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         events_sink=kafka_sink(settings, t(topics.INVENTORY_EVENTS)),
         dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ)),
         master=master,
-        clock=settings.clock(),
+        clock=settings.domain_clock(),
     )
 
 
@@ -90,7 +90,7 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         ShardFactory(master, window=windows),
         config=config,
         dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)]),
-        clock=settings.clock(),
+        clock=settings.domain_clock(),
         # A bounded run must end when its input ends: no endless clock then.
         tick_source=None
         if settings.flow_stop_at_end

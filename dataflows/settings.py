@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from infra.clock import ClockSettings, DomainClock
+from infra.clock import ClockSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +88,3 @@ class FlowSettings(ClockSettings):
 
     def coalesce(self) -> timedelta:
         return timedelta(milliseconds=self.flow_coalesce_ms)
-
-    def clock(self) -> DomainClock:
-        """The domain clock the flows apply events and judge freshness on."""
-        return self.domain_clock()

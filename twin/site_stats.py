@@ -45,7 +45,7 @@ class SitePartial:
     def observe(
         self, event: InventoryEvent, *, duplicate: bool, expired: bool, now: datetime
     ) -> None:
-        """One event of this site as the shard handled it at wall-clock `now`."""
+        """One event of this site as the shard handled it at `now` (the flows' domain clock)."""
         self.events += 1
         if duplicate:
             self.duplicates += 1

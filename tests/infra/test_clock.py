@@ -43,7 +43,7 @@ def test_two_processes_build_the_same_clock_from_the_same_settings(monkeypatch) 
     assert env == {"TWIN_CLOCK_ORIGIN": "2026-11-27T06:00:00+00:00", "TWIN_CLOCK_SPEED": "600.0"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    here = FlowSettings().clock()
+    here = FlowSettings().domain_clock()
     also_here = ClockSettings().domain_clock()  # what the simulator builds
     assert here.accelerated and here == also_here
     # and a separate interpreter, as the other flow or the simulator would be
@@ -74,7 +74,7 @@ def test_a_clock_continuing_another_never_runs_back() -> None:
     faster = DomainClock.continuing(previous, 3600.0, now)
     assert timedelta(0) <= faster.at(now) - previous.at(now) < timedelta(milliseconds=10)
     assert faster.at(now + timedelta(seconds=1)) - faster.at(now) == timedelta(hours=1)
-    assert FlowSettings(**_settings_of(faster)).clock() == faster  # still two settings
+    assert FlowSettings(**_settings_of(faster)).domain_clock() == faster  # still two settings
 
     slower = DomainClock.continuing(previous, 60.0, now)
     assert timedelta(0) <= slower.at(now) - previous.at(now) < timedelta(milliseconds=10)
@@ -102,7 +102,7 @@ def test_the_flow_commands_take_the_clock_as_options() -> None:
     from cli.flow import _settings
 
     settings = _settings(None, None, None, None, False, "2026-11-27T06:00:00Z", 600.0)
-    assert settings.clock() == DomainClock(ORIGIN, 600.0)
-    assert not _settings(None, None, None, None, False).clock().accelerated
+    assert settings.domain_clock() == DomainClock(ORIGIN, 600.0)
+    assert not _settings(None, None, None, None, False).domain_clock().accelerated
     with pytest.raises(typer.BadParameter, match="timezone"):
         _settings(None, None, None, None, False, "2026-11-27T06:00:00", 600.0)
