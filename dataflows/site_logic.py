@@ -19,7 +19,6 @@ reporting interval, plus one at once whenever the site's freshness changes.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -65,7 +64,7 @@ class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
         return self.next_check
 
     def snapshot(self) -> bytes:
-        return pickle.dumps(self.freshness, protocol=pickle.HIGHEST_PROTOCOL)
+        return snapshots.dumps(self.freshness)
 
     def _evaluate(self) -> list[ShardOut]:
         wall = self.clock.wall()
@@ -133,7 +132,7 @@ class SiteMetricsLogic(
         return self.next_report
 
     def snapshot(self) -> bytes:
-        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+        return snapshots.dumps(self.state)
 
     def _report(self, now: datetime, *, reset: bool) -> ShardOut:
         state = self.state
