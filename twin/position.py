@@ -2,9 +2,10 @@
 
 `SkuTwin` is the pure per-SKU state machine of DESIGN.md's bucket table. It is written for
 the hot path of the twin dataflow (hundreds of thousands of events per second per core):
-`__slots__`, one small function per event type chosen through a dict, integers only, and
-event times compared as the aware datetimes they are (a comparison costs less than
-converting to a timestamp; the only arithmetic is the horizon check of an out-of-order event).
+`__slots__`, one branch per event type (types compared by identity, the most frequent
+first), integers only, and event times compared as the aware datetimes they are (a
+comparison costs less than converting to a timestamp; the only arithmetic is the horizon
+check of an out-of-order event).
 `version` grows by one per applied event that moved a bucket or a site's `last_event_at`.
 
 Semantics that hold whatever the arrival order of a set of events:
@@ -48,6 +49,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from twin.errors import FieldError, ValidationFailed
 from twin.events import EventType, InventoryEvent
 from twin.validation import whole_qty
@@ -88,6 +91,7 @@ class SiteBuckets:
 
     __slots__ = (
         "alert_mask",
+        "atp_floor",
         "count_at",
         "count_id",
         "deltas",
@@ -125,11 +129,15 @@ class SiteBuckets:
         self.episodes: dict[str, int] | None = None
         # the site's reorder point, cached by the RuleBook whose `token` is in rules_token
         self.reorder_point: int | None = None
+        # the lowest ATP at which no bucket condition holds: max(reorder point, 0), cached
+        # with it, so the shard can tell in one comparison that the rules would find nothing
+        self.atp_floor = 0
         self.rules_token: object = None
 
     def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
         # A snapshot taken before a slot existed resumes with that slot's default.
         self.reorder_point = None
+        self.atp_floor = 0
         self.rules_token = None
         for name, value in state[1].items():
             setattr(self, name, value)
@@ -182,96 +190,20 @@ class CountOutcome:
         return self.counted - self.book
 
 
-# One small function per event type: change the non-on-hand buckets, return the on-hand delta.
-def _received(b: SiteBuckets, q: int) -> int:
-    b.receiving += q
-    return q
-
-
-def _put_away(b: SiteBuckets, q: int) -> int:
-    b.receiving -= q
-    return 0
-
-
-def _reserved(b: SiteBuckets, q: int) -> int:
-    b.reserved += q
-    return 0
-
-
-def _reservation_released(b: SiteBuckets, q: int) -> int:
-    b.reserved -= q
-    return 0
-
-
-def _picked(b: SiteBuckets, q: int) -> int:
-    b.reserved -= q
-    b.picked += q
-    return 0
-
-
-def _shipped(b: SiteBuckets, q: int) -> int:
-    b.picked -= q
-    return -q
-
-
-def _transfer_received(b: SiteBuckets, q: int) -> int:
-    b.receiving += q
-    b.in_transit -= q
-    return q
-
-
-def _quality_hold(b: SiteBuckets, q: int) -> int:
-    b.quarantined += q
-    return 0
-
-
-def _quality_release(b: SiteBuckets, q: int) -> int:
-    b.quarantined -= q
-    return 0
-
-
-def _returned(b: SiteBuckets, q: int) -> int:
-    b.quarantined += q
-    return q
-
-
-def _adjusted(b: SiteBuckets, q: int) -> int:
-    return q
-
-
-# COUNTED and TRANSFER_SHIPPED are not here: SkuTwin.apply_code handles them itself.
-_EFFECTS: dict[str, Callable[[SiteBuckets, int], int]] = {
-    EventType.RECEIVED: _received,
-    EventType.PUT_AWAY: _put_away,
-    EventType.RESERVED: _reserved,
-    EventType.RESERVATION_RELEASED: _reservation_released,
-    EventType.PICKED: _picked,
-    EventType.SHIPPED: _shipped,
-    EventType.TRANSFER_RECEIVED: _transfer_received,
-    EventType.QUALITY_HOLD: _quality_hold,
-    EventType.QUALITY_RELEASE: _quality_release,
-    EventType.RETURNED: _returned,
-    EventType.ADJUSTED: _adjusted,
-}
-
-_COUNTED = EventType.COUNTED
+_RECEIVED = EventType.RECEIVED
+_PUT_AWAY = EventType.PUT_AWAY
+_RESERVED = EventType.RESERVED
+_RESERVATION_RELEASED = EventType.RESERVATION_RELEASED
+_PICKED = EventType.PICKED
+_SHIPPED = EventType.SHIPPED
+_TRANSFER_SHIPPED = EventType.TRANSFER_SHIPPED
+_TRANSFER_RECEIVED = EventType.TRANSFER_RECEIVED
+_QUALITY_HOLD = EventType.QUALITY_HOLD
+_QUALITY_RELEASE = EventType.QUALITY_RELEASE
+_RETURNED = EventType.RETURNED
 _ADJUSTED = EventType.ADJUSTED
+_COUNTED = EventType.COUNTED
 
-# Types that, with a positive qty, never lower their site's ATP (by the bucket table above):
-# PICKED leaves it as it was; PUT_AWAY, the releases and a positive ADJUSTED raise it;
-# SHIPPED takes as much off on-hand as off picked (or only off picked, when its on-hand
-# delta is inside a count). Of them only SHIPPED can lower on-hand. The shard uses it to
-# skip the rules where their answer is known (`TwinShard.apply_batch`).
-NEVER_LOWERS_ATP = frozenset(
-    {
-        EventType.PICKED,
-        EventType.SHIPPED,
-        EventType.PUT_AWAY,
-        EventType.RESERVATION_RELEASED,
-        EventType.QUALITY_RELEASE,
-        EventType.ADJUSTED,
-    }
-)
 # Apply outcomes (small ints so the hot path compares cheaply; 0 is the common case).
 CHANGED = 0
 DUPLICATE = 1
@@ -350,8 +282,8 @@ class SkuTwin:
         q = event.qty
         if q.__class__ is not int:
             q = whole_qty(q)
-        effect = _EFFECTS.get(event.type)
-        if effect is None and event.type != _COUNTED and event.to_site is None:
+        etype = event.type
+        if etype is _TRANSFER_SHIPPED and event.to_site is None:
             raise ValidationFailed(
                 [FieldError(field="to_site", code="required", message=_NO_TO_SITE)]
             )
@@ -362,34 +294,66 @@ class SkuTwin:
         elif max_at - at > self._horizon:
             self.expired += 1
             return EXPIRED
-        # remember the id; a quarter over the bound, keep only the newest `dedupe_max_ids`
+
+        site = event.site
+        b = self.sites.get(site)
+        if b is None:
+            b = self.sites[_shared(site)] = SiteBuckets()
+        # DESIGN's bucket table, the most frequent types first, compared by identity (the
+        # decoder gives the EventType members themselves). `delta` is the on-hand change,
+        # placed below by COUNTED semantics.
+        if etype is _RESERVED:
+            b.reserved += q
+            delta = 0
+        elif etype is _PICKED:
+            b.reserved -= q
+            b.picked += q
+            delta = 0
+        elif etype is _SHIPPED:
+            b.picked -= q
+            delta = -q
+        elif etype is _RECEIVED:
+            b.receiving += q
+            delta = q
+        elif etype is _PUT_AWAY:
+            b.receiving -= q
+            delta = 0
+        elif etype is _RESERVATION_RELEASED:
+            b.reserved -= q
+            delta = 0
+        elif etype is _QUALITY_HOLD:
+            b.quarantined += q
+            delta = 0
+        elif etype is _QUALITY_RELEASE:
+            b.quarantined -= q
+            delta = 0
+        elif etype is _ADJUSTED:
+            delta = q
+        elif etype is _COUNTED:
+            return self._apply_count(b, site, event_id, at, q)
+        elif etype is _TRANSFER_SHIPPED:
+            self._ship_to(event.to_site, q)
+            delta = -q
+        elif etype is _TRANSFER_RECEIVED:
+            b.receiving += q
+            b.in_transit -= q
+            delta = q
+        elif etype is _RETURNED:
+            b.quarantined += q
+            delta = q
+        else:  # a plain string naming a type (only code builds such an event), or no type
+            return self.apply_code(msgspec.structs.replace(event, type=EventType(etype)))
+
+        # remember the id (`_remember`, inline: this is the hot path)
         id_set[event_id] = None
         if len(id_set) > self._ids_limit:
             self._trim_ids()
-
-        site = event.site
-        sites = self.sites
-        b = sites.get(site)
-        if b is None:
-            b = sites[_shared(site)] = SiteBuckets()
-        changed = False
         last = b.last_event_at
         if last is None or at > last:
             b.last_event_at = at
-            changed = True
-
-        if effect is None:  # the two types that need more than one site's buckets
-            if event.type == _COUNTED:
-                if self._count(b, site, event_id, at, q):
-                    changed = True
-                delta = 0
-            else:
-                self._ship_to(event.to_site, q)
-                delta = -q
+            moved = True
         else:
-            delta = effect(b, q)
-            if not delta:
-                changed = True
+            moved = False
         if delta:
             if at > b.list_after:
                 b.on_hand += delta
@@ -397,13 +361,27 @@ class SkuTwin:
                 deltas.append((at, delta))
                 if len(deltas) > self._max_deltas:
                     _fold(b)
-                changed = True
             elif at > b.count_at:  # after the count but among the folded deltas
                 b.on_hand += delta
-                changed = True
-            elif event.type != _ADJUSTED:
-                changed = True  # on hand is inside the count, but another bucket moved
-        if changed:
+            elif etype is _ADJUSTED and not moved:
+                return UNCHANGED  # inside the count, and it moves nothing else
+        self.version += 1
+        return CHANGED
+
+    def _remember(self, event_id: str) -> None:
+        """Remember an applied id; a quarter over the bound, keep the newest `dedupe_max_ids`."""
+        id_set = self._id_set
+        id_set[event_id] = None
+        if len(id_set) > self._ids_limit:
+            self._trim_ids()
+
+    def _apply_count(self, b: SiteBuckets, site: str, event_id: str, at: datetime, q: int) -> int:
+        self._remember(event_id)
+        last = b.last_event_at
+        moved = last is None or at > last
+        if moved:
+            b.last_event_at = at
+        if self._count(b, site, event_id, at, q) or moved:
             self.version += 1
             return CHANGED
         return UNCHANGED

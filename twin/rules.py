@@ -177,7 +177,9 @@ class RuleBook:
     def _cache_limits(self, sku: str, site: str, b: SiteBuckets) -> None:
         """Copy the site's reorder point from the master data onto its buckets."""
         limits = self.limits.get(sku)
-        b.reorder_point = limits.reorder_point.get(site) if limits is not None else None
+        point = limits.reorder_point.get(site) if limits is not None else None
+        b.reorder_point = point
+        b.atp_floor = 0 if point is None else max(point, 0)
         b.rules_token = self.token
 
     def _transitions(

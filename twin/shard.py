@@ -28,7 +28,6 @@ from twin.position import (
     CHANGED,
     DUPLICATE,
     EXPIRED,
-    NEVER_LOWERS_ATP,
     UNCHANGED,
     PositionConfig,
     SkuTwin,
@@ -38,7 +37,6 @@ from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
 
 _COUNTED = EventType.COUNTED
-_NEVER_LOWERS_ATP = NEVER_LOWERS_ATP
 
 # `apply_batch` outcome codes, one per event (the codes of `SkuTwin.apply_code`, and one
 # for an event `apply` would refuse with `ValidationFailed`)
@@ -251,24 +249,21 @@ class TwinShard:
                     self._closed += closed
             site = event.site
             b = twin.sites[site]
-            etype = event.type
-            # The rules' own answer, known without asking them (a call saved on half
-            # the events): at a site with no open alert, last judged by these very rules (so
-            # its alert mask matches its buckets: ATP at or above the reorder point and 0,
-            # on-hand at or above 0), an event that does not lower ATP can open a condition
-            # only by taking on-hand below 0. Otherwise `evaluate_site` would find nothing.
+            # The rules' own answer, known without asking them (a call saved on most
+            # events): at a site with no open alert, last judged by these very rules, with
+            # on-hand at or above 0 and ATP at or above max(reorder point, 0), no bucket
+            # condition holds and none was open, so `evaluate_site` would find nothing.
+            on_hand = b.on_hand
             if (
-                etype in _NEVER_LOWERS_ATP
-                and not b.alert_mask
-                and b.rules_token is token
-                and b.on_hand >= 0
-                and event.qty > 0
+                b.alert_mask
+                or b.rules_token is not token
+                or on_hand < 0
+                or on_hand - (b.receiving + b.reserved + b.picked + b.quarantined) < b.atp_floor
             ):
-                continue
-            raised = evaluate_site(twin, b, site, stale, applied_at)
-            if raised is not None:
-                alerts += raised
-            if etype == _COUNTED:
+                raised = evaluate_site(twin, b, site, stale, applied_at)
+                if raised is not None:
+                    alerts += raised
+            if event.type == _COUNTED:
                 count = twin.last_count
                 if count is not None:
                     alerts += rules.on_count(twin, count, applied_at)

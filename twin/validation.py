@@ -53,6 +53,10 @@ def decode_event(raw: bytes | str) -> InventoryEvent:
         event = event_decoder.decode(raw)
     except DECODE_FAILURES:
         raise ValidationFailed(explain_failure(raw, InventoryEvent, array=False)) from None
+    qty = event.qty
+    # the shape of most events, inline: a plain type, a positive qty in range, no to_site
+    if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in RULED_TYPES:
+        return event
     if plainly_valid(event):
         return event
     errors = validate_event(event)
