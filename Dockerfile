@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # Dependencies first so that code edits do not reinstall them.
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml setup.py README.md constraints.txt ./
 COPY twin ./twin
 COPY dataflows ./dataflows
 COPY simulator ./simulator
@@ -22,7 +22,11 @@ COPY cli ./cli
 COPY infra ./infra
 COPY loadtests ./loadtests
 COPY examples ./examples
-RUN pip install -c constraints.txt . \
+# gcc only to compile the core's hot path (mypyc, setup.py); removed once installed
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install -c constraints.txt . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 twin \
     && mkdir -p /state \
     && chown twin /state

@@ -8,8 +8,12 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP) kafka-jars
 
-# (Re)install the project when pyproject.toml or the pinned versions change.
-$(STAMP): pyproject.toml constraints.txt
+# The core modules mypyc compiles at install time (the list in setup.py)
+COMPILED := $(shell sed -n 's/^COMPILED = \[\(.*\)\]/\1/p' setup.py | tr -d '",')
+
+# (Re)install the project when pyproject.toml, the pinned versions or a compiled module
+# change (twin/__init__.py refuses a compiled module older than its source).
+$(STAMP): pyproject.toml constraints.txt setup.py $(COMPILED)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
@@ -27,6 +31,7 @@ lint: $(STAMP)
 # started when the session ends.
 test: setup lint
 	$(BIN)/pytest
+	TWIN_PURE=1 $(BIN)/pytest tests/twin  # the core once more as the Python it compiles from
 
 # The whole system on the local broker: topics, both dataflows, the API with its dashboard,
 # and the simulator feeding a live scenario. Ctrl-C stops everything it started.

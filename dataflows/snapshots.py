@@ -38,7 +38,9 @@ class _Slots:
     """Reads and writes every slot of a class but one, in one C call each way."""
 
     def __init__(self, cls: type, packed: str) -> None:
-        self.names = tuple(n for n in cls.__slots__ if n != packed)  # type: ignore[attr-defined]
+        # a class compiled by mypyc (see setup.py) lists its attributes in __mypyc_attrs__
+        names = getattr(cls, "__mypyc_attrs__", None) or cls.__slots__  # type: ignore[attr-defined]
+        self.names = tuple(n for n in names if n != packed)
         self.get = attrgetter(*self.names)
 
     def restore(self, obj: object, values: tuple[Any, ...]) -> None:

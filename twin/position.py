@@ -50,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
+from mypy_extensions import mypyc_attr  # compiled classes pickle (snapshots) only if marked
 
 from twin.errors import FieldError, ValidationFailed
 from twin.events import EventType, InventoryEvent
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 BEGINNING = datetime.min.replace(tzinfo=UTC)
 
 
+@mypyc_attr(native_class=False)  # a plain frozen dataclass: it pickles as one
 @dataclass(frozen=True, slots=True)
 class PositionConfig:
     """Memory bounds of one SKU's state (see the module docstring for what they mean)."""
@@ -86,28 +88,33 @@ class PositionConfig:
         object.__setattr__(self, "horizon", timedelta(seconds=self.horizon_s))
 
 
+# SiteBuckets' attributes: its __slots__, and what it pickles
+_BUCKET_SLOTS = (
+    "alert_mask",
+    "atp_floor",
+    "count_at",
+    "count_id",
+    "deltas",
+    "episodes",
+    "fold_at",
+    "in_transit",
+    "last_event_at",
+    "list_after",
+    "on_hand",
+    "picked",
+    "quarantined",
+    "receiving",
+    "reorder_point",
+    "reserved",
+    "rules_token",
+)
+
+
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class SiteBuckets:
     """One SKU's buckets at one site, plus what COUNTED semantics and the rules need."""
 
-    __slots__ = (
-        "alert_mask",
-        "atp_floor",
-        "count_at",
-        "count_id",
-        "deltas",
-        "episodes",
-        "fold_at",
-        "in_transit",
-        "last_event_at",
-        "list_after",
-        "on_hand",
-        "picked",
-        "quarantined",
-        "receiving",
-        "reorder_point",
-        "reserved",
-        "rules_token",
-    )
+    __slots__ = _BUCKET_SLOTS
 
     def __init__(self) -> None:
         self.on_hand = 0
@@ -134,12 +141,16 @@ class SiteBuckets:
         self.atp_floor = 0
         self.rules_token: object = None
 
-    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
-        # A snapshot taken before a slot existed resumes with that slot's default.
+    def __getstate__(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _BUCKET_SLOTS}
+
+    def __setstate__(self, state: dict[str, object] | tuple[None, dict[str, object]]) -> None:
+        # A snapshot taken before a slot existed resumes with that slot's default. Older
+        # snapshots hold the (None, slots) pair that pickle makes of a plain slotted class.
         self.reorder_point = None
         self.atp_floor = 0
         self.rules_token = None
-        for name, value in state[1].items():
+        for name, value in (state if isinstance(state, dict) else state[1]).items():
             setattr(self, name, value)
 
     @property
@@ -160,6 +171,7 @@ class SiteBuckets:
         )
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class CountOutcome:
     """What the last applied COUNTED did: `book` is on_hand the twin held at the count's time.
 
@@ -214,6 +226,7 @@ UNCHANGED = 3  # applied (id remembered) but nothing visible moved, e.g. a super
 _NO_TO_SITE = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class SkuTwin:
     """The pure state of one SKU across sites. `apply(event)` is False for a duplicate."""
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+from mypy_extensions import mypyc_attr  # compiled classes pickle (snapshots) only if marked
 
 from twin.errors import ValidationFailed
 from twin.events import EventType, InventoryEvent
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 
+@mypyc_attr(native_class=False)  # a plain frozen dataclass: it pickles as one
 @dataclass(frozen=True, slots=True)
 class TwinConfig:
     """Bounds of the per-SKU state, thresholds of the rules, and the event-time windows.
@@ -94,6 +96,7 @@ class BatchResult(msgspec.Struct, gc=False):
     codes: bytearray
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class TwinShard:
     """The SKUs of one shard, their rules, and the sites whose feeds are stale."""
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.twin.factories import at, ev, master
 from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData, Site, Sku
-from twin.position import PositionConfig
+from twin.position import PositionConfig, SiteBuckets
 from twin.rules import RuleBook
 from twin.shard import (
     APPLIED,
@@ -192,8 +192,15 @@ def test_a_count_that_moves_nothing_still_closes_a_discrepancy_in_a_batch() -> N
 def test_a_snapshot_from_before_the_rules_cache_resumes_and_judges_with_its_rules() -> None:
     shard = TwinShard(master(reorder_point={"WH-01": 20}))
     shard.apply(ev("COUNTED", 30, t=0), NOW)
-    buckets = shard.twins["SKU-1"].sites["WH-01"]
-    del buckets.reorder_point, buckets.rules_token  # as pickled by the earlier SiteBuckets
+    twin = shard.twins["SKU-1"]
+    # what pickle held of the earlier, plain slotted SiteBuckets: (None, slots), no rules cache
+    slots = twin.sites["WH-01"].__getstate__()
+    for newer in ("reorder_point", "atp_floor", "rules_token"):
+        del slots[newer]
+    resumed = SiteBuckets()
+    resumed.reorder_point, resumed.atp_floor, resumed.rules_token = 99, 99, shard.rules.token
+    resumed.__setstate__((None, slots))
+    twin.sites["WH-01"] = resumed
     copy: TwinShard = pickle.loads(pickle.dumps(shard, protocol=pickle.HIGHEST_PROTOCOL))
     assert copy.twins["SKU-1"].sites["WH-01"].on_hand == 30
     low = copy.apply_batch([ev("RESERVED", 15, t=1)], NOW).alerts
