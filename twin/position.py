@@ -47,9 +47,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
-import msgspec
+from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr  # compiled classes pickle (snapshots) only if marked
 
 from twin.errors import FieldError, ValidationFailed
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from twin.rules import DemandBaseline
 
 # "before anything": the initial latest-count, fold and newest-event times
-BEGINNING = datetime.min.replace(tzinfo=UTC)
+BEGINNING: Final = datetime.min.replace(tzinfo=UTC)
 
 
 @mypyc_attr(native_class=False)  # a plain frozen dataclass: it pickles as one
@@ -202,28 +202,50 @@ class CountOutcome:
         return self.counted - self.book
 
 
-_RECEIVED = EventType.RECEIVED
-_PUT_AWAY = EventType.PUT_AWAY
-_RESERVED = EventType.RESERVED
-_RESERVATION_RELEASED = EventType.RESERVATION_RELEASED
-_PICKED = EventType.PICKED
-_SHIPPED = EventType.SHIPPED
-_TRANSFER_SHIPPED = EventType.TRANSFER_SHIPPED
-_TRANSFER_RECEIVED = EventType.TRANSFER_RECEIVED
-_QUALITY_HOLD = EventType.QUALITY_HOLD
-_QUALITY_RELEASE = EventType.QUALITY_RELEASE
-_RETURNED = EventType.RETURNED
-_ADJUSTED = EventType.ADJUSTED
-_COUNTED = EventType.COUNTED
+# Where each field the core reads sits in `msgspec.structs.astuple(event)` (checked below)
+EVENT_ID: Final = 0
+TYPE: Final = 1
+SKU: Final = 2
+SITE: Final = 3
+QTY: Final = 4
+OCCURRED_AT: Final = 6
+TO_SITE: Final = 9
+_POSITIONS = {
+    EVENT_ID: "event_id",
+    TYPE: "type",
+    SKU: "sku",
+    SITE: "site",
+    QTY: "qty",
+    OCCURRED_AT: "occurred_at",
+    TO_SITE: "to_site",
+}
+if any(InventoryEvent.__struct_fields__[i] != name for i, name in _POSITIONS.items()):
+    raise ImportError("twin.position's field positions no longer match InventoryEvent's")
+
+# Module constants are `Final`: compiled (setup.py), any other global is a dict lookup
+# on every use, a Final one a C static.
+_RECEIVED: Final = EventType.RECEIVED
+_PUT_AWAY: Final = EventType.PUT_AWAY
+_RESERVED: Final = EventType.RESERVED
+_RESERVATION_RELEASED: Final = EventType.RESERVATION_RELEASED
+_PICKED: Final = EventType.PICKED
+_SHIPPED: Final = EventType.SHIPPED
+_TRANSFER_SHIPPED: Final = EventType.TRANSFER_SHIPPED
+_TRANSFER_RECEIVED: Final = EventType.TRANSFER_RECEIVED
+_QUALITY_HOLD: Final = EventType.QUALITY_HOLD
+_QUALITY_RELEASE: Final = EventType.QUALITY_RELEASE
+_RETURNED: Final = EventType.RETURNED
+_ADJUSTED: Final = EventType.ADJUSTED
+_COUNTED: Final = EventType.COUNTED
 
 # Apply outcomes (small ints so the hot path compares cheaply; 0 is the common case).
-CHANGED = 0
-DUPLICATE = 1
-EXPIRED = 2
-UNCHANGED = 3  # applied (id remembered) but nothing visible moved, e.g. a superseded count
+CHANGED: Final = 0
+DUPLICATE: Final = 1
+EXPIRED: Final = 2
+UNCHANGED: Final = 3  # applied (id remembered) but nothing visible moved, e.g. a superseded count
 
 
-_NO_TO_SITE = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"
+_NO_TO_SITE: Final = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
@@ -286,21 +308,28 @@ class SkuTwin:
         breaks the canonical contract (a fractional qty, a TRANSFER_SHIPPED without `to_site`)
         raises `ValidationFailed` before anything changes.
         """
-        event_id = event.event_id
+        return self.apply_fields(astuple(event))
+
+    def apply_fields(self, fields: tuple[Any, ...]) -> int:
+        """`apply_code` of the event whose `msgspec.structs.astuple` is `fields`.
+
+        The shard's path: it takes an event's fields once, in one call, for itself and for
+        this (compiled, each attribute read by name would be a lookup of its own).
+        """
+        event_id: str = fields[EVENT_ID]
         id_set = self._id_set
         if event_id in id_set:
             self.duplicates += 1
             return DUPLICATE
         # contract checks first, so a malformed event changes nothing at all
-        q = event.qty
-        if q.__class__ is not int:
-            q = whole_qty(q)
-        etype = event.type
-        if etype is _TRANSFER_SHIPPED and event.to_site is None:
+        raw_qty = fields[QTY]
+        q: int = raw_qty if raw_qty.__class__ is int else whole_qty(raw_qty)
+        etype = fields[TYPE]
+        if etype is _TRANSFER_SHIPPED and fields[TO_SITE] is None:
             raise ValidationFailed(
                 [FieldError(field="to_site", code="required", message=_NO_TO_SITE)]
             )
-        at = event.occurred_at
+        at: datetime = fields[OCCURRED_AT]
         max_at = self.max_at
         if at > max_at:
             self.max_at = at
@@ -308,7 +337,7 @@ class SkuTwin:
             self.expired += 1
             return EXPIRED
 
-        site = event.site
+        site: str = fields[SITE]
         b = self.sites.get(site)
         if b is None:
             b = self.sites[_shared(site)] = SiteBuckets()
@@ -345,7 +374,7 @@ class SkuTwin:
         elif etype is _COUNTED:
             return self._apply_count(b, site, event_id, at, q)
         elif etype is _TRANSFER_SHIPPED:
-            self._ship_to(event.to_site, q)
+            self._ship_to(fields[TO_SITE], q)
             delta = -q
         elif etype is _TRANSFER_RECEIVED:
             b.receiving += q
@@ -355,7 +384,7 @@ class SkuTwin:
             b.quarantined += q
             delta = q
         else:  # a plain string naming a type (only code builds such an event), or no type
-            return self.apply_code(msgspec.structs.replace(event, type=EventType(etype)))
+            return self.apply_fields((*fields[:TYPE], EventType(etype), *fields[TYPE + 1 :]))
 
         # remember the id (`_remember`, inline: this is the hot path)
         id_set[event_id] = None

@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import msgspec
+from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr  # compiled classes pickle (snapshots) only if marked
 
 from twin.errors import ValidationFailed
@@ -29,6 +31,9 @@ from twin.position import (
     CHANGED,
     DUPLICATE,
     EXPIRED,
+    OCCURRED_AT,
+    SITE,
+    SKU,
     UNCHANGED,
     PositionConfig,
     SkuTwin,
@@ -37,12 +42,12 @@ from twin.rules import RuleBook, RuleConfig
 from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
 
-_COUNTED = EventType.COUNTED
+_COUNTED: Final = EventType.COUNTED
 
 # `apply_batch` outcome codes, one per event (the codes of `SkuTwin.apply_code`, and one
 # for an event `apply` would refuse with `ValidationFailed`)
-APPLIED = CHANGED
-REJECTED = 4
+APPLIED: Final = CHANGED
+REJECTED: Final = 4
 __all__ = [
     "APPLIED",
     "DUPLICATE",
@@ -204,11 +209,9 @@ class TwinShard:
         codes = bytearray(len(events))  # 0 == APPLIED, the common case is never written
         alerts: list[Alert] = []
         twins = self.twins
-        get_twin = twins.get
         dirty = self._dirty
         windows = self.windows
         rules = self.rules
-        evaluate_site = rules.evaluate_site
         token = rules.token
         stale = self.stale_sites
         if applied_at is not self._limit_for:
@@ -217,25 +220,29 @@ class TwinShard:
         future_limit = self._future_limit
         skipped = 0  # duplicate, expired and rejected events; all others count as applied
         for i, event in enumerate(events):
-            sku = event.sku
-            twin = get_twin(sku)
+            fields = astuple(event)  # every field in one call (see SkuTwin.apply_fields)
+            sku: str = fields[SKU]
+            twin = twins.get(sku)
             if twin is None:
                 twin = self._twin(sku)
             horizon_ref = twin.max_at
+            count_before = twin.last_count  # a COUNTED leaves a new outcome there
             try:
-                code = twin.apply_code(event)
+                code = twin.apply_fields(fields)
             except ValidationFailed:  # it changed nothing; the rest of the batch goes on
                 codes[i] = REJECTED
                 skipped += 1
                 continue
-            if event.occurred_at > future_limit:
+            if fields[OCCURRED_AT] > future_limit:
                 twin.max_at = horizon_ref
                 self.future += 1
             if code:
                 codes[i] = code
                 if code == UNCHANGED:
-                    if event.type == _COUNTED and twin.last_count is not None:
-                        alerts += rules.on_count(twin, twin.last_count, applied_at)
+                    # a count equal to the book moves nothing, but may close a discrepancy
+                    count = twin.last_count
+                    if count is not count_before and count is not None:
+                        alerts += rules.on_count(twin, count, applied_at)
                 else:
                     skipped += 1
                     if code == DUPLICATE:
@@ -250,7 +257,7 @@ class TwinShard:
                 closed = windows.add(event, future_limit)
                 if closed:
                     self._closed += closed
-            site = event.site
+            site: str = fields[SITE]
             b = twin.sites[site]
             # The rules' own answer, known without asking them (a call saved on most
             # events): at a site with no open alert, last judged by these very rules, with
@@ -263,13 +270,12 @@ class TwinShard:
                 or on_hand < 0
                 or on_hand - (b.receiving + b.reserved + b.picked + b.quarantined) < b.atp_floor
             ):
-                raised = evaluate_site(twin, b, site, stale, applied_at)
+                raised = rules.evaluate_site(twin, b, site, stale, applied_at)
                 if raised is not None:
                     alerts += raised
-            if event.type == _COUNTED:
-                count = twin.last_count
-                if count is not None:
-                    alerts += rules.on_count(twin, count, applied_at)
+            count = twin.last_count
+            if count is not count_before and count is not None:
+                alerts += rules.on_count(twin, count, applied_at)
         self.applied += len(events) - skipped
         return BatchResult(alerts, codes)
 
