@@ -25,6 +25,11 @@ Measured, each as the median of `--runs` runs in this one process (the cases tak
 - `decode_api_per_s`, `decode_batch_per_s`, `decode_3pl_per_s`: `Normalizer.normalize` on
   the three raw formats (events out per second; batches and files of 100 records).
 
+The core's per-event path is compiled by mypyc at install time (setup.py). `compiled` says
+whether this run measured that build; `apply_events_per_s_pure` is `apply_events_per_s` for
+the same source run as Python (`TWIN_PURE=1`), measured in a child process whose runs take
+turns with this one's, and `compiled_speedup` the ratio of the two.
+
 Writes bench/results/core_apply.json and prints it as the last line.
 Run: `.venv/bin/python -m bench.core_apply [--events 100000] [--runs 5] [--batch 8]`.
 """
@@ -33,13 +38,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import twin.position
+import twin.shard
 from bench.publish import publish
+from twin._compiled import running_compiled
 from twin.events import EventType, InventoryEvent, encode_event, event_decoder
 from twin.masterdata import MasterData, MasterIndex
 from twin.masterdata_gen import generate_master_data
@@ -191,7 +202,8 @@ def rate(events: int, seconds: float) -> float:
 Rates = tuple[float, float]  # (wall-clock rate, CPU-time rate), medians over the runs
 
 
-Body = Callable[[TwinShard | None], None]
+# A body may time itself (a run in another process) and return its rates instead
+Body = Callable[[TwinShard | None], Rates | None]
 Setup = Callable[[], TwinShard | None]
 
 
@@ -221,13 +233,68 @@ def median_rates(
             gc.collect()
             state = setup()
             start, start_cpu = time.perf_counter(), time.process_time()
-            body(state)
-            wall[key].append(rate(n_events, time.perf_counter() - start))
-            cpu[key].append(rate(n_events, time.process_time() - start_cpu))
+            measured = body(state)
+            if measured is None:
+                measured = (
+                    rate(n_events, time.perf_counter() - start),
+                    rate(n_events, time.process_time() - start_cpu),
+                )
+            wall[key].append(measured[0])
+            cpu[key].append(measured[1])
     return {
         key: (round(statistics.median(wall[key])), round(statistics.median(cpu[key])))
         for key in cases
     }
+
+
+def serve_runs(n_events: int, setup: Setup, body: Body) -> None:
+    """The worker's side: for each line on stdin, one run of `body`, its rates on stdout."""
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        state = None
+        gc.collect()
+        state = setup()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        body(state)
+        wall = rate(n_events, time.perf_counter() - start)
+        print(wall, rate(n_events, time.process_time() - start_cpu), flush=True)
+
+
+class PureWorker:
+    """This benchmark in a child process with TWIN_PURE=1 (the core run as Python), which
+    times one run of `apply_events_per_s` whenever asked, so its runs take turns with ours."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        command = [sys.executable, "-m", "bench.core_apply", "--worker"]
+        for name in ("events", "skus", "batch"):
+            command += [f"--{name}", str(getattr(args, name))]
+        self.process = subprocess.Popen(
+            command,
+            env={**os.environ, "TWIN_PURE": "1"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._line() == "ready"
+
+    def _line(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the pure-Python worker exited ({self.process.wait()})")
+        return line.strip()
+
+    def run(self, _: TwinShard | None) -> Rates:
+        assert self.process.stdin is not None
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        wall, cpu = self._line().split()
+        return float(wall), float(cpu)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def main() -> None:
@@ -236,6 +303,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skus", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=8, help="events per apply_batch")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     md = generate_master_data(sites=6, skus=args.skus, seed=1)
@@ -280,6 +348,10 @@ def main() -> None:
         for chunk in chunks:
             apply_batch([decode_event(raw) for raw in chunk], applied_at)
 
+    if args.worker:  # the pure-Python baseline's process: one timed run per line asked
+        serve_runs(len(events), opened_shard, validate_and_apply_batch)
+        return
+
     def decode_and_apply(shard: TwinShard | None) -> None:
         assert shard is not None
         apply = shard.apply
@@ -316,11 +388,13 @@ def main() -> None:
         assert not rejected, (feed, rejected[:1])
 
     n = len(events)
+    pure = PureWorker(args)
     measured = median_rates(
         args.runs,
         n,
         {
             "apply_events_per_s": (validate_and_apply_batch, opened_shard),
+            "apply_events_per_s_pure": (pure.run, no_setup),
             "apply_typed_per_s": (decode_and_apply_batch, opened_shard),
             "apply_per_event_api_per_s": (decode_and_apply, opened_shard),
             "decode_typed_per_s": (typed_decode_only, no_setup),
@@ -331,8 +405,11 @@ def main() -> None:
             "decode_3pl_per_s": (normalize("3pl", files), no_setup),
         },
     )
+    pure.close()
+    compiled = running_compiled(twin.position) and running_compiled(twin.shard)
     results: dict[str, object] = {
         "events": n,
+        "compiled": compiled,
         "skus": args.skus,
         "sites": len(md.sites),
         "runs": args.runs,
@@ -341,6 +418,9 @@ def main() -> None:
         "cpu_time_rates": {key: cpu for key, (_, cpu) in measured.items()},
         "target_events_per_s": TARGET_EVENTS_PER_S,
     }
+    results["compiled_speedup"] = round(
+        measured["apply_events_per_s"][0] / measured["apply_events_per_s_pure"][0], 2
+    )
     results["meets_target"] = measured["apply_events_per_s"][0] >= TARGET_EVENTS_PER_S
     publish("core_apply", results)
 
