@@ -50,12 +50,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from msgspec.structs import astuple
-from mypy_extensions import mypyc_attr  # compiled classes pickle (snapshots) only if marked
+from mypy_extensions import mypyc_attr
 
 from twin.errors import FieldError, ValidationFailed
 from twin.events import EventType, InventoryEvent
 from twin.validation import whole_qty
 from twin.wire import NetworkTotals, Position, SitePosition
+
+# `@mypyc_attr`: compiled (setup.py), a class pickles (snapshots) only if `serializable`,
+# and mypyc 2.4.1 skips the __init__ of a serializable class built from Python unless it
+# also allows interpreted subclasses. Frozen dataclasses stay plain Python classes.
 
 if TYPE_CHECKING:
     from twin.rules import DemandBaseline

@@ -22,7 +22,7 @@ from typing import Final
 
 import msgspec
 from msgspec.structs import astuple
-from mypy_extensions import mypyc_attr  # compiled classes pickle (snapshots) only if marked
+from mypy_extensions import mypyc_attr
 
 from twin.errors import ValidationFailed
 from twin.events import EventType, InventoryEvent
@@ -41,6 +41,10 @@ from twin.position import (
 from twin.rules import RuleBook, RuleConfig
 from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
+
+# `@mypyc_attr`: compiled (setup.py), a class pickles (snapshots) only if `serializable`,
+# and mypyc 2.4.1 skips the __init__ of a serializable class built from Python unless it
+# also allows interpreted subclasses. Frozen dataclasses stay plain Python classes.
 
 _COUNTED: Final = EventType.COUNTED
 
