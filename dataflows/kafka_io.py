@@ -177,6 +177,42 @@ def kafka_source(settings: FlowSettings, topics: list[str]) -> KafkaSource:
     )
 
 
+class DeliveryFailed(RuntimeError):
+    """Records the broker never acknowledged: the epoch that wrote them must not commit."""
+
+
+class _Deliveries:
+    """A producer that remembers the records it failed to deliver, for whoever waits on it.
+
+    librdkafka retries a record until `message.timeout.ms`, then reports the failure and
+    drops it; nothing would notice, and recovery would commit an epoch whose output is lost.
+    Reports come for failures only (`delivery.report.only.error`): delivered records cost
+    nothing here.
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.failed: list[str] = []
+        self.producer = Producer(
+            {**config, "delivery.report.only.error": True, "on_delivery": self._report}
+        )
+
+    def _report(self, err: ConfluentKafkaError | None, msg: Any) -> None:
+        if err is not None:
+            self.failed.append(f"{msg.topic()}: {err.str()}")
+
+    def flush(self) -> None:
+        """Wait for every record sent so far; `DeliveryFailed` if any did not arrive."""
+        undelivered = self.producer.flush()
+        if self.failed or undelivered:
+            failed, self.failed = self.failed, []
+            count = len(failed) + undelivered
+            raise DeliveryFailed(
+                f"{count} record{'s' if count != 1 else ''} not delivered (first: "
+                f"{failed[0] if failed else 'still queued'}); stopping before the epoch commits: "
+                "restarted, the flow resumes from its last snapshot and writes them again"
+            )
+
+
 def _produce_all(producer: Producer, topic: str, items: list[SinkBatch]) -> None:
     produce = producer.produce
     for batch in items:
@@ -190,18 +226,18 @@ def _produce_all(producer: Producer, topic: str, items: list[SinkBatch]) -> None
 
 
 class _BatchSinkPartition(StatelessSinkPartition[SinkBatch]):
-    def __init__(self, producer: Producer, topic: str) -> None:
-        self._producer = producer
+    def __init__(self, deliveries: _Deliveries, topic: str) -> None:
+        self._deliveries = deliveries
         self._topic = topic
 
     def write_batch(self, items: list[SinkBatch]) -> None:
-        _produce_all(self._producer, self._topic, items)
+        _produce_all(self._deliveries.producer, self._topic, items)
         # Like Bytewax's KafkaSink: a batch is delivered before the epoch can be committed,
         # so a crash never loses output that recovery believes written (at-least-once).
-        self._producer.flush()
+        self._deliveries.flush()
 
     def close(self) -> None:
-        self._producer.flush()
+        self._deliveries.flush()
 
 
 class BatchKafkaSink(DynamicSink[SinkBatch]):
@@ -213,26 +249,27 @@ class BatchKafkaSink(DynamicSink[SinkBatch]):
         self._topic = topic
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _BatchSinkPartition:
-        return _BatchSinkPartition(Producer(self._config), self._topic)
+        return _BatchSinkPartition(_Deliveries(self._config), self._topic)
 
 
 class _EpochFlushedPartition(StatefulSinkPartition[SinkBatch, None]):
-    def __init__(self, producer: Producer, topic: str) -> None:
-        self._producer = producer
+    def __init__(self, deliveries: _Deliveries, topic: str) -> None:
+        self._deliveries = deliveries
         self._topic = topic
 
     def write_batch(self, items: list[SinkBatch]) -> None:
-        _produce_all(self._producer, self._topic, items)
-        self._producer.poll(0)  # serve delivery reports; never wait here
+        producer = self._deliveries.producer
+        _produce_all(producer, self._topic, items)
+        producer.poll(0)  # serve delivery reports; never wait here
 
     def snapshot(self) -> None:
         # Bytewax snapshots a partition after the last write of an epoch and commits the
-        # epoch only once every snapshot of it is stored: waiting for delivery here is what
-        # keeps the output at-least-once across a crash.
-        self._producer.flush()
+        # epoch only once every snapshot of it is stored: waiting for delivery here (and
+        # failing on a record that was not delivered) keeps the output at-least-once.
+        self._deliveries.flush()
 
     def close(self) -> None:
-        self._producer.flush()
+        self._deliveries.flush()
 
 
 class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
@@ -252,7 +289,7 @@ class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
         self._config = config
         self._topic = topic
         self._parts = [f"{topic}-{n}" for n in range(partitions)]
-        self._producer: Producer | None = None
+        self._deliveries: _Deliveries | None = None
         self._lock = threading.Lock()  # workers of one process are threads
 
     def list_parts(self) -> list[str]:
@@ -260,9 +297,9 @@ class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _EpochFlushedPartition:
         with self._lock:
-            if self._producer is None:
-                self._producer = Producer(self._config)
-            return _EpochFlushedPartition(self._producer, self._topic)
+            if self._deliveries is None:
+                self._deliveries = _Deliveries(self._config)
+            return _EpochFlushedPartition(self._deliveries, self._topic)
 
 
 def _sink_config(settings: FlowSettings) -> dict[str, Any]:
