@@ -151,6 +151,12 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
         twin.raise_alert(alert)
         return {"id": alert["id"]}
 
+    @app.post("/fake/metrics", status_code=202)
+    async def fake_metric(metric: dict[str, Any]) -> dict[str, str]:
+        """Test hook: publish a site metric as the twin flow would."""
+        twin.publish({"metrics": [metric]}, sku=None)
+        return {"site": metric["site"]}
+
     @app.post("/fake/drop", status_code=202)
     async def fake_drop() -> dict[str, int]:
         """Test hook: close every stream connection, as a restarting server would."""

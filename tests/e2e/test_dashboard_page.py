@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -111,6 +112,21 @@ def test_site_rows_show_the_transfer_cycle_time_where_transfers_arrive(
     # the page shows as an en dash
     expect(page.get_by_test_id("site-transfer-WH-02")).to_have_text("26.0 h")
     expect(page.get_by_test_id("site-transfer-WH-01")).to_have_text("\u2013")
+
+
+def test_a_site_s_last_event_age_is_told_on_the_twin_s_clock(page: Page, fake_url: str) -> None:
+    # the demo runs the twin on an accelerated clock, days ahead of the browser's: a metric
+    # saying the twin's time is D and WH-01's last event was at D - 2 h reads "2 h ago"
+    twin_now = datetime.now(UTC) + timedelta(days=3)
+    metric = {
+        "type": "site",
+        "site": "WH-01",
+        "as_of": twin_now.isoformat(),
+        "fresh": True,
+        "last_event_at": (twin_now - timedelta(hours=2)).isoformat(),
+    }
+    httpx.post(f"{fake_url}/fake/metrics", json=metric, timeout=5).raise_for_status()
+    expect(page.get_by_test_id("site-row-WH-01")).to_contain_text("2 h ago")
 
 
 def test_stale_site_is_labelled_and_a_posted_event_updates_the_sku(

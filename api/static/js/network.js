@@ -11,9 +11,23 @@ export class NetworkView {
     this.body = root.querySelector("#sites-body");
     this.counts = root.querySelector("#open-alert-counts");
     this.sites = new Map(); // site id -> row data
+    // The twin's own time: the newest `as_of` the server sent (ms). Ages are measured on it
+    // when it runs ahead of this browser's clock, as the demo's accelerated clock does;
+    // otherwise on the browser's clock, which keeps them moving between updates.
+    this.twinClock = 0;
+  }
+
+  seen(asOf) {
+    const at = Date.parse(asOf);
+    if (at > this.twinClock) this.twinClock = at;
+  }
+
+  now() {
+    return Math.max(Date.now(), this.twinClock);
   }
 
   render(network) {
+    this.seen(network.as_of);
     setAnimated(document.getElementById("total-on-hand"), num(network.totals?.on_hand));
     setAnimated(document.getElementById("total-atp"), num(network.totals?.atp));
     setAnimated(document.getElementById("total-in-transit"), num(network.totals?.in_transit));
@@ -31,6 +45,7 @@ export class NetworkView {
   // A SiteMetric from the stream: fresher latency and freshness than the last poll.
   applyMetric(metric) {
     const site = this.sites.get(metric.site);
+    this.seen(metric.as_of);
     if (!site) return; // unknown until the next poll brings its name and feed mode
     site.fresh = metric.fresh;
     if (metric.last_event_at) site.last_event_at = metric.last_event_at;
@@ -66,7 +81,7 @@ export class NetworkView {
       { "data-testid": `site-row-${site.site}` },
       el("th", { scope: "row" }, el("span", {}, site.site), " ", el("span", { class: "muted" }, site.name ?? "")),
       el("td", {}, el("span", { class: "badge badge-mode" }, site.feed_mode ?? "?")),
-      el("td", {}, freshness, " ", el("span", { class: "muted" }, age(site.last_event_at))),
+      el("td", {}, freshness, " ", el("span", { class: "muted" }, age(site.last_event_at, this.now()))),
       el("td", { class: "num", "data-testid": `site-latency-${site.site}` }, ms(site.visible_latency_p95_ms)),
       el("td", { class: "num", "data-testid": `site-transfer-${site.site}` }, duration(site.transfer_cycle_s_p50)),
       el("td", { class: `num ${risk > 0 ? "risk-some" : ""}`, "data-testid": `site-risk-${site.site}` }, num(risk)),
