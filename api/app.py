@@ -96,6 +96,8 @@ def create_app(
             "no API tokens: set TWIN_API_TOKENS='token:role,...' or run `invtwin api --dev`"
         )
 
+    clock = settings.domain_clock()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics = ApiMetrics()
@@ -120,6 +122,7 @@ def create_app(
             replay_size=settings.ws_replay_frames,
             max_coalesced=settings.ws_max_coalesced,
             max_lag_s=settings.ws_max_lag_s,
+            clock=clock,
         )
         scenarios = ScenarioManager(
             runner=settings.scenario_runner,
@@ -140,6 +143,7 @@ def create_app(
             idempotency=IdempotencyStore(settings.idempotency_ttl_s, settings.idempotency_max_keys),
             rate_limiter=RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst),
             scenarios=scenarios,
+            clock=clock,
         )
         the_feed.start(view, asyncio.get_running_loop())
         ticker = asyncio.create_task(broadcaster.run(), name="stream-tick")

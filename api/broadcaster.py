@@ -27,6 +27,7 @@ from api.stream_protocol import (
 )
 from api.telemetry import ApiMetrics
 from api.view import TwinView
+from infra.clock import utc_now
 
 log = logging.getLogger("api.stream")
 
@@ -61,9 +62,11 @@ class Broadcaster:
         max_coalesced: int,
         max_lag_s: float,
         rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.view = view
         self.metrics = metrics
+        self.clock = clock  # the domain clock the flows date positions on (view lag)
         self.tick_s = tick_s
         self.heartbeat_s = heartbeat_s
         self.session_ttl_s = session_ttl_s
@@ -206,7 +209,7 @@ class Broadcaster:
     def _observe_view_lag(self) -> None:
         as_of = self.view.last_position_as_of
         if as_of is not None:
-            lag = (datetime.now(UTC) - as_of).total_seconds()
+            lag = (self.clock() - as_of).total_seconds()
             self.metrics.view_lag_seconds.set(max(0.0, lag))
 
     async def close_all(self) -> None:

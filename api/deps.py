@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api.settings import ApiSettings
     from api.telemetry import ApiMetrics
     from api.view import TwinView
+    from infra.clock import DomainClock
 
 
 @dataclass
@@ -38,6 +39,7 @@ class AppState:
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter
     scenarios: ScenarioManager
+    clock: DomainClock  # the stack's domain clock (ApiSettings.domain_clock)
 
 
 def get_state(connection: HTTPConnection) -> AppState:

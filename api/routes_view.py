@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -81,7 +80,7 @@ def get_network(_: Viewer, state: State) -> MsgspecResponse:
         )
     return MsgspecResponse(
         {
-            "as_of": datetime.now(UTC),
+            "as_of": state.clock(),
             "totals": {
                 "on_hand": on_hand,
                 "atp": atp,

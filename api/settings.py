@@ -10,13 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from infra.clock import ClockSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class ApiSettings(BaseSettings):
-    """Everything the API process is configured with; tests build one explicitly."""
+class ApiSettings(ClockSettings):
+    """Everything the API process is configured with; tests build one explicitly.
+
+    The clock settings (`TWIN_CLOCK_*`, see `infra.clock`) are the stack's shared domain
+    clock: the API dates what it computes itself on the same clock as the flows.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.feed import FakeFeed
-from tests.api.conftest import auth
-from tests.api.fakes import alert, position, site_metric
+from tests.api.conftest import auth, make_settings
+from tests.api.fakes import FakeProducer, alert, position, site_metric
 
 
 def test_sku_position_is_served_as_the_feed_wrote_it(client: TestClient, feed: FakeFeed) -> None:
@@ -113,3 +117,14 @@ def test_dashboard_page_is_served_at_the_root(client: TestClient) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert "<html" in response.text.lower()
+
+
+def test_network_is_dated_on_the_stack_s_domain_clock(tmp_path: Path) -> None:
+    # the demo runs every part on one accelerated clock (TWIN_CLOCK_*): an hour of wall time
+    # at 600x is 25 simulated days, and the API dates its own answers on that clock too
+    origin = datetime.now(UTC) - timedelta(hours=1)
+    settings = make_settings(tmp_path, clock_origin=origin, clock_speed=600.0)
+    with TestClient(create_app(settings, feed=FakeFeed(), producer=FakeProducer())) as client:
+        body = client.get("/v1/network", headers=auth("viewer")).json()
+    as_of = datetime.fromisoformat(body["as_of"].replace("Z", "+00:00"))
+    assert as_of - origin > timedelta(days=24)
