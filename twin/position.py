@@ -228,6 +228,7 @@ if any(InventoryEvent.__struct_fields__[i] != name for i, name in _POSITIONS.ite
 
 # Module constants are `Final`: compiled (setup.py), any other global is a dict lookup
 # on every use, a Final one a C static.
+_EVENT_TYPE: Final = EventType
 _RECEIVED: Final = EventType.RECEIVED
 _PUT_AWAY: Final = EventType.PUT_AWAY
 _RESERVED: Final = EventType.RESERVED
@@ -325,10 +326,12 @@ class SkuTwin:
         if event_id in id_set:
             self.duplicates += 1
             return DUPLICATE
+        etype = fields[TYPE]
+        if type(etype) is not _EVENT_TYPE:  # a plain string naming a type (only code builds one)
+            return self.apply_fields((*fields[:TYPE], EventType(etype), *fields[TYPE + 1 :]))
         # contract checks first, so a malformed event changes nothing at all
         raw_qty = fields[QTY]
         q: int = raw_qty if raw_qty.__class__ is int else whole_qty(raw_qty)
-        etype = fields[TYPE]
         if etype is _TRANSFER_SHIPPED and fields[TO_SITE] is None:
             raise ValidationFailed(
                 [FieldError(field="to_site", code="required", message=_NO_TO_SITE)]
@@ -387,8 +390,8 @@ class SkuTwin:
         elif etype is _RETURNED:
             b.quarantined += q
             delta = q
-        else:  # a plain string naming a type (only code builds such an event), or no type
-            return self.apply_fields((*fields[:TYPE], EventType(etype), *fields[TYPE + 1 :]))
+        else:
+            raise AssertionError(f"{etype!r} has no branch in SkuTwin.apply_fields")
 
         # remember the id (`_remember`, inline: this is the hot path)
         id_set[event_id] = None

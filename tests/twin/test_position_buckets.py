@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from tests.twin.factories import T0, at, ev
+from twin.errors import ValidationFailed
 from twin.events import EventType
-from twin.position import SkuTwin
+from twin.position import CHANGED, DUPLICATE, SkuTwin
 
 BUCKETS = ("on_hand", "receiving", "reserved", "picked", "quarantined", "in_transit")
 
@@ -122,3 +124,21 @@ def test_a_repeated_event_id_changes_nothing_and_is_counted() -> None:
     assert twin.apply(e) is False
     assert (_snapshot(twin), twin.version) == before
     assert twin.duplicates == 1
+
+
+def test_an_event_built_with_a_plain_string_type_applies_as_its_event_type() -> None:
+    # the decoder gives EventType members; code may build events with the type's name
+    by_name = msgspec.structs.replace(ev("RESERVED", 4, t=1), type="RESERVED")  # type: ignore[arg-type]
+    twin = SkuTwin("SKU-1")
+    twin.apply(ev("COUNTED", 10, t=0))
+    assert twin.apply_code(by_name) == CHANGED
+    assert twin.sites["WH-01"].reserved == 4
+    assert twin.apply_code(by_name) == DUPLICATE
+    # a malformed one is refused before anything changes, not even a site entry
+    no_to_site = msgspec.structs.replace(
+        ev("TRANSFER_SHIPPED", 2, site="WH-09", t=2),
+        type="TRANSFER_SHIPPED",  # type: ignore[arg-type]
+    )
+    with pytest.raises(ValidationFailed):
+        twin.apply_code(no_to_site)
+    assert sorted(twin.sites) == ["WH-01"] and not twin.seen(no_to_site.event_id)
