@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import random
+from array import array
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -13,6 +15,7 @@ from dataflows import snapshots
 from dataflows.shard_logic import ShardFactory, ShardState
 from tests.dataflows.scripted import script_events
 from twin.masterdata_gen import generate_master_data
+from twin.position import SiteBuckets, SkuTwin
 from twin.site_stats import SitePartial
 
 NOW = datetime(2026, 11, 16, 18, 0, tzinfo=UTC)
@@ -99,3 +102,31 @@ def test_a_snapshot_naming_a_moved_class_still_loads() -> None:
     restored = snapshots.loads(old)
     assert isinstance(restored, SitePartial)
     assert (restored.site, restored.events) == ("DC-EAST", 7)
+
+
+def test_a_snapshot_with_the_earlier_packing_of_deltas_still_loads() -> None:
+    master = generate_master_data(sites=4, skus=40, seed=3)
+    events = script_events(master, random.Random(11), 2000, skus=20)
+    events = [
+        msgspec.structs.replace(e, occurred_at=e.occurred_at + timedelta(microseconds=i * 7919))
+        for i, e in enumerate(events)
+    ]
+    state = _state_after(events, master)
+
+    def earlier(b: SiteBuckets) -> tuple[object, tuple[object, ...]]:
+        # how a site's deltas were packed until the fourth session: timestamps and quantities
+        times = array("d", (at.timestamp() for at, _ in b.deltas))
+        qtys = array("q", (qty for _, qty in b.deltas))
+        return snapshots._restore_buckets, (
+            snapshots._BUCKETS.names,
+            snapshots._BUCKETS.get(b),
+            times,
+            qtys,
+        )
+
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {SiteBuckets: earlier, SkuTwin: snapshots._reduce_twin}
+    pickler.dump(state)
+    assert any(b.deltas for t in state.shard.twins.values() for b in t.sites.values())
+    assert _fingerprint(snapshots.loads(buffer.getvalue())) == _fingerprint(state)
