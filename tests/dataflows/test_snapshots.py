@@ -55,14 +55,18 @@ def _fingerprint(state: ShardState) -> dict:
     return out
 
 
-def test_a_restored_shard_is_the_same_state_and_applies_the_rest_identically() -> None:
-    master = generate_master_data(sites=4, skus=40, seed=3)
-    events = script_events(master, random.Random(11), 3000, skus=20)
-    # microsecond event times, the precision the packed deltas must keep
-    events = [
+def _scripted(master, n: int) -> list:
+    """`n` scripted events at microsecond times, the precision the packed deltas must keep."""
+    events = script_events(master, random.Random(11), n, skus=20)
+    return [
         msgspec.structs.replace(e, occurred_at=e.occurred_at + timedelta(microseconds=i * 7919))
         for i, e in enumerate(events)
     ]
+
+
+def test_a_restored_shard_is_the_same_state_and_applies_the_rest_identically() -> None:
+    master = generate_master_data(sites=4, skus=40, seed=3)
+    events = _scripted(master, 3000)
     first, rest = events[:2000], events[2000:]
 
     original = _state_after(first, master)
@@ -106,12 +110,7 @@ def test_a_snapshot_naming_a_moved_class_still_loads() -> None:
 
 def test_a_snapshot_with_the_earlier_packing_of_deltas_still_loads() -> None:
     master = generate_master_data(sites=4, skus=40, seed=3)
-    events = script_events(master, random.Random(11), 2000, skus=20)
-    events = [
-        msgspec.structs.replace(e, occurred_at=e.occurred_at + timedelta(microseconds=i * 7919))
-        for i, e in enumerate(events)
-    ]
-    state = _state_after(events, master)
+    state = _state_after(_scripted(master, 2000), master)
 
     def earlier(b: SiteBuckets) -> tuple[object, tuple[object, ...]]:
         # how a site's deltas were packed until the fourth session: timestamps and quantities
