@@ -379,7 +379,7 @@ class SkuTwin:
         elif etype is _ADJUSTED:
             delta = q
         elif etype is _COUNTED:
-            return self._apply_count(b, site, event_id, at, q)
+            delta = 0  # it sets on-hand instead, below
         elif etype is _TRANSFER_SHIPPED:
             self._ship_to(fields[TO_SITE], q)
             delta = -q
@@ -393,7 +393,7 @@ class SkuTwin:
         else:
             raise AssertionError(f"{etype!r} has no branch in SkuTwin.apply_fields")
 
-        # remember the id (`_remember`, inline: this is the hot path)
+        # remember the id; a quarter over the bound, keep only the newest `dedupe_max_ids`
         id_set[event_id] = None
         if len(id_set) > self._ids_limit:
             self._trim_ids()
@@ -414,26 +414,10 @@ class SkuTwin:
                 b.on_hand += delta
             elif etype is _ADJUSTED and not moved:
                 return UNCHANGED  # inside the count, and it moves nothing else
+        elif etype is _COUNTED and not self._count(b, site, event_id, at, q) and not moved:
+            return UNCHANGED  # superseded, or equal to the on-hand it already held
         self.version += 1
         return CHANGED
-
-    def _remember(self, event_id: str) -> None:
-        """Remember an applied id; a quarter over the bound, keep the newest `dedupe_max_ids`."""
-        id_set = self._id_set
-        id_set[event_id] = None
-        if len(id_set) > self._ids_limit:
-            self._trim_ids()
-
-    def _apply_count(self, b: SiteBuckets, site: str, event_id: str, at: datetime, q: int) -> int:
-        self._remember(event_id)
-        last = b.last_event_at
-        moved = last is None or at > last
-        if moved:
-            b.last_event_at = at
-        if self._count(b, site, event_id, at, q) or moved:
-            self.version += 1
-            return CHANGED
-        return UNCHANGED
 
     def _ship_to(self, to_site: str | None, q: int) -> None:
         assert to_site is not None  # checked before anything changed
