@@ -44,18 +44,21 @@ class LocalTimestamps:
 
     `datetime.strptime` takes ~15 µs a call, most of a row's cost. A format made only of
     %Y %m %d %H %M %S %f and literal characters is compiled once to a regular expression
-    with the same acceptance (1-2 digit fields, exactly 4 for %Y); anything else falls back
-    to `strptime`. Out-of-range values (month 13) raise ValueError either way.
+    with `strptime`'s own field patterns, so the same texts are accepted and unseparated
+    digits split the same way ("%Y%m%d%H%M%S" reads 3927762424 as 3927-07-06 02:42:04, not
+    as month 77); anything else falls back to `strptime`. Values the patterns accept but a
+    date cannot hold (February 30) raise ValueError either way.
     """
 
+    # CPython's `_strptime.TimeRE` patterns for these directives, without the group names
     _DIRECTIVES: ClassVar[dict[str, str]] = {
-        "Y": r"(\d{4})",
-        "m": r"(\d{1,2})",
-        "d": r"(\d{1,2})",
-        "H": r"(\d{1,2})",
-        "M": r"(\d{1,2})",
-        "S": r"(\d{1,2})",
-        "f": r"(\d{1,6})",
+        "Y": r"(\d\d\d\d)",
+        "m": r"(1[0-2]|0[1-9]|[1-9])",
+        "d": r"(3[0-1]|[1-2]\d|0[1-9]|[1-9]| [1-9])",
+        "H": r"(2[0-3]|[0-1]\d|\d)",
+        "M": r"([0-5]\d|\d)",
+        "S": r"(6[0-1]|[0-5]\d|\d)",
+        "f": r"([0-9]{1,6})",
     }
 
     def __init__(self, fmt: str) -> None:
