@@ -1,4 +1,17 @@
-"""Which of the core's modules run compiled (mypyc, see setup.py), and never a stale build."""
+"""Which of the core's modules run compiled (mypyc, see setup.py), and never a stale build.
+
+What the compiled modules' source must do for it (`twin/position.py`, `twin/shard.py`):
+
+* module constants read per event are `Final`: compiled, any other global is a dictionary
+  lookup on every use, a `Final` one a C static;
+* every class that is pickled (snapshots) carries `@mypyc_attr(serializable=True,
+  allow_interpreted_subclasses=True)`: without `serializable` it does not pickle, and mypyc
+  2.4.1 skips the `__init__` of a serializable class built from Python unless it also allows
+  interpreted subclasses;
+* frozen dataclasses are `@mypyc_attr(native_class=False)`, plain Python classes, which pickle
+  as dataclasses do;
+* a compiled class has no `__slots__` attribute; its attribute names are in `__mypyc_attrs__`.
+"""
 
 from __future__ import annotations
 

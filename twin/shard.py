@@ -42,9 +42,7 @@ from twin.rules import RuleBook, RuleConfig
 from twin.windows import TumblingWindows, WindowConfig
 from twin.wire import Alert, NetworkTotals, Position, WindowMetric
 
-# `@mypyc_attr`: compiled (setup.py), a class pickles (snapshots) only if `serializable`,
-# and mypyc 2.4.1 skips the __init__ of a serializable class built from Python unless it
-# also allows interpreted subclasses. Frozen dataclasses stay plain Python classes.
+# `@mypyc_attr` on the classes: why each, in `twin._compiled`'s docstring
 
 _COUNTED: Final = EventType.COUNTED
 
