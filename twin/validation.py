@@ -54,7 +54,8 @@ def decode_event(raw: bytes | str) -> InventoryEvent:
     except DECODE_FAILURES:
         raise ValidationFailed(explain_failure(raw, InventoryEvent, array=False)) from None
     qty = event.qty
-    # the shape of most events, inline: a plain type, a positive qty in range, no to_site
+    # `plainly_valid`'s first case inline (a plain type, 0 < qty <= MAX_QTY, no to_site): the
+    # shape of most events, without a call (~55 ns an event of the twin flow's decode)
     if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in RULED_TYPES:
         return event
     if plainly_valid(event):
