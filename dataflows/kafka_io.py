@@ -302,15 +302,11 @@ class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
             return _EpochFlushedPartition(self._deliveries, self._topic)
 
 
-def _sink_config(settings: FlowSettings) -> dict[str, Any]:
-    """An idempotent `acks=all` producer (the project-wide producer configuration)."""
-    return producer_config(settings.kafka_bootstrap, **{"enable.idempotence": True, "acks": "all"})
-
-
 def kafka_sink(settings: FlowSettings, topic: str) -> BatchKafkaSink:
-    return BatchKafkaSink(_sink_config(settings), topic)
+    """A sink with the project's idempotent `acks=all` producer (`producer_config`)."""
+    return BatchKafkaSink(producer_config(settings.kafka_bootstrap), topic)
 
 
 def epoch_kafka_sink(settings: FlowSettings, topic: str, partitions: int) -> EpochKafkaSink:
     """The sink for a keyed stream: delivery awaited once per epoch (see `EpochKafkaSink`)."""
-    return EpochKafkaSink(_sink_config(settings), topic, partitions)
+    return EpochKafkaSink(producer_config(settings.kafka_bootstrap), topic, partitions)
