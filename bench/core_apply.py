@@ -222,23 +222,9 @@ def median_rates(
     """
     wall: dict[str, list[float]] = {key: [] for key in cases}
     cpu: dict[str, list[float]] = {key: [] for key in cases}
-    state = None
     for _ in range(runs):
         for key, (body, setup) in cases.items():
-            # Free the last case's shard before building this one, so each builds in the
-            # memory a shard just left (as a long-running flow's state does), and not some
-            # in fresh, compact memory while the last one is still alive: the core is bound
-            # by memory access, and that alone moved a case by 20%.
-            state = None
-            gc.collect()
-            state = setup()
-            start, start_cpu = time.perf_counter(), time.process_time()
-            measured = body(state)
-            if measured is None:
-                measured = (
-                    rate(n_events, time.perf_counter() - start),
-                    rate(n_events, time.process_time() - start_cpu),
-                )
+            measured = one_run(n_events, body, setup)
             wall[key].append(measured[0])
             cpu[key].append(measured[1])
     return {
@@ -247,17 +233,31 @@ def median_rates(
     }
 
 
+def one_run(n_events: int, body: Body, setup: Setup) -> Rates:
+    """The rates of one run of `body` (or those it measured itself), after its untimed setup.
+
+    The last run's state is gone before this one's is built (it lived in the caller's last
+    call), so each builds in the memory a shard just left, as a long-running flow's state
+    does, and not some in fresh, compact memory while the last is still alive: the core is
+    bound by memory access, and that alone moved a case by 20%.
+    """
+    gc.collect()
+    state = setup()
+    start, start_cpu = time.perf_counter(), time.process_time()
+    measured = body(state)
+    if measured is not None:
+        return measured
+    return (
+        rate(n_events, time.perf_counter() - start),
+        rate(n_events, time.process_time() - start_cpu),
+    )
+
+
 def serve_runs(n_events: int, setup: Setup, body: Body) -> None:
     """The worker's side: for each line on stdin, one run of `body`, its rates on stdout."""
     print("ready", flush=True)
     for _ in sys.stdin:
-        state = None
-        gc.collect()
-        state = setup()
-        start, start_cpu = time.perf_counter(), time.process_time()
-        body(state)
-        wall = rate(n_events, time.perf_counter() - start)
-        print(wall, rate(n_events, time.process_time() - start_cpu), flush=True)
+        print(*one_run(n_events, body, setup), flush=True)
 
 
 class PureWorker:
