@@ -37,9 +37,11 @@ def _package(tmp_path: Path, *, checkout: bool, source_newer: bool) -> Path:
     build, source = package / f"mod{_SUFFIX}", package / "mod.py"
     build.write_bytes(b"")
     source.write_text("")
-    older, newer = 1_700_000_000, 1_700_000_100
-    os.utime(build, (older, newer if not source_newer else older))
-    os.utime(source, (older, newer if source_newer else older))
+    built_at, edited_at = 1_700_000_000, 1_700_000_100
+    if not source_newer:
+        built_at, edited_at = edited_at, built_at
+    os.utime(build, (built_at, built_at))
+    os.utime(source, (edited_at, edited_at))
     if checkout:
         (tmp_path / "setup.py").write_text("")
     return package
