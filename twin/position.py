@@ -246,6 +246,7 @@ CHANGED: Final = 0
 DUPLICATE: Final = 1
 EXPIRED: Final = 2
 UNCHANGED: Final = 3  # applied (id remembered) but nothing visible moved, e.g. a superseded count
+CONFLICT: Final = 5  # an id seen before with other business content: not applied, dead-lettered
 
 
 _NO_TO_SITE: Final = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"

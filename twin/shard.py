@@ -29,6 +29,7 @@ from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData
 from twin.position import (
     CHANGED,
+    CONFLICT,
     DUPLICATE,
     EXPIRED,
     OCCURRED_AT,
@@ -52,6 +53,7 @@ APPLIED: Final = CHANGED
 REJECTED: Final = 4
 __all__ = [
     "APPLIED",
+    "CONFLICT",
     "DUPLICATE",
     "EXPIRED",
     "REJECTED",
