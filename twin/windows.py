@@ -31,6 +31,8 @@ from twin.wire import LatencyStats, WindowMetric
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BEGINNING = datetime.min.replace(tzinfo=UTC)
+_END = datetime.max.replace(tzinfo=UTC)
+_NO_TIME = timedelta(0)
 _NO_WINDOW = -(2**62)  # "no window closed yet": below every real window index
 
 _SHIPPED = EventType.SHIPPED
@@ -113,6 +115,16 @@ def window_metric(
     )
 
 
+def shifted(at: datetime, delta: timedelta) -> datetime:
+    """`at + delta`, held at the first or last representable instant instead of raising
+    `OverflowError`: a window end, watermark or close time computed from an event at the
+    edge of the datetime range (year 1 or 9999) must not stop whoever folds it."""
+    try:
+        return at + delta
+    except OverflowError:
+        return _END if delta > _NO_TIME else _BEGINNING
+
+
 def window_index(at: datetime, size: timedelta, align_to: datetime = EPOCH) -> int:
     """Which window (counted from the alignment epoch) an event time falls in."""
     return (at - align_to) // size
@@ -167,7 +179,7 @@ class TumblingWindows:
     @property
     def watermark(self) -> datetime | None:
         """The largest event time seen minus the allowed lateness (None before any event)."""
-        return None if self._max == _BEGINNING else self._max - self._lateness
+        return None if self._max == _BEGINNING else shifted(self._max, -self._lateness)
 
     @property
     def closed_below(self) -> int | None:
@@ -184,8 +196,8 @@ class TumblingWindows:
             index = self._cur_index
         else:
             index = self._cur_index = (at - self.align_to) // self._size
-            self._cur_start = self.align_to + index * self._size
-            self._cur_end = self._cur_start + self._size
+            self._cur_start = shifted(self.align_to, index * self._size)
+            self._cur_end = shifted(self._cur_start, self._size)
         key = (event.sku, event.site)
         if index < self._closed_below:
             self._late(event.site, key, self._closed_below)
@@ -208,7 +220,7 @@ class TumblingWindows:
                 return []
             self._max = at
             if at >= self._next_close:
-                return self.advance(at - self._lateness)
+                return self.advance(shifted(at, -self._lateness))
         return []
 
     def _late(self, site: str, key: tuple[str, str], open_index: int) -> None:
@@ -230,7 +242,7 @@ class TumblingWindows:
         if below <= self._closed_below:
             return []
         self._closed_below = below
-        self._next_close = self.align_to + (below + 1) * self._size + self._lateness
+        self._next_close = shifted(shifted(self.align_to, (below + 1) * self._size), self._lateness)
         heap = self._heap
         closed: list[WindowMetric] = []
         while heap and heap[0] < below:
@@ -245,8 +257,8 @@ class TumblingWindows:
         return closed
 
     def _emit(self, index: int) -> list[WindowMetric]:
-        start = self.align_to + index * self._size
-        end = start + self._size
+        start = shifted(self.align_to, index * self._size)
+        end = shifted(start, self._size)
         bucket = self._open.pop(index)
         return [
             window_metric(sku, site, start, end, bucket[(sku, site)])
