@@ -11,25 +11,27 @@ import importlib
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 def run_simulator(
     *,
     scenario: str | None,
     spec: str | None,
-    mode: str,
+    mode: Literal["offline", "live"],
     seed: int,
     out_dir: Path,
     on_event: Callable[[dict[str, Any]], None],
     bootstrap: str | None,
     topics: dict[str, str] | None,
 ) -> dict[str, Any]:
+    from api.scenario_inputs import scenario_from_request
     from simulator.runner import run_scenario  # imported in the worker only
-    from simulator.scenarios import load_scenario, parse_scenario
 
-    loaded = parse_scenario(spec) if spec is not None else load_scenario(scenario or "")
-    return run_scenario(  # type: ignore[no-any-return]
+    # Checked again here: whatever reaches a worker, it runs a library name or an inline
+    # spec and reads no file named by the request.
+    loaded = scenario_from_request(scenario, spec)
+    return run_scenario(
         loaded,
         mode=mode,
         seed=seed,

@@ -38,10 +38,10 @@ def scenario_master_data(scenario: str, out_dir: Path) -> Path:
     must know exactly those sites, SKUs and codes, or it would reject what the simulator sends.
     """
     from simulator.network import load_network
-    from simulator.scenarios import LIBRARY, load_scenario
+    from simulator.scenarios import LIBRARY, load_scenario_arg
     from twin.masterdata import dump_master_data
 
-    spec = load_scenario(scenario)
+    spec = load_scenario_arg(scenario)
     as_path = Path(scenario)
     base_dir = as_path.parent if as_path.suffix else LIBRARY
     network = load_network(spec.network, base_dir=base_dir)
@@ -53,9 +53,9 @@ def scenario_master_data(scenario: str, out_dir: Path) -> Path:
 
 def scenario_speed(scenario: str) -> float:
     """Simulated seconds per wall second of the live scenario (its `live.speed`)."""
-    from simulator.scenarios import load_scenario
+    from simulator.scenarios import load_scenario_arg
 
-    return load_scenario(scenario).live.speed
+    return load_scenario_arg(scenario).live.speed
 
 
 def demo_clock(speed: float, state_dir: Path) -> DomainClock:

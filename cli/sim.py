@@ -49,7 +49,9 @@ def network_cmd(
 
 @app.command("run")
 def run_cmd(
-    scenario: Annotated[str, typer.Option(help="A shipped scenario name or a YAML path.")],
+    scenario: Annotated[
+        str, typer.Option(help="A shipped scenario name, or the path of a .yaml file.")
+    ],
     mode: Annotated[
         Literal["offline", "live"], typer.Option(help="offline (in-process) or live (Kafka).")
     ] = "offline",
@@ -71,10 +73,10 @@ def run_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from simulator.runner import run_scenario
-    from simulator.scenarios import ScenarioError, load_scenario
+    from simulator.scenarios import ScenarioError, load_scenario_arg
 
     try:
-        spec = load_scenario(scenario)
+        spec = load_scenario_arg(scenario)
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc

@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.feed import FakeFeed
+from simulator.scenarios import list_scenarios
 from tests.api.conftest import TOKENS, auth, make_settings
 from tests.api.fakes import FakeProducer
 from tests.polling import wait_until
@@ -64,7 +66,9 @@ def test_a_failing_run_is_reported_failed_with_its_error(tmp_path: Path) -> None
     settings = make_settings(tmp_path, scenario_runner="tests.api.fakes:failing_runner")
     app = create_app(settings, feed=FakeFeed(), producer=FakeProducer())
     with TestClient(app) as client:
-        started = client.post("/v1/scenarios", json={"spec": "x: 1"}, headers=auth("admin"))
+        started = client.post(
+            "/v1/scenarios", json={"spec": "duration_hours: 2"}, headers=auth("admin")
+        )
         body = _wait_status(client, started.json()["id"])
     assert body["status"] == "failed"
     assert "scenario exploded" in body["error"]
@@ -97,3 +101,97 @@ def test_the_real_simulator_runs_offline_and_its_plots_are_served(tmp_path: Path
             plot = client.get(f"/v1/scenarios/{body['id']}/plots/{name}", headers=auth("architect"))
             assert plot.status_code == 200
             assert plot.content.startswith(b"\x89PNG")
+
+
+REPO = Path(__file__).resolve().parents[2]
+# Files a path would reach from the API's working directory, and a line of each that an
+# echo of their content would show.
+FILE_PATHS = {
+    "/proc/self/status": "VmRSS",
+    "../../etc/hostname": None,
+    "../../../../etc/hostname": None,
+    "/etc/hostname": None,
+    ".git/config": "[core]",
+    str(REPO / "simulator" / "scenarios" / "peak.yaml"): "Black-Friday",
+    "peak.yaml": None,
+    "simulator/scenarios/peak": None,
+}
+
+
+@pytest.mark.parametrize("path", sorted(FILE_PATHS))
+def test_a_file_path_is_refused_with_the_library_names_and_no_run_is_created(
+    client: TestClient, path: str
+) -> None:
+    answer = client.post("/v1/scenarios", json={"scenario": path}, headers=auth("architect"))
+    assert answer.status_code == 422
+    body = answer.json()
+    assert [e["field"] for e in body["errors"]] == ["scenario"]
+    assert body["errors"][0]["code"] == "unknown_scenario"
+    assert all(name in body["detail"] for name in list_scenarios())
+    marker = FILE_PATHS[path]
+    if marker is not None:
+        assert marker not in answer.text
+    hostname = Path("/etc/hostname")
+    if hostname.is_file() and len(hostname.read_text().strip()) >= 8:  # long enough to tell
+        assert hostname.read_text().strip() not in answer.text
+    listing = client.get("/v1/scenarios", headers=auth("architect")).json()
+    assert listing["runs"] == []
+
+
+def test_an_inline_spec_cannot_name_a_network_file(client: TestClient) -> None:
+    spec = "duration_hours: 2\nnetwork:\n  path: /etc/passwd\n"
+    answer = client.post("/v1/scenarios", json={"spec": spec}, headers=auth("architect"))
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["spec.network.path"]
+    assert "root:" not in answer.text
+    assert client.get("/v1/scenarios", headers=auth("architect")).json()["runs"] == []
+
+
+def test_an_invalid_inline_spec_names_each_field_and_reason_not_its_text(
+    client: TestClient,
+) -> None:
+    spec = "duration_hours: -5\ndescription: fine\nmode_of_secret: hunter2-value\n"
+    answer = client.post("/v1/scenarios", json={"spec": spec}, headers=auth("architect"))
+    assert answer.status_code == 422
+    errors = {e["field"]: e for e in answer.json()["errors"]}
+    assert set(errors) == {"spec.duration_hours", "spec.mode_of_secret"}
+    assert "greater than 0" in errors["spec.duration_hours"]["message"]
+    assert "hunter2-value" not in answer.text
+    assert "-5" not in answer.text
+
+
+def test_a_yaml_syntax_error_gives_its_line_and_column_without_quoting_the_text(
+    client: TestClient,
+) -> None:
+    spec = "description: fine\nsecret: [hunter2-value\n"
+    answer = client.post("/v1/scenarios", json={"spec": spec}, headers=auth("architect"))
+    assert answer.status_code == 422
+    (error,) = answer.json()["errors"]
+    assert error["field"].startswith("spec (line ")
+    assert "hunter2-value" not in answer.text
+
+
+def test_yaml_aliases_are_refused_so_a_short_spec_cannot_expand(client: TestClient) -> None:
+    spec = "description: &d fine\nname: *d\n"
+    answer = client.post("/v1/scenarios", json={"spec": spec}, headers=auth("architect"))
+    assert answer.status_code == 422
+    assert "aliases" in answer.json()["errors"][0]["message"]
+
+
+def test_the_worker_refuses_a_path_even_if_one_reaches_it(tmp_path: Path) -> None:
+    from api.scenario_inputs import ScenarioInputError
+    from api.scenario_worker import run_simulator
+
+    with pytest.raises(ScenarioInputError) as refused:
+        run_simulator(
+            scenario="/proc/self/status",
+            spec=None,
+            mode="offline",
+            seed=1,
+            out_dir=tmp_path,
+            on_event=lambda _: None,
+            bootstrap=None,
+            topics=None,
+        )
+    assert "VmRSS" not in str(refused.value)
+    assert "baseline" in str(refused.value)

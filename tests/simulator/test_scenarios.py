@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.scenarios import ScenarioError, list_scenarios, load_scenario, parse_scenario
+from simulator.scenarios import (
+    ScenarioError,
+    list_scenarios,
+    load_scenario,
+    load_scenario_file,
+    parse_scenario,
+)
 from simulator.spec import OutageFault, RestartFault
 
 SHIPPED = {
@@ -50,7 +56,7 @@ def test_restart_under_peak_is_live_only():
 def test_a_scenario_can_be_loaded_by_path(tmp_path):
     path = tmp_path / "what-if.yaml"
     path.write_text("duration_hours: 2\nseed: 3\n")
-    scenario = load_scenario(path)
+    scenario = load_scenario_file(path)
     assert (scenario.name, scenario.duration_hours, scenario.seed) == ("what-if", 2, 3)
 
 

@@ -1,0 +1,108 @@
+"""What a scenario run may be given: a name from the shipped library or an inline spec.
+
+Never a path. A name is looked up among `simulator.scenarios.list_scenarios()` (so no
+input can reach another file), and an inline spec may not name a network file either
+(`network.path`): over the API a network is generated (`network.generate`). Problems name
+the field and the reason only; nothing of a file or of the input is quoted back.
+
+The request handler checks here before a run is created, and the worker checks again (it
+parses the same text), so a run never starts from input this module refuses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from api.problems import FieldProblem
+
+if TYPE_CHECKING:
+    from simulator.spec import Scenario
+
+
+class ScenarioInputError(ValueError):
+    """The request names no runnable scenario; `problems` says which field and why."""
+
+    def __init__(self, detail: str, problems: list[FieldProblem]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems = problems
+
+
+def library_names() -> list[str]:
+    from simulator.scenarios import list_scenarios
+
+    return list_scenarios()
+
+
+def scenario_from_request(name: str | None, spec: str | None) -> Scenario:
+    """The scenario a run request names, or `ScenarioInputError` (answered with 422)."""
+    if (name is None) == (spec is None):
+        raise ScenarioInputError(
+            "give exactly one of `scenario` (a library name) or `spec` (inline YAML)",
+            [
+                FieldProblem(
+                    field="scenario",
+                    code="one_of",
+                    message="exactly one of `scenario` or `spec` is required",
+                )
+            ],
+        )
+    if name is not None:
+        return _from_library(name)
+    assert spec is not None
+    return _from_spec(spec)
+
+
+def _from_library(name: str) -> Scenario:
+    from simulator.scenarios import UnknownScenario, load_scenario
+
+    try:
+        return load_scenario(name)
+    except UnknownScenario as exc:
+        known = ", ".join(exc.known)
+        raise ScenarioInputError(
+            f"`scenario` must be a name from the library: {known}",
+            [
+                FieldProblem(
+                    field="scenario",
+                    code="unknown_scenario",
+                    message=f"not a scenario of the library; one of: {known}",
+                )
+            ],
+        ) from None
+
+
+def _from_spec(spec: str) -> Scenario:
+    from simulator.scenarios import ScenarioError, parse_scenario
+
+    try:
+        scenario = parse_scenario(spec)
+    except ScenarioError as exc:
+        problems = [
+            FieldProblem(field=_spec_field(place), code="invalid_spec", message=reason)
+            for place, reason in exc.problems
+        ]
+        raise ScenarioInputError(
+            f"the inline spec is invalid ({len(problems)} problem(s))", problems
+        ) from None
+    if scenario.network.path is not None:
+        raise ScenarioInputError(
+            "an inline spec cannot name a network file",
+            [
+                FieldProblem(
+                    field="spec.network.path",
+                    code="path_not_allowed",
+                    message="a scenario run over the API cannot read files; use network.generate",
+                )
+            ],
+        )
+    return scenario
+
+
+def _spec_field(place: str) -> str:
+    """`spec.demand.peaks.0` for a field, `spec (line 3, column 5)` for YAML syntax."""
+    if place == "(top)":
+        return "spec"
+    if place.startswith("line "):
+        return f"spec ({place})"
+    return f"spec.{place}"
