@@ -47,25 +47,51 @@ class DlqCount:
     count: int
 
 
+class ShardBatch:
+    """The events of one consumed batch that belong to one shard, with what a dead letter
+    of each needs: its exact bytes and offset, and the topic and partition they came from
+    (one consumed batch is one partition's). Lists side by side, not a record per event:
+    this travels with every event (measured on the hot path)."""
+
+    __slots__ = ("events", "offsets", "originals", "partition", "topic")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.events: list[InventoryEvent] = []
+        self.originals: list[bytes] = []
+        self.offsets: list[int] = []
+        self.topic = topic
+        self.partition = partition
+
+    def __getstate__(self) -> tuple[Any, ...]:  # exchanged between workers by pickle
+        return (self.events, self.originals, self.offsets, self.topic, self.partition)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.events, self.originals, self.offsets, self.topic, self.partition = state
+
+
 class ShardEmit:
     """Everything one call of a shard's logic produced, as one item (not one per output):
     position records already encoded for `twin.positions.v1`, alerts, closed windows, and
-    per-site partial metrics."""
+    per-site partial metrics, and dead letters (records for `inventory.dlq.v1`) of the
+    events it did not apply for a reason someone must look at."""
 
-    __slots__ = ("alerts", "partials", "positions", "windows")
+    __slots__ = ("alerts", "dead", "partials", "positions", "windows")
 
     def __init__(self) -> None:
         self.positions: list[tuple[bytes | None, bytes]] = []
         self.alerts: list[Any] = []
         self.windows: list[Any] = []
         self.partials: list[Any] = []
+        self.dead: list[tuple[bytes | None, bytes]] = []
 
     def __bool__(self) -> bool:
-        return bool(self.positions or self.alerts or self.windows or self.partials)
+        return bool(self.positions or self.alerts or self.windows or self.partials or self.dead)
 
 
-# A shard receives the events of one consumed batch that belong to it, as one list.
-ShardIn = list[InventoryEvent] | FreshnessSignal
+# A shard receives the events of one consumed batch that belong to it, as one `ShardBatch`
+# (or a plain list of events, e.g. from a test: their dead letters then carry the canonical
+# encoding of the event and no coordinates).
+ShardIn = ShardBatch | list[InventoryEvent] | FreshnessSignal
 # What the freshness and site-metrics steps emit (shards emit `ShardEmit`s instead).
 OutKind = Literal["alert", "site_metric", "freshness"]
 ShardOut = tuple[OutKind, Any]

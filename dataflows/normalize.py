@@ -7,8 +7,10 @@
 Stateless: each Kafka message is turned into zero or more canonical events plus zero or more
 rejections, so the flow scales with the feed topics' partitions and needs no state beyond the
 Kafka offsets Bytewax recovery keeps. Malformed input never stops the flow: a consumer error,
-an unparseable message and a record that breaks the contract all become `DeadLetter` data
-with the exact original bytes and the Kafka coordinates they came from.
+an unparseable message, a record that breaks the contract and a record the normalizer fails
+on in any other way (error code `processing_failed`) all become `DeadLetter` data with the
+exact original bytes and the Kafka coordinates they came from; a letter too large for the DLQ
+topic is cut to fit (`dataflows.dead_letters`).
 
 Dead letters are dated on the domain clock (`infra.clock`; the wall clock unless a demo
 accelerates it), the timeline of the events they sit among.
@@ -16,6 +18,7 @@ accelerates it), the timeline of the events they sit among.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -27,13 +30,15 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from dataflows.dead_letters import consumer_error_message, dead_letter_message
+from dataflows.dead_letters import DEFAULT_MAX_BYTES, consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from infra.clock import Clock, utc_now
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
 
 Feed = Literal["api", "batch", "3pl"]
+
+_log = logging.getLogger(__name__)
 
 
 class Normalized(msgspec.Struct, gc=False):
@@ -51,6 +56,7 @@ def build_normalize_flow(
     *,
     clock: Clock = utc_now,
     flow_id: str = "normalize",
+    dead_letter_max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Dataflow:
     """Wire one input per raw feed through the normalizer into the events and DLQ sinks.
 
@@ -64,7 +70,7 @@ def build_normalize_flow(
     normalized = []
     for feed, source in feed_sources.items():
         raw = op.input(f"read_{feed}_feed", flow, source)
-        step = _normalizer_step(normalizer, feed, encoder, clock)
+        step = _normalizer_step(normalizer, feed, encoder, clock, dead_letter_max_bytes)
         normalized.append(op.map(f"normalize_{feed}_records", raw, step))
     merged = op.merge("merge_feeds", *normalized) if len(normalized) > 1 else normalized[0]
     op.output("write_canonical_events", op.filter_map("events", merged, _events), events_sink)
@@ -81,9 +87,14 @@ def _dead(batch: Normalized) -> SinkBatch | None:
 
 
 def _normalizer_step(
-    normalizer: Normalizer, feed: Feed, encoder: msgspec.json.Encoder, clock: Clock
+    normalizer: Normalizer,
+    feed: Feed,
+    encoder: msgspec.json.Encoder,
+    clock: Clock,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Callable[[Any], Normalized]:
-    """The per-batch step: a thin adapter around `Normalizer.normalize`."""
+    """The per-batch step: a thin adapter around `Normalizer.normalize`. Whatever one
+    message makes it raise becomes that message's dead letter: no record stops the flow."""
     normalize = normalizer.normalize
     encode = encoder.encode
 
@@ -92,23 +103,68 @@ def _normalizer_step(
         dead: SinkBatch = []
         for msg in each_message(item):
             if isinstance(msg, KafkaError):
-                dead.append(consumer_error_message(encoder, msg, clock()))
+                dead.append(consumer_error_message(encoder, msg, clock(), max_bytes))
                 continue
-            result = normalize(feed, value_of(msg))
-            for event in result.events:
-                events.append((event.sku.encode(), encode(event)))
-            if result.rejections:
-                now = clock()
-                source = RawRecord.of(msg)
-                for rejection in result.rejections:
-                    dead.append(_dead_letter(rejection, source, now, encoder))
+            try:
+                result = normalize(feed, value_of(msg))
+                produced = [(event.sku.encode(), encode(event)) for event in result.events]
+                rejected = []
+                if result.rejections:
+                    now = clock()
+                    source = RawRecord.of(msg)
+                    rejected = [
+                        _dead_letter(rejection, source, now, encoder, max_bytes)
+                        for rejection in result.rejections
+                    ]
+            except Exception as exc:  # one record's failure, kept as data
+                dead.append(_failed(exc, feed, msg, clock(), encoder, max_bytes))
+                continue
+            events += produced
+            dead += rejected
         return Normalized(events, dead)
 
     return step
 
 
+def _failed(
+    exc: Exception,
+    feed: Feed,
+    msg: Any,
+    now: datetime,
+    encoder: msgspec.json.Encoder,
+    max_bytes: int,
+) -> tuple[bytes | None, bytes]:
+    """The dead letter of a record the normalizer raised on: a bug or a limit of ours, not
+    the sender's, so the message says so and the log keeps the traceback."""
+    source = RawRecord.of(msg)
+    _log.exception(
+        "normalizing a %s record failed (%s:%s@%s); dead-lettered",
+        feed,
+        source.topic,
+        source.partition,
+        source.offset,
+    )
+    return dead_letter_message(
+        encoder,
+        error_code="processing_failed",
+        message=(
+            f"the normalize flow failed on this {feed} record ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); it was not applied. Report it with its coordinates; once "
+            "fixed, replay it from here"
+        ),
+        original=value_of(msg),
+        source=source,
+        now=now,
+        max_bytes=max_bytes,
+    )
+
+
 def _dead_letter(
-    rejection: Rejection, source: RawRecord, now: datetime, encoder: msgspec.json.Encoder
+    rejection: Rejection,
+    source: RawRecord,
+    now: datetime,
+    encoder: msgspec.json.Encoder,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> tuple[bytes | None, bytes]:
     return dead_letter_message(
         encoder,
@@ -120,4 +176,5 @@ def _dead_letter(
         errors=list(rejection.errors),
         record_index=rejection.record_index,
         site=rejection.site,
+        max_bytes=max_bytes,
     )

@@ -61,6 +61,7 @@ def normalize_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ)),
         master=master,
         clock=settings.domain_clock(),
+        dead_letter_max_bytes=settings.flow_dead_letter_max_bytes,
     )
 
 
@@ -72,6 +73,7 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         metrics_interval=timedelta(seconds=settings.flow_metrics_interval_s),
         freshness_check=timedelta(seconds=settings.flow_freshness_check_s),
         persist=settings.flow_recovery,
+        dead_letter_max_bytes=settings.flow_dead_letter_max_bytes,
     )
     # one sink partition per shard key: the output spreads over the workers like the shards
     parts = settings.flow_shards

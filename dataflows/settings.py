@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from infra.clock import ClockSettings
+from infra.topics import DLQ_MAX_MESSAGE_BYTES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +66,12 @@ class FlowSettings(ClockSettings):
     flow_consume_batch: int = Field(default=500, ge=1)
     # True: stop at the end of the input topics (benchmarks, replays); False: tail for ever.
     flow_stop_at_end: bool = False
+    # The largest dead letter a flow writes (key + value), within the DLQ topic's
+    # `max.message.bytes` and the producer's `message.max.bytes`: a larger one keeps the first
+    # bytes of its original plus the whole record's size and SHA-256 (`dataflows.dead_letters`).
+    flow_dead_letter_max_bytes: int = Field(
+        default=DLQ_MAX_MESSAGE_BYTES - 10_000, ge=4_096, le=DLQ_MAX_MESSAGE_BYTES - 1_000
+    )
 
     def topic(self, name: str) -> str:
         """The name actually used for contract topic `name`."""

@@ -21,11 +21,16 @@ On top of the pure shard the logic:
 * reports per-site partial metrics from the same pass every `metrics_interval`, for the
   site-keyed step to merge across shards;
 * snapshots as pickled bytes (immutable at once), without the master-data rule book, which
-  every process rebuilds from master data instead of storing it once per shard per epoch.
+  every process rebuilds from master data instead of storing it once per shard per epoch;
+* dead-letters the events it does not apply for a reason a person must see (outside the
+  horizon, an event id conflict, a contract breach; `dataflows.shard_dead_letters`), and
+  never lets one event stop the shard: if the core raises on a batch, the batch is applied
+  again one event at a time and the event it raises on is dead-lettered (`_apply_each`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,13 +39,14 @@ import msgspec
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows import snapshots
-from dataflows.messages import FreshnessSignal, ShardEmit, ShardIn
+from dataflows.dead_letters import DEFAULT_MAX_BYTES
+from dataflows.messages import FreshnessSignal, ShardBatch, ShardEmit, ShardIn
+from dataflows.shard_dead_letters import DEAD_LETTERED, FAILED, ShardDeadLetters
 from infra.clock import DomainClock
 from twin.events import InventoryEvent
 from twin.masterdata import MasterData
-from twin.position import DUPLICATE, EXPIRED
 from twin.rules import RuleBook
-from twin.shard import REJECTED, TwinConfig, TwinShard
+from twin.shard import DUPLICATE, TwinConfig, TwinShard
 from twin.site_stats import SitePartial
 from twin.transfers import TransferCycles
 from twin.windows import TumblingWindows, WindowConfig
@@ -55,6 +61,11 @@ class ShardTiming:
     # False when the run has no recovery: Bytewax asks for snapshots every epoch anyway, and
     # pickling every shard for nobody was measurable
     persist: bool = True
+    # the largest dead letter written (`FlowSettings.flow_dead_letter_max_bytes`)
+    dead_letter_max_bytes: int = DEFAULT_MAX_BYTES
+
+
+_log = logging.getLogger(__name__)
 
 
 class ShardState:
@@ -119,6 +130,10 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         self.flush_at: datetime | None = None
         self.metrics_at = self.wall() + timing.metrics_interval
         self.encode = msgspec.json.Encoder().encode
+        self._failures: dict[str, str] = {}  # event id -> why the core raised on it
+        self.dead_letters = ShardDeadLetters(
+            state.shard.config.position.horizon_s, timing.dead_letter_max_bytes
+        )
 
     @classmethod
     def builder(
@@ -134,46 +149,105 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         wall = self.wall()  # the one clock reading of the call
         now = self.domain_at(wall)
         emit = ShardEmit()
-        alerts = emit.alerts
-        state = self.state
-        shard = state.shard
-        apply_batch = shard.apply_batch
-        add_to_windows = state.windows.add
-        observe_transfer = state.transfers.observe
-        partials = state.partials
+        shard = self.state.shard
         for value in values:
-            if value.__class__ is list:
-                events: list[InventoryEvent] = value  # type: ignore[assignment]
-                result = apply_batch(events, now)
-                if result.alerts:
-                    alerts += result.alerts
-                for event, code in zip(events, result.codes, strict=True):
-                    site = event.site
-                    partial = partials.get(site)
-                    if partial is None:
-                        partial = partials[site] = SitePartial(site)
-                    duplicate = code == DUPLICATE
-                    # expired, or (never expected: the decode step checks the contract first)
-                    # rejected by the core; either way not applied, an exception of the site
-                    unapplied = code in (EXPIRED, REJECTED)
-                    partial.observe(event, duplicate=duplicate, expired=unapplied, now=now)
-                    if not duplicate and not unapplied:
-                        cycle = observe_transfer(event)
-                        if cycle is not None:
-                            _partial(partials, cycle[0]).transfer_cycle.add(cycle[1] * 1000.0)
-                        for window in add_to_windows(event):
-                            emit.windows.append(window)
-                            alerts += shard.on_window(window, now)
+            batch: ShardBatch | None
+            if value.__class__ is ShardBatch:
+                batch = value
+                events = batch.events
+            elif value.__class__ is list:
+                batch, events = None, value
             else:
                 assert isinstance(value, FreshnessSignal)
                 _changed, fresh_alerts = shard.on_freshness(value.site, value.fresh, value.at)
-                alerts += fresh_alerts
+                emit.alerts += fresh_alerts
+                continue
+            try:
+                result = shard.apply_batch(events, now)
+                codes: bytes | bytearray = result.codes
+                emit.alerts += result.alerts
+            except Exception:  # the core raised on some event: find it, apply the others
+                _log.exception("a shard batch failed; applying its events one at a time")
+                codes = self._apply_each(events, batch, now, emit)
+            self._account(events, codes, batch, now, emit)
         if self.flush_at is None:
             if self.timing.coalesce <= timedelta(0):
                 emit.positions = self._positions(now)
             else:
                 self.flush_at = wall + self.timing.coalesce
         return _emitted(emit), StatefulBatchLogic.RETAIN
+
+    def _account(
+        self,
+        events: list[InventoryEvent],
+        codes: bytes | bytearray,
+        batch: ShardBatch | None,
+        now: datetime,
+        emit: ShardEmit,
+    ) -> None:
+        """Per event, after the core: site figures, dead letters, transfers and windows."""
+        state = self.state
+        shard = state.shard
+        alerts = emit.alerts
+        add_to_windows = state.windows.add
+        observe_transfer = state.transfers.observe
+        partials = state.partials
+        for i, (event, code) in enumerate(zip(events, codes, strict=True)):
+            site = event.site
+            partial = partials.get(site)
+            if partial is None:
+                partial = partials[site] = SitePartial(site)
+            duplicate = code == DUPLICATE
+            # not applied for a reason to look at: an exception of the site, and a dead letter
+            unapplied = code in DEAD_LETTERED
+            partial.observe(event, duplicate=duplicate, expired=unapplied, now=now)
+            if unapplied:
+                emit.dead.append(self._letter(event, code, batch, i, now))
+            elif not duplicate:
+                try:
+                    cycle = observe_transfer(event)
+                    if cycle is not None:
+                        _partial(partials, cycle[0]).transfer_cycle.add(cycle[1] * 1000.0)
+                    for window in add_to_windows(event):
+                        emit.windows.append(window)
+                        alerts += shard.on_window(window, now)
+                except Exception:  # applied already: its figures are lost, not the flow
+                    _log.exception("event %s applied, but not windowed", event.event_id)
+
+    def _apply_each(
+        self,
+        events: list[InventoryEvent],
+        batch: ShardBatch | None,
+        now: datetime,
+        emit: ShardEmit,
+    ) -> bytearray:
+        """Apply `events` one at a time after `apply_batch` raised on them; the events the
+        failed call had applied already are recognised by their ids (they come back as
+        duplicates, so nothing is applied twice), and an event the core raises on alone is
+        marked `FAILED` (dead-lettered). Its alerts of the failed call are lost."""
+        codes = bytearray(len(events))
+        apply_batch = self.state.shard.apply_batch
+        for i, event in enumerate(events):
+            try:
+                result = apply_batch([event], now)
+            except Exception as exc:
+                codes[i] = FAILED
+                self._failures[event.event_id] = f"{type(exc).__name__}: {str(exc)[:300]}"
+                continue
+            codes[i] = result.codes[0]
+            emit.alerts += result.alerts
+        return codes
+
+    def _letter(
+        self,
+        event: InventoryEvent,
+        code: int,
+        batch: ShardBatch | None,
+        index: int,
+        now: datetime,
+    ) -> tuple[bytes | None, bytes]:
+        failure = self._failures.pop(event.event_id, "") if code == FAILED else ""
+        return self.dead_letters.letter(event, code, batch, index, now, failure)
 
     def on_notify(self) -> tuple[Iterable[ShardEmit], bool]:
         wall = self.wall()

@@ -4,7 +4,8 @@
         ├─ events per shard ───────────────────────────────┐
         ├─ sites seen ─ watch_site_freshness ─ fan out ────┴─ apply_to_twin_shard ─┐
         │               (STALE_FEED alerts)                                         │
-        └─ records that break the contract ─ inventory.dlq.v1                      │
+        └─ records that break the contract ─ inventory.dlq.v1 ◄─ events not applied ┤
+           (or that the step fails on)              (outside_horizon, event_id_conflict, ...)
     inventory.dlq.v1 ─ count per site ─┬─ merge_site_metrics (key = site) ◄─ site partials
                                        │
     twin.metrics.v1 ◄─ SiteMetric, WindowMetric        twin.positions.v1, twin.alerts.v1 ◄─┘
@@ -17,6 +18,9 @@ Clocks: events are applied, sites judged and outputs dated on the domain clock (
 clock, or a demo's accelerated one, `infra.clock`); timers run on the wall clock.
 Dead letters written here are dated on the domain clock too, so that in a demo they sit on
 the same timeline as the events, alerts and metrics around them.
+No record stops the flow: the decode step dead-letters a record it fails on in any way, and a
+shard dead-letters the events it does not apply (`dataflows.shard_logic`), each with the
+record's exact bytes and coordinates.
 DLQ counts: the twin flow reads `inventory.dlq.v1` itself rather than having the normalize
 flow emit metrics, so one flow is the single writer of `SiteMetric`s and dead letters from any
 producer (normalize, a replay tool) are counted the same way.
@@ -24,6 +28,7 @@ producer (normalize, a replay tool) are counted the same way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,15 +42,14 @@ from bytewax.inputs import Source
 from bytewax.operators import KeyedStream
 from bytewax.outputs import FixedPartitionedSink, Sink
 
-from dataflows.dead_letters import consumer_error_message, dead_letter_message
+from dataflows.dead_letters import DEFAULT_MAX_BYTES, consumer_error_message, dead_letter_message
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.keys import all_shard_keys, shard_key, shard_of
-from dataflows.messages import DlqCount, ShardEmit, ShardOut, SiteSeen
+from dataflows.messages import DlqCount, ShardBatch, ShardEmit, ShardOut, SiteSeen
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
 from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
 from infra.clock import Clock, as_domain_clock, utc_now
 from twin.errors import ValidationFailed
-from twin.events import InventoryEvent
 from twin.masterdata import MasterData
 from twin.validation import decode_event, whole_qty
 from twin.wire import WindowMetric, dead_letter_decoder
@@ -54,6 +58,8 @@ _NETWORK_KEY = "network"
 # keys no shard uses, for what the decode step emits besides shard batches
 _UNREADABLE = "\x00unreadable"
 _SEEN = "\x00seen"
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class TwinFlowConfig:
     metrics_interval: timedelta = timedelta(seconds=5)
     freshness_check: timedelta = timedelta(seconds=1)
     persist: bool = True  # False: the run has no recovery, so shards skip their snapshots
+    dead_letter_max_bytes: int = DEFAULT_MAX_BYTES  # a larger dead letter is cut to fit
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,8 @@ class TwinSinks:
     alerts: Sink[SinkBatch]
     metrics: Sink[SinkBatch]
     # Records on inventory.events.v1 that are not canonical events (a foreign producer, a
-    # consumer error) go here; production passes the DLQ topic's sink.
+    # consumer error) and events a shard did not apply (outside the horizon, an event id
+    # conflict) go here; production passes the DLQ topic's sink.
     dlq: Sink[SinkBatch] | None = None
 
 
@@ -107,17 +115,13 @@ def build_twin_flow(
     # the sites seen: Bytewax then moves one item per shard per batch, not one per event
     # (per-item operator overhead was the flow's largest cost after the core, profiled).
     decoded = op.flat_map(
-        "decode_and_group_by_shard", raw, _decode_and_group(config.shards, domain)
+        "decode_and_group_by_shard",
+        raw,
+        _decode_and_group(config.shards, domain, config.dead_letter_max_bytes),
     )
-    by_shard: Stream[tuple[str, list[InventoryEvent]]] = op.filter(
+    by_shard: Stream[tuple[str, ShardBatch]] = op.filter(
         "shard_batches", decoded, lambda kv: kv[0] != _UNREADABLE and kv[0] != _SEEN
     )
-    if sinks.dlq is not None:
-        # the items are already `(key, batch)` pairs: keyed by the one `_UNREADABLE` key
-        unreadable: KeyedStream[SinkBatch] = op.filter(
-            "unreadable", decoded, lambda kv: kv[0] == _UNREADABLE
-        )
-        _write("write_unreadable_events", unreadable, sinks.dlq)
 
     # Freshness: a single-key watcher fed by a per-batch summary of the sites seen.
     seen: Stream[Any] = op.flat_map("sites_seen", decoded, _value_for(_SEEN, default=()))
@@ -136,11 +140,28 @@ def build_twin_flow(
     )
 
     shard_in = op.merge("merge_events_and_freshness", by_shard, fanned)
-    timing = ShardTiming(config.coalesce, config.metrics_interval, persist=config.persist)
+    timing = ShardTiming(
+        config.coalesce,
+        config.metrics_interval,
+        persist=config.persist,
+        dead_letter_max_bytes=config.dead_letter_max_bytes,
+    )
     shard_out: KeyedStream[ShardEmit] = op.stateful_batch(
         "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, domain)
     )
     emitted: Stream[ShardEmit] = op.key_rm("unkey_shards", shard_out)
+
+    if sinks.dlq is not None:
+        # the items are already `(key, batch)` pairs: keyed by the one `_UNREADABLE` key
+        unreadable: KeyedStream[SinkBatch] = op.filter(
+            "unreadable", decoded, lambda kv: kv[0] == _UNREADABLE
+        )
+        not_applied = op.filter_map_value("not_applied", shard_out, _dead)
+        _write(
+            "write_dead_letters",
+            op.merge("merge_dead_letters", unreadable, not_applied),
+            sinks.dlq,
+        )
 
     # Outputs stay keyed (by shard, site or the network key) up to the sinks: a partitioned
     # sink spreads its partitions over the workers by that key.
@@ -203,16 +224,19 @@ def _write(step_id: str, records: KeyedStream[SinkBatch], sink: Sink[Any]) -> No
         op.output(step_id, op.key_rm(f"{step_id}_batches", records), sink)
 
 
-def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[str, Any]]]:
+def _decode_and_group(
+    shards: int, clock: Clock, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Callable[[Any], list[tuple[str, Any]]]:
     encoder = msgspec.json.Encoder()
     keys: dict[str, str] = {}  # sku -> shard key: hashed once per SKU, not once per event
 
     def step(item: Any) -> list[tuple[str, Any]]:
-        groups: dict[str, list[Any]] = {}
+        groups: dict[str, ShardBatch] = {}
         unreadable: SinkBatch = []
+        origin: RawRecord | None = None  # topic and partition: one per consumed batch
         for msg in each_message(item):
             if isinstance(msg, KafkaError):
-                unreadable.append(consumer_error_message(encoder, msg, clock()))
+                unreadable.append(consumer_error_message(encoder, msg, clock(), max_bytes))
                 continue
             value = value_of(msg)
             try:
@@ -221,6 +245,12 @@ def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[s
                 event = decode_event(value)
                 if event.qty.__class__ is not int:
                     whole_qty(event.qty)  # the core's own rule, checked here for the bytes
+                key = keys.get(event.sku)
+                if key is None:
+                    key = keys[event.sku] = shard_key(shard_of(event.sku, shards))
+                offset = msg.offset
+                if callable(offset):  # a confluent-kafka Message: accessors, not attributes
+                    offset = offset()
             except ValidationFailed as exc:
                 # only the normalize flow should write here; anything else is dead-lettered
                 unreadable.append(
@@ -232,27 +262,61 @@ def _decode_and_group(shards: int, clock: Clock) -> Callable[[Any], list[tuple[s
                         source=RawRecord.of(msg),
                         now=clock(),
                         errors=exc.errors,
+                        max_bytes=max_bytes,
                     )
                 )
                 continue
-            key = keys.get(event.sku)
-            if key is None:
-                key = keys[event.sku] = shard_key(shard_of(event.sku, shards))
+            except Exception as exc:  # one record's failure, kept as data
+                unreadable.append(_failed(exc, msg, value, clock(), encoder, max_bytes))
+                continue
             group = groups.get(key)
             if group is None:
-                groups[key] = [event]
-            else:
-                group.append(event)
+                if origin is None:
+                    origin = RawRecord.of(msg)
+                group = groups[key] = ShardBatch(origin.topic, origin.partition)
+            group.events.append(event)
+            group.originals.append(value)
+            group.offsets.append(offset)
         out: list[tuple[str, Any]] = list(groups.items())
         if groups:
             now = clock()
-            sites = {e.site for events in groups.values() for e in events}
+            sites = {e.site for group in groups.values() for e in group.events}
             out.append((_SEEN, [SiteSeen(site, now) for site in sites]))
         if unreadable:
             out.append((_UNREADABLE, unreadable))
         return out
 
     return step
+
+
+def _failed(
+    exc: Exception,
+    msg: Any,
+    value: bytes,
+    now: Any,
+    encoder: msgspec.json.Encoder,
+    max_bytes: int,
+) -> tuple[bytes | None, bytes]:
+    """The dead letter of a record the decode step raised on (a bug or limit of ours)."""
+    source = RawRecord.of(msg)
+    _log.exception(
+        "reading an event failed (%s:%s@%s); dead-lettered",
+        source.topic,
+        source.partition,
+        source.offset,
+    )
+    return dead_letter_message(
+        encoder,
+        error_code="processing_failed",
+        message=(
+            f"the twin flow failed on this record ({type(exc).__name__}: {str(exc)[:300]}); it "
+            "was not applied. Report it with its coordinates; once fixed, replay it from here"
+        ),
+        original=value,
+        source=source,
+        now=now,
+        max_bytes=max_bytes,
+    )
 
 
 def _value_for(key: str, default: Any = None) -> Callable[[tuple[str, Any]], Any]:
@@ -272,6 +336,10 @@ def _alerts(emit: ShardEmit) -> list[Any] | None:
 
 def _windows(emit: ShardEmit) -> list[Any] | None:
     return emit.windows or None
+
+
+def _dead(emit: ShardEmit) -> SinkBatch | None:
+    return emit.dead or None
 
 
 def _partials(emit: ShardEmit) -> list[Any]:
@@ -300,7 +368,7 @@ def _dlq_counts(item: Any) -> Iterable[DlqCount]:
             continue
         try:
             letter = dead_letter_decoder.decode(value_of(msg))
-        except msgspec.DecodeError:
+        except Exception:  # not a dead letter of ours (any producer may write the topic)
             continue
         site = getattr(letter, "site", None)
         if site:

@@ -16,6 +16,10 @@ TWIN_METRICS = "twin.metrics.v1"
 RAW_FEEDS = (FEEDS_API, FEEDS_BATCH, FEEDS_3PL)
 
 _WEEK_MS = 7 * 24 * 3600 * 1000
+# The largest dead letter the DLQ topic takes: librdkafka's default `message.max.bytes`, so a
+# producer with default settings can write whatever the topic accepts. Flows cut dead letters
+# to fit (`FlowSettings.flow_dead_letter_max_bytes`, below this for the record's overhead).
+DLQ_MAX_MESSAGE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,14 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     TopicSpec(FEEDS_3PL, 6, {"retention.ms": str(_WEEK_MS)}),
     TopicSpec(INVENTORY_EVENTS, 6, {"retention.ms": str(_WEEK_MS)}),
     # Rejected records are kept for replay after master data is fixed: retain for 90 days.
-    TopicSpec(INVENTORY_DLQ, 3, {"retention.ms": str(90 * 24 * 3600 * 1000)}),
+    TopicSpec(
+        INVENTORY_DLQ,
+        3,
+        {
+            "retention.ms": str(90 * 24 * 3600 * 1000),
+            "max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES),
+        },
+    ),
     # Latest position per SKU: compacted, so a new API replica rebuilds its view from it.
     TopicSpec(
         TWIN_POSITIONS,

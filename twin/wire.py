@@ -144,6 +144,11 @@ class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
     record_index: int | None = None
     # The canonical site the record came from, when it can be told (per-site DLQ counts).
     site: str | None = None
+    # Set only when the letter would not fit the DLQ topic: `original` then holds the first
+    # bytes of the record, and these say how long the whole record was and its SHA-256 (hex),
+    # so it can be found again at its coordinates and checked.
+    original_size: int | None = None
+    original_sha256: str | None = None
 
 
 position_decoder = msgspec.json.Decoder(Position)
