@@ -34,6 +34,7 @@ from api.schemas import HealthModel, ReadyModel
 from api.settings import ApiSettings
 from api.telemetry import ApiMetrics
 from api.view import Catalog, SiteInfo, TwinView
+from api.ws_limits import ConnectionSlots
 from infra.topics import TOPIC_SPECS
 from twin.events import InventoryEvent
 
@@ -47,12 +48,14 @@ _PLACEHOLDER_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 
 _DESCRIPTION = """
 Live per-SKU, per-site inventory positions, alerts and feed analytics; governed ingest;
-scenario runs. Authenticate with `Authorization: Bearer <token>` (roles: viewer < architect;
-ingest alone; admin all). Errors are `application/problem+json` (`Problem`).
+scenario runs. Authenticate with `Authorization: Bearer <token>` (roles: viewer < operator <
+architect; ingest alone; admin all). Errors are `application/problem+json` (`Problem`).
 
-**WebSocket `/v1/stream`** (viewer; token in the header or `?token=`; refused before accept
-with 4401 / 4403, 1013 when full). Query `skus`, `sites` (comma-separated), `channels`
-(`positions,alerts,metrics`), `since`, `session`; or send
+**WebSocket `/v1/stream`** (viewer; token in the header or `?token=`). Refusals come after
+`accept`, as close codes: 4401 no or unknown token, 4403 role or Origin not allowed, 1013
+server full or this token's share of connections taken (retry later), 1009 a message or a
+subscription over the limits (`TWIN_WS_MAX_*`), 4408 too slow a reader. Query `skus`,
+`sites` (comma-separated), `channels` (`positions,alerts,metrics`), `since`, `session`; or send
 `{"type":"subscribe","skus":[..],"sites":[..],"channels":[..],"since":n}`.
 Server frames: `snapshot` (`seq`, `session`, `positions`, `alerts`, `sites`), then `delta`
 (`seq`, `positions`, `alerts`, `metrics`, and `coalesced: true` when a slow client got the
@@ -61,7 +64,7 @@ last seq and consumes none; `{"type":"ping"}` gets `pong`. `since` resumes from 
 buffer, else `resync` then a fresh snapshot. A client that cannot keep up is closed 4408.
 
 **WebSocket `/v1/scenarios/{id}/stream`** (architect): `progress`, `metrics`, then `report`
-(with plot URLs) or `failed`.
+(with plot URLs) or `failed`; the same admission and close codes, 4404 for an unknown run.
 """
 
 
@@ -122,8 +125,10 @@ def create_app(
             replay_size=settings.ws_replay_frames,
             max_coalesced=settings.ws_max_coalesced,
             max_lag_s=settings.ws_max_lag_s,
+            detached_per_owner=settings.ws_max_connections_per_token,
             clock=clock,
         )
+        _export_ws_limits(metrics, settings)
         scenarios = ScenarioManager(
             runner=settings.scenario_runner,
             root=settings.scenario_root(),
@@ -144,6 +149,9 @@ def create_app(
             rate_limiter=RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst),
             scenarios=scenarios,
             clock=clock,
+            ws_slots=ConnectionSlots(
+                settings.ws_max_connections, settings.ws_max_connections_per_token
+            ),
         )
         the_feed.start(view, asyncio.get_running_loop())
         ticker = asyncio.create_task(broadcaster.run(), name="stream-tick")
@@ -174,6 +182,18 @@ def create_app(
     _add_dashboard(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _export_ws_limits(metrics: ApiMetrics, settings: ApiSettings) -> None:
+    """The WebSocket limits as gauges, next to the gauges of what they bound."""
+    for name, value in (
+        ("connections", settings.ws_max_connections),
+        ("connections_per_token", settings.ws_max_connections_per_token),
+        ("skus_per_subscription", settings.ws_max_skus_per_subscription),
+        ("sites_per_subscription", settings.ws_max_sites_per_subscription),
+        ("message_bytes", settings.ws_max_message_bytes),
+    ):
+        metrics.ws_limit.labels(name).set(value)
 
 
 def _add_ops_routes(app: FastAPI) -> None:

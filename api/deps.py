@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api.settings import ApiSettings
     from api.telemetry import ApiMetrics
     from api.view import TwinView
+    from api.ws_limits import ConnectionSlots
     from infra.clock import DomainClock
 
 
@@ -40,6 +41,7 @@ class AppState:
     rate_limiter: RateLimiter
     scenarios: ScenarioManager
     clock: DomainClock  # the stack's domain clock (ApiSettings.domain_clock)
+    ws_slots: ConnectionSlots  # WebSocket connections held, in all and per token
 
 
 def get_state(connection: HTTPConnection) -> AppState:
@@ -74,5 +76,6 @@ def require(role: Role) -> Callable[..., Principal]:
 
 
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Architect = Annotated[Principal, Depends(require(Role.ARCHITECT))]
 Ingester = Annotated[Principal, Depends(require(Role.INGEST))]

@@ -75,8 +75,14 @@ class PayloadTooLarge(ApiError):
     status, title = 413, "Payload too large"
 
 
-class IdempotencyKeyReused(ApiError):
-    status, title = 422, "Idempotency-Key reused with a different body"
+class EventIdConflict(ApiError):
+    """An event id already written (or being written) with other business content."""
+
+    status, title = 409, "Event id already used with other content"
+
+    def __init__(self, detail: str, errors: list[FieldProblem]) -> None:
+        super().__init__(detail)
+        self.errors = errors
 
 
 class TooManyRequests(ApiError):
@@ -128,7 +134,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
+        errors = exc.errors if isinstance(exc, EventIdConflict) else None
+        return problem_response(
+            exc.status, exc.title, exc.detail, errors=errors, headers=exc.headers
+        )
 
     @app.exception_handler(ValidationFailed)
     async def _validation_failed(_: Request, exc: ValidationFailed) -> JSONResponse:
@@ -165,10 +174,15 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "No bearer token, or an unknown one (see `WWW-Authenticate`).",
         403: "The token's role may not use this endpoint.",
         404: "No such resource.",
+        409: "An event id (`errors[].value`) was already written with other business content.",
         413: "The request body is larger than the configured limit.",
         422: "The request is invalid; `errors` lists every problem.",
         429: "Rate limit or concurrency limit hit; retry after `Retry-After` seconds.",
-        503: "A dependency (the Kafka broker) is unavailable; retry after `Retry-After`.",
+        503: (
+            "A dependency (the Kafka broker) is unavailable; retry after `Retry-After`. On "
+            "ingest the events may have been written: retry with the same `event_id` or "
+            "`Idempotency-Key`."
+        ),
     }
     return {
         s: {

@@ -1,8 +1,11 @@
 """`POST /v1/events`: governed ingest of canonical events into `feeds.api.v1`.
 
-Order of checks: auth → rate limit (429) → body size (413) → validation by the twin core
-(422, every error) → idempotency (replay / 422 on a reused key) → produce and await the
-broker's acknowledgement (202), or 503 with `Retry-After` when it does not come in time.
+Order of checks: auth → rate limit (429) → body size (413) → validation by the twin core,
+then against master data and the horizon (422, every error; `api.ingest_validation`) →
+event ids (`api.event_index`: a replay is answered 202 without writing again, a conflict 409)
+→ produce and await the broker's acknowledgement (202), or 503 with `Retry-After` when it
+does not come in time (the event may have been written: the body says to retry with the
+same id or key).
 """
 
 from __future__ import annotations
@@ -15,9 +18,19 @@ import msgspec
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
+from api.auth import Principal
 from api.deps import AppState, Ingester, State
-from api.ingest import StoredResponse, event_id_for_key
-from api.problems import ApiError, PayloadTooLarge, TooManyRequests, problem_responses
+from api.event_identity import business_fingerprint, event_id_for_key
+from api.event_index import EventIdIndex
+from api.problems import (
+    ApiError,
+    BrokerUnavailable,
+    EventIdConflict,
+    FieldProblem,
+    PayloadTooLarge,
+    TooManyRequests,
+    problem_responses,
+)
 from api.schemas import AcceptedModel
 from infra.topics import FEEDS_API
 from twin.errors import FieldError, ValidationFailed
@@ -42,12 +55,15 @@ _EVENT_ARRAY_SCHEMA = {
     response_model=AcceptedModel,
     summary="Ingest one canonical event or an array of them",
     description=(
-        "Validated by the twin core; 422 lists every error of every record. "
-        "With `Idempotency-Key` (single event only) the event id becomes the key, a repeat "
-        "with the same body gets the first response again and a different body gets 422. "
-        "202 is sent only after the broker acknowledged every event."
+        "Validated by the twin core and against master data (unknown SKU, site or unit, a "
+        "quantity not whole in base units, a time outside the event-time horizon or the sane "
+        "range); 422 lists every error of every record. An event id already written with the "
+        "same business content is a replay (202, not written again); with other content, 409. "
+        "With `Idempotency-Key` (single event only) the event id is derived from the caller "
+        "and the key (`idem-...`). 202 is sent only after the broker acknowledged every "
+        "event; a 503 may have written them: retry with the same event id or key."
     ),
-    responses=problem_responses(401, 403, 413, 422, 429, 503),
+    responses=problem_responses(401, 403, 409, 413, 422, 429, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -72,15 +88,7 @@ async def post_events(
                 headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
             )
         body = await _read_limited(request, state.settings.ingest_max_body_bytes)
-        if idempotency_key is None:
-            stored = await _accept(state, body, None)
-        else:
-            stored = await state.idempotency.run_once(
-                principal.token,
-                idempotency_key,
-                body,
-                lambda: _accept(state, body, idempotency_key),
-            )
+        accepted = await _accept(state, principal, body, idempotency_key)
     except ValidationFailed:
         metrics.ingest_requests.labels("invalid").inc()
         raise
@@ -89,7 +97,7 @@ async def post_events(
         metrics.ingest_errors.labels(type(exc).__name__).inc()
         raise
     metrics.ingest_requests.labels("accepted").inc()
-    return Response(stored.body, status_code=stored.status, media_type="application/json")
+    return Response(accepted, status_code=202, media_type="application/json")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -106,10 +114,16 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _accept(state: AppState, body: bytes, idempotency_key: str | None) -> StoredResponse:
+async def _accept(
+    state: AppState, principal: Principal, body: bytes, idempotency_key: str | None
+) -> bytes:
     events = decode_events(body)
+    array = body.lstrip()[:1] == b"["
+    limit = state.settings.ingest_max_events
+    if len(events) > limit:
+        raise PayloadTooLarge(f"{len(events)} events in one request; at most {limit}")
     if idempotency_key is not None:
-        if len(events) != 1:
+        if array or len(events) != 1:
             raise ValidationFailed(
                 [
                     FieldError(
@@ -119,12 +133,90 @@ async def _accept(state: AppState, body: bytes, idempotency_key: str | None) -> 
                     )
                 ]
             )
-        events = [msgspec.structs.replace(events[0], event_id=event_id_for_key(idempotency_key))]
+        event_id = event_id_for_key(principal.token, idempotency_key)
+        events = [msgspec.structs.replace(events[0], event_id=event_id)]
+    errors = state.ingest_checker.errors(events, array=array)
+    if errors:
+        raise ValidationFailed(errors)
+    await _write_once(state, events, array=array)
+    return _encoder.encode({"accepted": len(events), "event_ids": [e.event_id for e in events]})
+
+
+async def _write_once(state: AppState, events: list[InventoryEvent], *, array: bool) -> None:
+    """Produce each event whose id is new; a duplicate is not written again, a conflict is
+    refused (409, nothing written); returns once every event is acknowledged by the broker."""
+    index = state.event_ids
+    fingerprints = [business_fingerprint(e) for e in events]
+    conflicts = _conflicts(index, events, fingerprints, array=array)
+    if conflicts:
+        raise EventIdConflict(
+            "an event id was already used with other business content (type, sku, site, qty, "
+            "uom, occurred_at, to_site, transfer_id); use a new event id for a new event",
+            conflicts,
+        )
+    # No await from the check above to the claims below: nothing can change in between.
+    new: list[InventoryEvent] = []
+    pending: list[asyncio.Future[None]] = []
+    for event, fingerprint in zip(events, fingerprints, strict=True):
+        claim = index.claim(event.event_id, fingerprint)
+        if claim.new:
+            new.append(event)
+        elif claim.pending is not None:
+            pending.append(claim.pending)
     topic = state.settings.topic(FEEDS_API)
-    await asyncio.gather(*(_produce(state, topic, event) for event in events))
-    state.metrics.ingest_events.inc(len(events))
-    body_out = _encoder.encode({"accepted": len(events), "event_ids": [e.event_id for e in events]})
-    return StoredResponse(202, body_out)
+    outcomes: list[BaseException | None] = [_CANCELLED] * len(new)
+    try:
+        results = await asyncio.gather(
+            *(_produce(state, topic, event) for event in new), return_exceptions=True
+        )
+        outcomes = [r if isinstance(r, BaseException) else None for r in results]
+    finally:
+        for event, outcome in zip(new, outcomes, strict=True):
+            index.settle(event.event_id, outcome)
+    state.metrics.ingest_events.inc(sum(outcome is None for outcome in outcomes))
+    for outcome in outcomes:
+        if outcome is not None:
+            raise _may_have_been_written(outcome)
+    for future in pending:
+        try:
+            await asyncio.shield(future)
+        except BaseException as exc:
+            raise _may_have_been_written(exc) from None
+
+
+def _conflicts(
+    index: EventIdIndex, events: list[InventoryEvent], fingerprints: list[int], *, array: bool
+) -> list[FieldProblem]:
+    found: list[FieldProblem] = []
+    in_request: dict[str, int] = {}
+    for i, (event, fingerprint) in enumerate(zip(events, fingerprints, strict=True)):
+        earlier = in_request.setdefault(event.event_id, fingerprint)
+        if earlier != fingerprint or index.conflicts(event.event_id, fingerprint):
+            found.append(
+                FieldProblem(
+                    field=f"[{i}].event_id" if array else "event_id",
+                    code="event_id_conflict",
+                    message=f"event id {event.event_id} was already used with other content",
+                    value=event.event_id,
+                )
+            )
+    return found
+
+
+# The outcome of a produce the request was cancelled during (the client went away).
+_CANCELLED = BrokerUnavailable("the request ended before the broker acknowledged the event")
+
+
+def _may_have_been_written(exc: BaseException) -> BaseException:
+    """A failed produce as a 503 that says what a client must do: the event may have been
+    written, so retry with the same event id (or key), never with a new one."""
+    if not isinstance(exc, BrokerUnavailable):
+        return exc
+    return BrokerUnavailable(
+        f"{exc.detail}. The event may have been written: retry with the same event_id or "
+        "Idempotency-Key (a retry is then recognised, never applied twice), not a new one",
+        headers=exc.headers or {"Retry-After": "1"},
+    )
 
 
 async def _produce(state: AppState, topic: str, event: InventoryEvent) -> None:

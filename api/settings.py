@@ -29,7 +29,7 @@ class ApiSettings(ClockSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     state_dir: Path = REPO_ROOT / ".state"
     master_data: Path | None = None
-    # "token:role,token:role"; roles: viewer, architect, ingest, admin.
+    # "token:role,token:role"; roles: viewer, operator, architect, ingest, admin.
     api_tokens: str = ""
     # Explicit opt-in to start without tokens: the CLI then generates and prints some.
     api_dev: bool = False
@@ -46,7 +46,14 @@ class ApiSettings(ClockSettings):
     ws_max_lag_s: float = Field(default=5.0, gt=0)
     ws_heartbeat_s: float = Field(default=15.0, gt=0)
     ws_session_ttl_s: float = Field(default=60.0, ge=0)
+    # WebSocket limits (README "Limits"): connections in all and per token (stream and
+    # scenario streams together), names per subscription, bytes per client message (uvicorn
+    # is given the same as `ws_max_size`).
     ws_max_connections: int = Field(default=5_000, ge=1)
+    ws_max_connections_per_token: int = Field(default=200, ge=1)
+    ws_max_skus_per_subscription: int = Field(default=1_000, ge=1)
+    ws_max_sites_per_subscription: int = Field(default=500, ge=1)
+    ws_max_message_bytes: int = Field(default=131_072, ge=1_024)
     ws_subscribe_wait_s: float = Field(default=0.3, ge=0)
 
     # Ingest
@@ -69,6 +76,14 @@ class ApiSettings(ClockSettings):
     def topic(self, name: str) -> str:
         """The real name of a contract topic (with the test suffix, if any)."""
         return name + self.api_topic_suffix
+
+    def uvicorn_limits(self) -> dict[str, int]:
+        """What uvicorn itself must enforce of these settings (given to `uvicorn.run`).
+
+        `ws_max_size`: uvicorn closes a WebSocket with 1009 as soon as a message grows past
+        it, before buffering the rest; the app checks the same bound for other servers.
+        """
+        return {"ws_max_size": self.ws_max_message_bytes}
 
     def scenario_root(self) -> Path:
         return self.scenario_dir or (self.state_dir / "scenarios")

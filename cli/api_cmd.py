@@ -66,4 +66,5 @@ def run(
         ws_ping_timeout=20.0,
         # Compression is per client and per frame: it would undo encoding once per group.
         ws_per_message_deflate=False,
+        **settings.uvicorn_limits(),
     )

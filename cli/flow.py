@@ -15,6 +15,7 @@ An accelerated domain clock (what the demo runs the flows on, see `infra.clock`)
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -124,6 +125,11 @@ def _run(
         raise typer.BadParameter("-a and -i go together")
     from dataflows.production import build_flow  # deferred: loads master data, Kafka libs
 
+    # one line per record, with time and source: the Kafka clients' (rate-limited) logs and
+    # the dead-lettered records' tracebacks go here
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     cluster = ClusterArgs(
         workers=workers,
         process_id=process_id,

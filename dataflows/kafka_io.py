@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Producer
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from dataflows.settings import FlowSettings
-from infra.kafka_clients import producer_config
+from infra.kafka_clients import ClientLogLimiter, producer_config
 
 # How long an idle source partition waits before polling again: the added latency when a
 # topic goes from quiet to busy.
@@ -154,9 +154,15 @@ def each_message(item: Any) -> list[Any]:
     return item if item.__class__ is list else [item]
 
 
-def kafka_source(settings: FlowSettings, topics: list[str]) -> KafkaSource:
+def _logs(limiter: ClientLogLimiter | None) -> dict[str, Any]:
+    return limiter.config() if limiter is not None else {}
+
+
+def kafka_source(
+    settings: FlowSettings, topics: list[str], logs: ClientLogLimiter | None = None
+) -> KafkaSource:
     """Read `topics` from the beginning, one item per consumed batch; offsets are kept by
-    Bytewax recovery, not a consumer group."""
+    Bytewax recovery, not a consumer group. `logs`: the process's limit on client logs."""
     return BatchKafkaSource(
         settings.brokers(),
         topics,
@@ -171,6 +177,7 @@ def kafka_source(settings: FlowSettings, topics: list[str]) -> KafkaSource:
             # Larger local queues: the flow is throughput-bound on Python, not the network.
             "queued.min.messages": "20000",
             "log_level": "3",
+            **_logs(logs),
         },
         batch_size=settings.flow_consume_batch,
         raise_on_errors=False,
@@ -302,11 +309,16 @@ class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
             return _EpochFlushedPartition(self._deliveries, self._topic)
 
 
-def kafka_sink(settings: FlowSettings, topic: str) -> BatchKafkaSink:
+def kafka_sink(
+    settings: FlowSettings, topic: str, logs: ClientLogLimiter | None = None
+) -> BatchKafkaSink:
     """A sink with the project's idempotent `acks=all` producer (`producer_config`)."""
-    return BatchKafkaSink(producer_config(settings.kafka_bootstrap), topic)
+    return BatchKafkaSink(producer_config(settings.kafka_bootstrap, **_logs(logs)), topic)
 
 
-def epoch_kafka_sink(settings: FlowSettings, topic: str, partitions: int) -> EpochKafkaSink:
+def epoch_kafka_sink(
+    settings: FlowSettings, topic: str, partitions: int, logs: ClientLogLimiter | None = None
+) -> EpochKafkaSink:
     """The sink for a keyed stream: delivery awaited once per epoch (see `EpochKafkaSink`)."""
-    return EpochKafkaSink(producer_config(settings.kafka_bootstrap), topic, partitions)
+    config = producer_config(settings.kafka_bootstrap, **_logs(logs))
+    return EpochKafkaSink(config, topic, partitions)

@@ -22,6 +22,7 @@ from dataflows.settings import FlowSettings
 from dataflows.shard_logic import ShardFactory
 from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
 from infra import topics
+from infra.kafka_clients import ClientLogLimiter
 from twin.masterdata import MasterData, load_master_data
 from twin.windows import WindowConfig
 
@@ -49,16 +50,22 @@ def build_flow(
     raise ValueError(f"unknown flow {name!r}")
 
 
+def client_logs(settings: FlowSettings) -> ClientLogLimiter:
+    """One limit on the Kafka client logs of every client of a flow (see `ClientLogLimiter`)."""
+    return ClientLogLimiter(reminder_s=settings.flow_kafka_log_reminder_s)
+
+
 def normalize_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
     t = settings.topic
+    logs = client_logs(settings)
     return build_normalize_flow(
         {
-            "api": kafka_source(settings, [t(topics.FEEDS_API)]),
-            "batch": kafka_source(settings, [t(topics.FEEDS_BATCH)]),
-            "3pl": kafka_source(settings, [t(topics.FEEDS_3PL)]),
+            "api": kafka_source(settings, [t(topics.FEEDS_API)], logs),
+            "batch": kafka_source(settings, [t(topics.FEEDS_BATCH)], logs),
+            "3pl": kafka_source(settings, [t(topics.FEEDS_3PL)], logs),
         },
-        events_sink=kafka_sink(settings, t(topics.INVENTORY_EVENTS)),
-        dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ)),
+        events_sink=kafka_sink(settings, t(topics.INVENTORY_EVENTS), logs),
+        dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ), logs),
         master=master,
         clock=settings.domain_clock(),
         dead_letter_max_bytes=settings.flow_dead_letter_max_bytes,
@@ -80,18 +87,19 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
     windows = WindowConfig(
         size_s=float(settings.flow_window_s), lateness_s=float(settings.flow_window_lateness_s)
     )
+    logs = client_logs(settings)
     return build_twin_flow(
-        kafka_source(settings, [t(topics.INVENTORY_EVENTS)]),
+        kafka_source(settings, [t(topics.INVENTORY_EVENTS)], logs),
         TwinSinks(
-            positions=epoch_kafka_sink(settings, t(topics.TWIN_POSITIONS), parts),
-            alerts=epoch_kafka_sink(settings, t(topics.TWIN_ALERTS), parts),
-            metrics=epoch_kafka_sink(settings, t(topics.TWIN_METRICS), parts),
-            dlq=epoch_kafka_sink(settings, t(topics.INVENTORY_DLQ), parts),
+            positions=epoch_kafka_sink(settings, t(topics.TWIN_POSITIONS), parts, logs),
+            alerts=epoch_kafka_sink(settings, t(topics.TWIN_ALERTS), parts, logs),
+            metrics=epoch_kafka_sink(settings, t(topics.TWIN_METRICS), parts, logs),
+            dlq=epoch_kafka_sink(settings, t(topics.INVENTORY_DLQ), parts, logs),
         ),
         master,
         ShardFactory(master, window=windows),
         config=config,
-        dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)]),
+        dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)], logs),
         clock=settings.domain_clock(),
         # A bounded run must end when its input ends: no endless clock then.
         tick_source=None

@@ -69,6 +69,9 @@ class FlowSettings(ClockSettings):
     # The largest dead letter a flow writes (key + value), within the DLQ topic's
     # `max.message.bytes` and the producer's `message.max.bytes`: a larger one keeps the first
     # bytes of its original plus the whole record's size and SHA-256 (`dataflows.dead_letters`).
+    # Kafka client logs (librdkafka's, and client errors): the first line of each kind, then
+    # at most one reminder per interval with the count held back (`ClientLogLimiter`).
+    flow_kafka_log_reminder_s: float = Field(default=30.0, gt=0)
     flow_dead_letter_max_bytes: int = Field(
         default=DLQ_MAX_MESSAGE_BYTES - 10_000, ge=4_096, le=DLQ_MAX_MESSAGE_BYTES - 1_000
     )

@@ -7,8 +7,11 @@ what the application says it has processed.
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -17,6 +20,64 @@ from confluent_kafka.admin import NewTopic
 from infra.errors import BrokerError
 from infra.probe import quiet_admin
 from infra.topics import TopicSpec
+
+
+class ClientLogLimiter:
+    """One rate limit for the librdkafka logs and client errors of every Kafka client of a
+    process (consumers, producers, admin clients: pass `config()` into each).
+
+    librdkafka logs every failed connection attempt of every client: with a consumer per
+    partition that was hundreds of lines a second while a broker was down. Here the first
+    line of each kind is logged, then at most one reminder per `reminder_s` saying how many
+    lines like it were held back. A kind is the log facility plus the text without its
+    numbers (ports, durations, client ids), so the same failure of many clients is one kind.
+    """
+
+    _THREAD = re.compile(r"^\[thrd:[^\]]*\]:\s*")
+    _NUMBERS = re.compile(r"\d+")
+
+    def __init__(
+        self,
+        logger: logging.Logger | None = None,
+        reminder_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger or logging.getLogger("kafka")
+        self.reminder_s = reminder_s
+        self._clock = clock
+        self._lock = threading.Lock()  # clients are served on the workers' threads
+        self._kinds: dict[str, tuple[float, int]] = {}  # kind -> (last logged at, held back)
+
+    def config(self) -> dict[str, Any]:
+        """The client settings that route its logs and errors here."""
+        return {"logger": self, "error_cb": self.error}
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:
+        """What confluent-kafka calls for each librdkafka log line (facility, client, text)."""
+        if len(args) == 3:
+            facility, client, text = (str(a) for a in args)
+            text = self._THREAD.sub("", text)
+            self._emit(level, f"{facility} {self._NUMBERS.sub('', text)}", f"{client}: {text}")
+        else:
+            self._emit(level, fmt, fmt % args if args else fmt)
+
+    def error(self, err: KafkaError) -> None:
+        """`error_cb`: errors a client reports besides its records (e.g. brokers down)."""
+        level = logging.ERROR if err.fatal() else logging.WARNING
+        self._emit(level, err.name(), f"Kafka client error {err.name()}: {err.str()}")
+
+    def _emit(self, level: int, kind: str, text: str) -> None:
+        now = self._clock()
+        with self._lock:
+            last = self._kinds.get(kind)
+            if last is not None and now - last[0] < self.reminder_s:
+                self._kinds[kind] = (last[0], last[1] + 1)
+                return
+            held, since = (last[1], now - last[0]) if last is not None else (0, 0.0)
+            self._kinds[kind] = (now, 0)
+        if held:
+            text += f" ({held} more like it in the last {since:.0f} s)"
+        self.logger.log(level, "%s", text)
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from tests.api.fakes import FakeProducer
 
 TOKENS = {
     "viewer": "tok-viewer",
+    "operator": "tok-operator",
     "architect": "tok-architect",
     "ingest": "tok-ingest",
     "admin": "tok-admin",

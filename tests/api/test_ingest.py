@@ -56,17 +56,89 @@ def test_same_key_same_body_replays_the_first_response(
     first = post(client, event_json("body-id"), key="key-1")
     second = post(client, event_json("body-id"), key="key-1")
     assert first.status_code == second.status_code == 202
-    assert first.json() == second.json() == {"accepted": 1, "event_ids": ["key-1"]}
+    assert first.json() == second.json()
+    [event_id] = first.json()["event_ids"]
+    assert event_id.startswith("idem-") and event_id != "key-1"
     assert len(producer.sent) == 1
-    assert json.loads(producer.sent[0][2])["event_id"] == "key-1"
+    assert json.loads(producer.sent[0][2])["event_id"] == event_id
 
 
-def test_same_key_different_body_is_refused(client: TestClient, producer: FakeProducer) -> None:
-    assert post(client, event_json(qty=5), key="key-2").status_code == 202
+def test_the_same_json_with_other_whitespace_and_key_order_is_a_replay(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    event = event_json("e-ws", qty=7)
+    compact = json.dumps(event, separators=(",", ":"))
+    spaced = json.dumps(dict(reversed(list(event.items()))), indent=4)
+    stamped = json.dumps({**event, "qty": 7.0, "occurred_at": "2026-11-26T10:00:00+00:00"})
+    for body in (compact, spaced, stamped):
+        response = client.post(
+            "/v1/events", content=body, headers={**auth("ingest"), "Idempotency-Key": "ws"}
+        )
+        assert response.status_code == 202, response.text
+    assert len(producer.sent) == 1
+
+
+def test_same_key_different_body_is_a_409_conflict_naming_the_event_id(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    first = post(client, event_json(qty=5), key="key-2")
+    assert first.status_code == 202
     response = post(client, event_json(qty=6), key="key-2")
-    assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()["title"]
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["field"] == "event_id" and error["code"] == "event_id_conflict"
+    assert error["value"] == first.json()["event_ids"][0]
     assert len(producer.sent) == 1
+
+
+def test_recorded_at_source_and_ref_are_not_business_content(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    assert post(client, event_json(), key="k-meta").status_code == 202
+    retry = {
+        **event_json(),
+        "recorded_at": "2026-11-26T10:05:00Z",
+        "source": "wms-api:retry",
+        "ref": "second try",
+    }
+    assert post(client, retry, key="k-meta").status_code == 202
+    assert len(producer.sent) == 1
+
+
+def test_two_callers_equal_keys_are_two_events(client: TestClient, producer: FakeProducer) -> None:
+    mine = post(client, event_json(qty=11), key="collide-1")
+    theirs = post(client, event_json(qty=13), key="collide-1", role="admin")
+    assert mine.status_code == theirs.status_code == 202
+    assert mine.json()["event_ids"] != theirs.json()["event_ids"]
+    assert len(producer.sent) == 2
+
+
+def test_a_key_equal_to_an_existing_event_id_does_not_collide(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    assert post(client, event_json("collide-2", qty=11)).status_code == 202
+    keyed = post(client, event_json("ignored", qty=13), key="collide-2")
+    assert keyed.status_code == 202
+    assert keyed.json()["event_ids"] != ["collide-2"]
+    assert len(producer.sent) == 2
+
+
+def test_an_event_id_reused_with_other_content_is_409_and_with_the_same_a_replay(
+    client: TestClient, producer: FakeProducer
+) -> None:
+    assert post(client, event_json("reused", qty=3)).status_code == 202
+    assert post(client, event_json("reused", qty=3)).status_code == 202
+    conflict = post(client, [event_json("fresh"), event_json("reused", qty=4)])
+    assert conflict.status_code == 409
+    assert [e["field"] for e in conflict.json()["errors"]] == ["[1].event_id"]
+    assert len(producer.sent) == 1  # nothing of the refused array, no second copy
+
+
+def test_one_id_twice_in_an_array_with_other_content_is_409(client: TestClient) -> None:
+    response = post(client, [event_json("twice", qty=1), event_json("twice", qty=2)])
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "[1].event_id"
 
 
 def test_idempotency_key_with_an_array_is_refused(client: TestClient) -> None:
@@ -92,6 +164,9 @@ def test_unreachable_broker_is_503_with_retry_after_and_nothing_remembered(
     response = post(client, event_json(), key="k-503")
     assert response.status_code == 503
     assert int(response.headers["retry-after"]) >= 1
+    detail = response.json()["detail"]
+    assert "may have been written" in detail
+    assert "same event_id or Idempotency-Key" in detail
     producer.fail = False
     assert post(client, event_json(), key="k-503").status_code == 202
     assert len(producer.sent) == 1

@@ -1,0 +1,224 @@
+"""Idempotency records derived from Kafka: the ingest topic read back into an `EventIdIndex`.
+
+Every replica reads `feeds.api.v1` (all partitions, a consumer group of its own, no commits)
+from a bounded look-back: per partition, from the first record written within `window_s`,
+but never more than `max_ids / partitions` records back. It keeps reading, so a write by
+another replica (or another producer) is known here a moment later. Nothing is stored
+anywhere else: a restarted replica rebuilds the same index from the same records.
+
+What it costs: start-up reads at most `max_ids` records (about 200 bytes each on the wire,
+~1 s per 100k records on this machine's core), and the index holds at most `max_ids` ids
+(see `api.event_index`). It is *ready* once it reached the end offsets that existed when it
+started, so `/readyz` turns 200 only when this replica knows what was written before it.
+
+`NoLog` is the stand-in when the app runs without Kafka (tests with a fake producer): the
+route's own acknowledged writes are all the index knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import msgspec
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from api.event_identity import business_fingerprint
+from api.event_index import EventIdIndex
+from infra.kafka_clients import consumer_config
+from twin.events import AwareDatetime
+
+log = logging.getLogger("api.idempotency")
+
+_DECODE_FAILURES = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError)
+
+
+class IdempotencyLog(Protocol):
+    """What the app needs: start feeding an index, readiness, stop."""
+
+    def start(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None: ...
+
+    def ready(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+class NoLog:
+    """No topic to read back: always ready, the index holds only this process's writes."""
+
+    def start(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None:
+        pass
+
+    def ready(self) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+class _Written(msgspec.Struct, frozen=True):
+    """The fields of an ingest-topic record the fingerprint needs (others are ignored)."""
+
+    event_id: str
+    type: str
+    sku: str
+    site: str
+    qty: int | float
+    uom: str
+    occurred_at: AwareDatetime
+    to_site: str | None = None
+    transfer_id: str | None = None
+
+
+_one = msgspec.json.Decoder(_Written)
+_many = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def written_events(value: bytes) -> list[_Written]:
+    """The events of one ingest-topic message (an object or an array); unreadable ones are
+    skipped: the normalize flow dead-letters them, and they were never accepted here."""
+    if value.lstrip()[:1] != b"[":
+        try:
+            return [_one.decode(value)]
+        except _DECODE_FAILURES:
+            return []
+    try:
+        raws = _many.decode(value)
+    except _DECODE_FAILURES:
+        return []
+    out: list[_Written] = []
+    for raw in raws:
+        try:
+            out.append(_one.decode(raw))
+        except _DECODE_FAILURES:
+            continue
+    return out
+
+
+Entry = tuple[str, int, float]  # event id, fingerprint, written at (epoch seconds)
+
+
+class KafkaIdempotencyLog:
+    """Reads the ingest topic into the index (on the loop), from a bounded look-back."""
+
+    def __init__(self, bootstrap: str, topic: str, *, window_s: float, max_ids: int) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.window_s = window_s
+        self.max_ids = max_ids
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(index, loop), name="idempotency-log", daemon=True
+        )
+        self._thread.start()
+
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- the consumer thread --------------------------------------------------------------
+
+    def _run(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None:
+        while not self._stop.is_set():
+            try:
+                self._consume(index, loop)
+                return
+            except KafkaException as exc:
+                log.warning("idempotency log failed, retrying", extra={"error": str(exc)})
+                self._stop.wait(2.0)
+
+    def _consume(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None:
+        config = consumer_config(
+            self.bootstrap,
+            f"invtwin-api-idempotency-{uuid.uuid4().hex[:10]}",
+            **{
+                "enable.auto.commit": False,
+                "topic.metadata.refresh.interval.ms": 5000,
+                "logger": logging.getLogger("api.kafka.consumer"),
+            },
+        )
+        consumer = Consumer(config)
+        try:
+            assignment, targets = self._assignment(consumer)
+            consumer.assign(assignment)
+            while not self._stop.is_set():
+                msgs = consumer.consume(num_messages=1000, timeout=0.2)
+                batch = _entries(msgs)
+                if batch:
+                    loop.call_soon_threadsafe(_remember_all, index, batch)
+                if not self._ready.is_set() and _caught_up(consumer, self.topic, targets):
+                    loop.call_soon_threadsafe(self._mark_ready)  # after the batch above
+        finally:
+            consumer.close()
+
+    def _assignment(self, consumer: Consumer) -> tuple[list[TopicPartition], dict[int, int]]:
+        metadata = consumer.list_topics(self.topic, timeout=10)
+        info = metadata.topics.get(self.topic)
+        if info is None or info.error is not None:
+            raise KafkaException(f"ingest topic {self.topic} is not available")
+        partitions = sorted(info.partitions)
+        since_ms = int((time.time() - self.window_s) * 1000)
+        by_time = consumer.offsets_for_times(
+            [TopicPartition(self.topic, p, since_ms) for p in partitions], timeout=10
+        )
+        per_partition = max(1, self.max_ids // max(1, len(partitions)))
+        assignment: list[TopicPartition] = []
+        targets: dict[int, int] = {}
+        for tp in by_time:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(self.topic, tp.partition), timeout=10
+            )
+            start = high if tp.offset < 0 else tp.offset  # none that recent: from the end
+            start = max(start, low, high - per_partition)
+            assignment.append(TopicPartition(self.topic, tp.partition, start))
+            if high > start:
+                targets[tp.partition] = high
+        records = sum(high - tp.offset for tp in assignment if (high := targets.get(tp.partition)))
+        log.info("idempotency log reading back", extra={"topic": self.topic, "records": records})
+        return assignment, targets
+
+    def _mark_ready(self) -> None:
+        if not self._ready.is_set():
+            self._ready.set()
+            log.info("idempotency log caught up", extra={"topic": self.topic})
+
+
+def _caught_up(consumer: Consumer, topic: str, targets: dict[int, int]) -> bool:
+    """True once the position reached every start-time end offset (positions, not record
+    offsets: a transactional marker may hold the last one)."""
+    if targets:
+        for tp in consumer.position([TopicPartition(topic, p) for p in targets]):
+            if tp.offset >= targets[tp.partition]:
+                del targets[tp.partition]
+    return not targets
+
+
+def _entries(msgs: Sequence[Any]) -> list[Entry]:
+    out: list[Entry] = []
+    for msg in msgs:
+        value = msg.error() is None and msg.value()
+        if not value:
+            continue
+        _, stamp_ms = msg.timestamp()
+        written_at = stamp_ms / 1000 if stamp_ms > 0 else time.time()
+        for event in written_events(value):
+            out.append((event.event_id, business_fingerprint(event), written_at))
+    return out
+
+
+def _remember_all(index: EventIdIndex, batch: list[Entry]) -> None:
+    for event_id, fingerprint, written_at in batch:
+        index.remember(event_id, fingerprint, written_at)
