@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from fastapi import FastAPI
@@ -25,8 +25,11 @@ from api import routes_ingest, routes_scenarios, routes_stream, routes_view
 from api.auth import TokenBook, TokenConfigError, parse_tokens
 from api.broadcaster import Broadcaster
 from api.deps import AppState, State
+from api.event_index import EventIdIndex
 from api.feed import Feed, KafkaFeed
-from api.ingest import IdempotencyStore, RateLimiter
+from api.idempotency_log import IdempotencyLog, KafkaIdempotencyLog, NoLog
+from api.ingest import RateLimiter
+from api.ingest_validation import IngestChecker
 from api.problems import install_error_handlers
 from api.producer import EventProducer, KafkaEventProducer
 from api.scenarios import ScenarioManager
@@ -35,8 +38,11 @@ from api.settings import ApiSettings
 from api.telemetry import ApiMetrics
 from api.view import Catalog, SiteInfo, TwinView
 from api.ws_limits import ConnectionSlots
-from infra.topics import TOPIC_SPECS
+from infra.topics import FEEDS_API, TOPIC_SPECS
 from twin.events import InventoryEvent
+
+if TYPE_CHECKING:
+    from twin.masterdata import MasterIndex
 
 log = logging.getLogger("api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -68,13 +74,20 @@ buffer, else `resync` then a fresh snapshot. A client that cannot keep up is clo
 """
 
 
-def load_catalog(path: Path | None) -> Catalog:
-    """Site names and reorder points from master data (an empty catalog without a file)."""
+def load_master_index(path: Path | None) -> MasterIndex | None:
+    """Master data indexed once at start-up (None without `TWIN_MASTER_DATA`)."""
     if path is None:
-        return Catalog()
-    from twin.masterdata import load_master_data
+        return None
+    from twin.masterdata import MasterIndex, load_master_data
 
-    md = load_master_data(path)
+    return MasterIndex(load_master_data(path))
+
+
+def load_catalog(master: MasterIndex | None) -> Catalog:
+    """Site names and reorder points from master data (an empty catalog without it)."""
+    if master is None:
+        return Catalog()
+    md = master.md
     return Catalog(
         sites={s.id: SiteInfo(name=s.name or s.id, feed_mode=s.feed_mode) for s in md.sites},
         reorder_points={
@@ -87,8 +100,13 @@ def create_app(
     settings: ApiSettings | None = None,
     feed: Feed | None = None,
     producer: EventProducer | None = None,
+    idempotency_log: IdempotencyLog | None = None,
 ) -> FastAPI:
-    """Build the app; it refuses to be built without tokens (see `invtwin api --dev`)."""
+    """Build the app; it refuses to be built without tokens (see `invtwin api --dev`).
+
+    Without `idempotency_log`, ingested event ids are read back from Kafka when the producer
+    is the real one, and not at all with a fake producer (`NoLog`).
+    """
     settings = settings or ApiSettings()
     try:
         tokens = parse_tokens(settings.api_tokens)
@@ -104,7 +122,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics = ApiMetrics()
-        view = TwinView(load_catalog(settings.master_data))
+        master = load_master_index(settings.master_data)
+        view = TwinView(load_catalog(master))
         topics = {spec.name: settings.topic(spec.name) for spec in TOPIC_SPECS}
         the_feed = feed or KafkaFeed(
             settings.kafka_bootstrap,
@@ -115,6 +134,17 @@ def create_app(
         the_producer = producer or KafkaEventProducer(
             settings.kafka_bootstrap, settings.ingest_delivery_timeout_s
         )
+        the_log = idempotency_log or (
+            NoLog()
+            if producer is not None
+            else KafkaIdempotencyLog(
+                settings.kafka_bootstrap,
+                settings.topic(FEEDS_API),
+                window_s=settings.idempotency_ttl_s,
+                max_ids=settings.idempotency_max_keys,
+            )
+        )
+        event_ids = EventIdIndex(settings.idempotency_ttl_s, settings.idempotency_max_keys)
         broadcaster = Broadcaster(
             view,
             metrics,
@@ -145,7 +175,9 @@ def create_app(
             feed=the_feed,
             producer=the_producer,
             broadcaster=broadcaster,
-            idempotency=IdempotencyStore(settings.idempotency_ttl_s, settings.idempotency_max_keys),
+            event_ids=event_ids,
+            idempotency_log=the_log,
+            ingest_checker=IngestChecker(master, view, settings.ingest_horizon_s),
             rate_limiter=RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst),
             scenarios=scenarios,
             clock=clock,
@@ -154,6 +186,7 @@ def create_app(
             ),
         )
         the_feed.start(view, asyncio.get_running_loop())
+        the_log.start(event_ids, asyncio.get_running_loop())
         ticker = asyncio.create_task(broadcaster.run(), name="stream-tick")
         log.info("api started", extra={"kafka": settings.kafka_bootstrap})
         try:
@@ -165,6 +198,7 @@ def create_app(
             await broadcaster.close_all()
             scenarios.shutdown()
             the_feed.stop()
+            the_log.stop()
             the_producer.close()
 
     app = FastAPI(
@@ -205,11 +239,14 @@ def _add_ops_routes(app: FastAPI) -> None:
         "/readyz",
         response_model=ReadyModel,
         tags=["ops"],
-        summary="Ready once the view caught up with the twin topics (503 before)",
+        summary=(
+            "Ready once the view caught up with the twin topics and the ingested event ids "
+            "with the ingest topic (503 before)"
+        ),
         responses={503: {"model": ReadyModel, "description": "Still catching up."}},
     )
     def readyz(state: State) -> Any:
-        ready = state.feed.ready()
+        ready = state.feed.ready() and state.idempotency_log.ready()
         state.metrics.view_ready.set(1 if ready else 0)
         body = {
             "ready": ready,

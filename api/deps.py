@@ -15,8 +15,11 @@ from api.problems import Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
     from api.broadcaster import Broadcaster
+    from api.event_index import EventIdIndex
     from api.feed import Feed
-    from api.ingest import IdempotencyStore, RateLimiter
+    from api.idempotency_log import IdempotencyLog
+    from api.ingest import RateLimiter
+    from api.ingest_validation import IngestChecker
     from api.producer import EventProducer
     from api.scenarios import ScenarioManager
     from api.settings import ApiSettings
@@ -37,7 +40,9 @@ class AppState:
     feed: Feed
     producer: EventProducer
     broadcaster: Broadcaster
-    idempotency: IdempotencyStore
+    event_ids: EventIdIndex  # ids written to the ingest topic (api.event_index)
+    idempotency_log: IdempotencyLog  # fills event_ids from Kafka
+    ingest_checker: IngestChecker  # master-data and horizon checks of ingest
     rate_limiter: RateLimiter
     scenarios: ScenarioManager
     clock: DomainClock  # the stack's domain clock (ApiSettings.domain_clock)

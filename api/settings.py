@@ -61,8 +61,13 @@ class ApiSettings(ClockSettings):
     ingest_rate_per_s: float = Field(default=200.0, gt=0)
     ingest_burst: float = Field(default=400.0, ge=1)
     ingest_delivery_timeout_s: float = Field(default=5.0, gt=0)
-    idempotency_ttl_s: float = Field(default=24 * 3600.0, gt=0)
-    idempotency_max_keys: int = Field(default=100_000, ge=1)
+    ingest_max_events: int = Field(default=1_000, ge=1)  # events in one request
+    # Refuse an event this far (event time) behind the newest of its SKU: the twin's horizon.
+    ingest_horizon_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # Event ids remembered (read back from the ingest topic on start): how far back in write
+    # time, and how many at most (~170 bytes each; `api.event_index`).
+    idempotency_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    idempotency_max_keys: int = Field(default=1_000_000, ge=1)
 
     # Scenario runs ("module:function", run in a separate process)
     scenario_runner: str = "api.scenario_worker:run_simulator"
