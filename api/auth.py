@@ -1,6 +1,7 @@
 """Bearer tokens and roles (DESIGN "Auth"): parsing `TWIN_API_TOKENS` and role checks.
 
-Roles: viewer < architect; ingest stands alone; admin may do everything.
+Roles: viewer < operator < architect; ingest stands alone; admin may do everything.
+Operators act on alert cases; architects also run scenarios.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from enum import StrEnum
 
 class Role(StrEnum):
     VIEWER = "viewer"
+    OPERATOR = "operator"
     ARCHITECT = "architect"
     INGEST = "ingest"
     ADMIN = "admin"
@@ -20,7 +22,8 @@ class Role(StrEnum):
 # Which roles each role includes.
 _GRANTS: dict[Role, frozenset[Role]] = {
     Role.VIEWER: frozenset({Role.VIEWER}),
-    Role.ARCHITECT: frozenset({Role.ARCHITECT, Role.VIEWER}),
+    Role.OPERATOR: frozenset({Role.OPERATOR, Role.VIEWER}),
+    Role.ARCHITECT: frozenset({Role.ARCHITECT, Role.OPERATOR, Role.VIEWER}),
     Role.INGEST: frozenset({Role.INGEST}),
     Role.ADMIN: frozenset(Role),
 }

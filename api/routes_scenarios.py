@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import FileResponse, Response
 
 from api.auth import Role
-from api.deps import Architect, State, get_state
+from api.deps import AppState, Architect, State, get_state
 from api.msgspec_response import MsgspecResponse
 from api.problems import NotFound, problem_response, problem_responses
 from api.scenario_inputs import ScenarioInputError, library_names, scenario_from_request
+from api.scenarios import ScenarioRun
 from api.schemas import ScenarioRequest, ScenarioRunModel
-from api.ws_auth import authenticate_websocket
+from api.ws_auth import (
+    Disconnected,
+    Refused,
+    admit_websocket,
+    receive_within,
+    refuse,
+    release_websocket,
+)
+from api.ws_limits import Refusal
 
 router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"])
+WS_UNKNOWN_RUN = 4404  # internal-contracts: close 4404 = unknown scenario run
 _COMMON = problem_responses(401, 403, 422)
 
 
@@ -76,13 +87,39 @@ def get_plot(run_id: str, name: str, _: Architect, state: State) -> FileResponse
 async def stream_scenario(websocket: WebSocket, run_id: str) -> None:
     """Progress, metric series and the final report of a run (architect role)."""
     state = get_state(websocket)
-    if await authenticate_websocket(websocket, state, Role.ARCHITECT) is None:
+    principal = await admit_websocket(websocket, state, Role.ARCHITECT, "scenario")
+    if principal is None:
         return
+    try:
+        await _follow(websocket, state, run_id)
+    finally:
+        release_websocket(state, principal, "scenario")
+
+
+async def _follow(websocket: WebSocket, state: AppState, run_id: str) -> None:
+    """Send the run's messages while watching the client: gone, or a message too big."""
     run = state.scenarios.runs.get(run_id)
     if run is None:
-        await websocket.close(code=4404, reason=f"no scenario run {run_id!r}")
+        await refuse(
+            websocket, state, Refusal(WS_UNKNOWN_RUN, "no such scenario run", "unknown_run")
+        )
         return
-    await websocket.accept()
+    sender = asyncio.create_task(_send_run(websocket, run))
+    watcher = asyncio.create_task(_watch(websocket, state.settings.ws_max_message_bytes))
+    try:
+        await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, watcher):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    if watcher.done() and not watcher.cancelled() and watcher.exception() is None:
+        refusal = watcher.result()
+        if refusal is not None:
+            await refuse(websocket, state, refusal)
+
+
+async def _send_run(websocket: WebSocket, run: ScenarioRun) -> None:
     follower: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
     for message in run.history():
         await websocket.send_text(_encode(message))
@@ -96,6 +133,17 @@ async def stream_scenario(websocket: WebSocket, run_id: str) -> None:
         await websocket.close(code=1000, reason=run.status)
     finally:
         run.followers.discard(follower)
+
+
+async def _watch(websocket: WebSocket, max_bytes: int) -> Refusal | None:
+    """Read (and ignore) what the client sends: None once it is gone, or why to close it."""
+    while True:
+        try:
+            await receive_within(websocket, max_bytes)
+        except Disconnected:
+            return None
+        except Refused as refused:
+            return refused.refusal
 
 
 def _encode(message: dict[str, Any]) -> str:

@@ -18,7 +18,11 @@ Design (see docs/internal-contracts.md, "API message shapes"):
   re-queues the frames after `since`, or returns False when they are gone (the caller then
   sends `resync` and a fresh snapshot, which continues the same seq numbering).
 - A disconnected session stays registered for a while (detached), still collecting changes,
-  so a reconnect with `since` can resume it.
+  so a reconnect with `since` can resume it; only by the token that opened it, and each
+  token keeps at most a bounded number of detached sessions (the oldest go first), so what a
+  client leaves behind is bounded and released.
+- A subscription names at most `SubscriptionLimits` SKUs and sites (`null` = all costs
+  nothing per SKU): a bigger one is `SubscriptionTooLarge`.
 """
 
 from __future__ import annotations
@@ -43,6 +47,26 @@ class SubscriptionError(ValueError):
     """A subscribe request names an unknown channel or is malformed."""
 
 
+class SubscriptionTooLarge(SubscriptionError):
+    """A subscription names more SKUs or sites than one subscription may."""
+
+
+@dataclass(frozen=True)
+class SubscriptionLimits:
+    """How many SKUs and sites one subscription may name."""
+
+    max_skus: int
+    max_sites: int
+
+    def check(self, skus: list[str] | None, sites: list[str] | None) -> None:
+        for what, names, most in (("SKUs", skus, self.max_skus), ("sites", sites, self.max_sites)):
+            if names is not None and len(names) > most:
+                raise SubscriptionTooLarge(
+                    f"subscription too large: {len(names)} {what}, at most {most} per "
+                    f"subscription (subscribe to all {what} with null instead)"
+                )
+
+
 @dataclass(frozen=True)
 class Subscription:
     """What a client wants; `None` means everything. Hashable: it is the group key."""
@@ -57,7 +81,13 @@ class Subscription:
         skus: Iterable[str] | None = None,
         sites: Iterable[str] | None = None,
         channels: Iterable[str] | None = None,
+        *,
+        limits: SubscriptionLimits | None = None,
     ) -> Subscription:
+        if limits is not None:
+            skus = list(skus) if skus is not None else None
+            sites = list(sites) if sites is not None else None
+            limits.check(skus, sites)
         chans = frozenset(channels) if channels is not None else ALL_CHANNELS
         unknown = chans - ALL_CHANNELS
         if unknown:
@@ -187,6 +217,7 @@ class ClientSession:
         session_id: str,
         subscription: Subscription,
         *,
+        owner: str = "",
         first_seq: int,
         max_queue: int,
         replay_size: int,
@@ -194,6 +225,7 @@ class ClientSession:
         max_lag_s: float,
     ) -> None:
         self.id = session_id
+        self.owner = owner  # who may resume it (the token that opened it)
         self.subscription = subscription
         self.next_seq = first_seq
         self.max_queue = max_queue
@@ -309,60 +341,104 @@ class SessionRegistry:
         self._options = session_options
         self.sessions: dict[str, ClientSession] = {}
         self.groups: dict[Subscription, set[ClientSession]] = {}
+        # Detached sessions per owner, oldest first (dicts keep insertion order).
+        self.detached: dict[str, dict[str, ClientSession]] = {}
+        # SKUs named by all sessions' subscriptions (what large subscriptions cost).
+        self.subscribed_skus = 0
 
-    def new_session(self, subscription: Subscription) -> ClientSession:
+    def new_session(self, subscription: Subscription, owner: str = "") -> ClientSession:
         session_id = f"{self._rng.getrandbits(64):016x}"
         first_seq = self._rng.randrange(1, _SEQ_SPACE)
         session = ClientSession(
             session_id,
             subscription,
+            owner=owner,
             first_seq=first_seq,
             **self._options,  # type: ignore[arg-type]
         )
         self.sessions[session_id] = session
-        self.groups.setdefault(subscription, set()).add(session)
+        self._link(session)
         return session
 
     def find_resumable(
-        self, subscription: Subscription, since: int, session_id: str | None = None
+        self,
+        subscription: Subscription,
+        since: int,
+        session_id: str | None = None,
+        owner: str = "",
     ) -> ClientSession | None:
-        """A detached session of this subscription whose numbering holds `since`."""
+        """A detached session of this owner and subscription whose numbering holds `since`."""
         if session_id is not None:
             candidates: Iterable[ClientSession] = (
                 [self.sessions[session_id]] if (session_id in self.sessions) else []
             )
         else:
-            candidates = self.groups.get(subscription, ())
+            candidates = self.detached.get(owner, {}).values()
         for session in candidates:
             if (
                 session.detached_at is not None
+                and session.owner == owner
                 and session.subscription == subscription
                 and session.covers(since)
             ):
                 return session
         return None
 
+    def detach(self, session: ClientSession, now: float, keep: int) -> list[ClientSession]:
+        """Keep a closed client's session resumable; its owner keeps at most `keep` of them.
+
+        Returns the sessions dropped to make room (the owner's oldest).
+        """
+        session.detached_at = now
+        mine = self.detached.setdefault(session.owner, {})
+        mine[session.id] = session
+        dropped: list[ClientSession] = []
+        while len(mine) > keep:
+            oldest = next(iter(mine.values()))
+            self.remove(oldest)
+            dropped.append(oldest)
+        return dropped
+
+    def reattach(self, session: ClientSession) -> None:
+        session.detached_at = None
+        self._forget_detached(session)
+
     def move(self, session: ClientSession, subscription: Subscription) -> None:
         self._unlink(session)
         session.subscription = subscription
-        self.groups.setdefault(subscription, set()).add(session)
+        self._link(session)
 
     def remove(self, session: ClientSession) -> None:
         self._unlink(session)
+        self._forget_detached(session)
         self.sessions.pop(session.id, None)
+
+    def _link(self, session: ClientSession) -> None:
+        self.groups.setdefault(session.subscription, set()).add(session)
+        self.subscribed_skus += len(session.subscription.skus or ())
 
     def _unlink(self, session: ClientSession) -> None:
         members = self.groups.get(session.subscription)
-        if members is not None:
+        if members is not None and session in members:
             members.discard(session)
+            self.subscribed_skus -= len(session.subscription.skus or ())
             if not members:
                 del self.groups[session.subscription]
+
+    def _forget_detached(self, session: ClientSession) -> None:
+        mine = self.detached.get(session.owner)
+        if mine is not None and mine.pop(session.id, None) is not None and not mine:
+            del self.detached[session.owner]
+
+    def detached_count(self) -> int:
+        return sum(len(mine) for mine in self.detached.values())
 
     def expire(self, now: float, ttl_s: float) -> list[ClientSession]:
         """Drop sessions detached for longer than the TTL."""
         gone = [
             s
-            for s in self.sessions.values()
+            for mine in self.detached.values()
+            for s in mine.values()
             if s.detached_at is not None and now - s.detached_at > ttl_s
         ]
         for session in gone:
@@ -391,6 +467,8 @@ __all__ = [
     "SessionRegistry",
     "Subscription",
     "SubscriptionError",
+    "SubscriptionLimits",
+    "SubscriptionTooLarge",
     "build_batch",
     "control_frame",
     "metric_key",

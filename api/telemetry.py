@@ -29,6 +29,44 @@ class ApiMetrics:
         self.ws_slow_closed = Counter(
             "invtwin_ws_slow_closed", "Stream clients closed as slow consumers", registry=r
         )
+        # The WebSocket limits (api.ws_limits): what each is set to, how full it is, refusals.
+        self.ws_limit = Gauge(
+            "invtwin_ws_limit", "Configured WebSocket limits by name", ["limit"], registry=r
+        )
+        self.ws_connections = Gauge(
+            "invtwin_ws_connections",
+            "Open WebSocket connections by endpoint and role",
+            ["endpoint", "role"],
+            registry=r,
+        )
+        self.ws_token_connections_max = Gauge(
+            "invtwin_ws_token_connections_max",
+            "The most WebSocket connections any one token holds",
+            registry=r,
+        )
+        self.ws_refused = Counter(
+            "invtwin_ws_refused",
+            "WebSockets the server closed by rule, by close code and reason",
+            ["code", "reason"],
+            registry=r,
+        )
+        self.ws_sessions = Gauge(
+            "invtwin_ws_sessions",
+            "Stream sessions: attached to a socket, or detached and resumable for a while",
+            ["state"],
+            registry=r,
+        )
+        self.ws_subscribed_skus = Gauge(
+            "invtwin_ws_subscribed_skus",
+            "SKUs named by the subscriptions of every stream session held",
+            registry=r,
+        )
+        self.ws_subscription_skus = Histogram(
+            "invtwin_ws_subscription_skus",
+            "SKUs named per subscription (a subscription to all SKUs is not counted)",
+            buckets=(1, 10, 50, 100, 500, 1000, 5000),
+            registry=r,
+        )
         self.fanout_seconds = Histogram(
             "invtwin_fanout_seconds",
             "Time to encode and queue one tick for every client",

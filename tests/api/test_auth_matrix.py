@@ -1,6 +1,8 @@
 """Every route and every role: 401 without or with an unknown token, 403 for a wrong role.
 
-WebSockets are refused before `accept` with 4401 / 4403.
+The grants are written out here (DESIGN "Roles": viewer < operator < architect; ingest on
+its own; admin has all), not derived from the code under test. WebSockets are accepted,
+then closed with 4401 / 4403, so a client (the dashboard) can tell an auth refusal apart.
 """
 
 from __future__ import annotations
@@ -51,10 +53,27 @@ def _headers(caller: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+# What each role may do, by the roles it includes.
+GRANTS: dict[str, set[Role]] = {
+    "viewer": {Role.VIEWER},
+    "operator": {Role.VIEWER, Role.OPERATOR},
+    "architect": {Role.VIEWER, Role.OPERATOR, Role.ARCHITECT},
+    "ingest": {Role.INGEST},
+    "admin": set(Role),
+}
+
+
 def _allowed(caller: str | None, role: Role) -> bool | None:
     if caller not in TOKENS:
         return None  # unauthenticated
-    return Principal(TOKENS[caller], Role(caller)).may(role)
+    return role in GRANTS[caller]
+
+
+def test_every_role_has_a_test_token_and_the_code_grants_what_design_says() -> None:
+    assert set(TOKENS) == {r.value for r in Role} == set(GRANTS)
+    for caller, granted in GRANTS.items():
+        principal = Principal(TOKENS[caller], Role(caller))
+        assert {role for role in Role if principal.may(role)} == granted, caller
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -76,24 +95,22 @@ def test_rest_route_auth(client: TestClient, feed: FakeFeed, route: Route, calle
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize(("path", "role"), WS_ROUTES)
-def test_websocket_auth_before_accept(
+def test_websocket_auth_closes_after_accept_with_the_contract_codes(
     client: TestClient, path: str, role: Role, caller: str | None
 ):
     allowed = _allowed(caller, role)
     token = TOKENS.get(caller or "", "not-a-token")
     url = path if caller is None else f"{path}?token={token}"
-    if allowed and path == "/v1/stream":
-        with client.websocket_connect(url) as ws:
+    with client.websocket_connect(url) as ws:  # accepted in every case
+        if allowed and path == "/v1/stream":
             assert ws.receive_json()["type"] == "snapshot"
-        return
+            return
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
     if allowed:  # authorised, but the run does not exist
-        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(url):
-            pass
         assert closed.value.code == 4404
-        return
-    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url):
-        pass
-    assert refused.value.code == (4401 if allowed is None else 4403)
+    else:
+        assert closed.value.code == (4401 if allowed is None else 4403)
 
 
 def test_websocket_accepts_the_bearer_header(client: TestClient) -> None:
@@ -105,11 +122,11 @@ def test_websocket_accepts_the_bearer_header(client: TestClient) -> None:
 def test_websocket_from_a_foreign_origin_is_forbidden(client: TestClient) -> None:
     headers = {"Authorization": f"Bearer {TOKENS['viewer']}", "Origin": "https://evil.example"}
     with (
+        client.websocket_connect("/v1/stream", headers=headers) as ws,
         pytest.raises(WebSocketDisconnect) as refused,
-        client.websocket_connect("/v1/stream", headers=headers),
     ):
-        pass
-    assert refused.value.code == 4403
+        ws.receive_json()
+    assert (refused.value.code, refused.value.reason) == (4403, "origin not allowed")
 
 
 def test_health_and_metrics_need_no_token(client: TestClient) -> None:

@@ -13,6 +13,8 @@ from api.stream_protocol import (
     SessionRegistry,
     Subscription,
     SubscriptionError,
+    SubscriptionLimits,
+    SubscriptionTooLarge,
     build_batch,
 )
 from api.view import Changes, TwinView
@@ -157,12 +159,57 @@ def test_registry_finds_the_detached_session_a_since_belongs_to() -> None:
     for s in (a, b):
         s.snapshot(b'{"positions":[]}')
         drain(s)
-        s.detached_at = 1.0
+        registry.detach(s, now=1.0, keep=10)
     assert registry.find_resumable(sub, b.last_seq) is b
     assert registry.find_resumable(sub, a.last_seq, session_id=a.id) is a
     assert registry.find_resumable(Subscription.build(skus=["A"]), a.last_seq) is None
     assert set(registry.expire(now=100.0, ttl_s=10.0)) == {a, b}
     assert registry.sessions == {}
+
+
+def _registry() -> SessionRegistry:
+    return SessionRegistry(
+        random.Random(7), max_queue=8, replay_size=8, max_coalesced=100, max_lag_s=5.0
+    )
+
+
+def test_only_the_token_that_opened_a_session_can_resume_it() -> None:
+    registry = _registry()
+    sub = Subscription.build()
+    mine = registry.new_session(sub, owner="tok-a")
+    mine.snapshot(b'{"positions":[]}')
+    drain(mine)
+    registry.detach(mine, now=1.0, keep=10)
+    assert registry.find_resumable(sub, mine.last_seq, mine.id, owner="tok-b") is None
+    assert registry.find_resumable(sub, mine.last_seq, owner="tok-b") is None
+    assert registry.find_resumable(sub, mine.last_seq, mine.id, owner="tok-a") is mine
+
+
+def test_a_token_keeps_at_most_its_share_of_detached_sessions_oldest_dropped_first() -> None:
+    registry = _registry()
+    big = Subscription.build(skus=[f"SKU-{i}" for i in range(100)])
+    sessions = [registry.new_session(big, owner="tok-a") for _ in range(5)]
+    assert registry.subscribed_skus == 500
+    dropped = [d for s in sessions for d in registry.detach(s, now=1.0, keep=2)]
+    assert dropped == sessions[:3]
+    assert list(registry.detached["tok-a"].values()) == sessions[3:]
+    assert registry.subscribed_skus == 200
+    registry.reattach(sessions[4])
+    assert registry.detached_count() == 1
+    registry.expire(now=100.0, ttl_s=10.0)
+    assert registry.detached == {} and registry.sessions.keys() == {sessions[4].id}
+    registry.remove(sessions[4])
+    assert (registry.sessions, registry.groups, registry.subscribed_skus) == ({}, {}, 0)
+
+
+def test_a_subscription_over_the_limits_is_too_large() -> None:
+    limits = SubscriptionLimits(max_skus=3, max_sites=2)
+    assert Subscription.build(skus=["A", "B", "C"], sites=["S1", "S2"], limits=limits).skus
+    with pytest.raises(SubscriptionTooLarge, match="4 SKUs, at most 3"):
+        Subscription.build(skus=["A", "B", "C", "D"], limits=limits)
+    with pytest.raises(SubscriptionTooLarge, match="3 sites, at most 2"):
+        Subscription.build(sites=["S1", "S2", "S3"], limits=limits)
+    assert Subscription.build(skus=None, sites=None, limits=limits).skus is None
 
 
 def test_view_keeps_the_highest_version_and_reports_changes_once() -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
+from api.app import create_app
 from api.feed import FakeFeed
-from tests.api.conftest import TOKENS
+from tests.api.conftest import TOKENS, make_settings
 from tests.api.fakes import alert, position
 
 URL = f"/v1/stream?token={TOKENS['viewer']}"
@@ -97,9 +100,6 @@ def test_ping_pong_and_resubscribe(client: TestClient, feed: FakeFeed) -> None:
 def test_subscribe_message_as_the_first_frame_sets_the_subscription(
     tmp_path: Any, feed: FakeFeed, producer: Any
 ) -> None:
-    from api.app import create_app
-    from tests.api.conftest import make_settings
-
     app = create_app(make_settings(tmp_path, ws_subscribe_wait_s=2.0), feed=feed, producer=producer)
     with TestClient(app) as client:
         feed.push(position("SKU-1", 1), position("SKU-2", 1))
@@ -109,16 +109,111 @@ def test_subscribe_message_as_the_first_frame_sets_the_subscription(
             assert [p["sku"] for p in snapshot["positions"]] == ["SKU-1"]
 
 
-def test_connection_limit_answers_try_again_later(tmp_path: Any, feed: FakeFeed, producer: Any):
-    import pytest
-    from starlette.websockets import WebSocketDisconnect
+def closed(ws: Any) -> tuple[int, str]:
+    """The close code and reason the server ends this (accepted) connection with."""
+    with pytest.raises(WebSocketDisconnect) as ended:
+        for _ in range(50):
+            ws.receive_json()
+    return ended.value.code, ended.value.reason
 
-    from api.app import create_app
-    from tests.api.conftest import make_settings
 
-    app = create_app(make_settings(tmp_path, ws_max_connections=1), feed=feed, producer=producer)
+def app_with(tmp_path: Any, feed: FakeFeed, producer: Any, **settings: Any) -> Any:
+    return create_app(make_settings(tmp_path, **settings), feed=feed, producer=producer)
+
+
+def test_connection_limit_answers_try_again_later_after_accept(
+    tmp_path: Any, feed: FakeFeed, producer: Any
+):
+    app = app_with(tmp_path, feed, producer, ws_max_connections=1)
     with TestClient(app) as client, client.websocket_connect(URL) as ws:
         ws.receive_json()
-        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(URL):
-            pass
-        assert refused.value.code == 1013
+        with client.websocket_connect(URL) as refused:
+            code, reason = closed(refused)
+        assert (code, reason.startswith("server full")) == (1013, True)
+
+
+def test_one_token_gets_its_share_and_another_token_still_connects(
+    tmp_path: Any, feed: FakeFeed, producer: Any
+):
+    app = app_with(tmp_path, feed, producer, ws_max_connections_per_token=2)
+    other = f"/v1/stream?token={TOKENS['operator']}"
+    with (
+        TestClient(app) as client,
+        client.websocket_connect(URL) as a,
+        client.websocket_connect(URL) as b,
+    ):
+        a.receive_json(), b.receive_json()
+        with client.websocket_connect(URL) as third:
+            code, reason = closed(third)
+        assert code == 1013 and "this token already holds 2" in reason
+        with client.websocket_connect(other) as ws:
+            assert ws.receive_json()["type"] == "snapshot"
+        metrics = app.state.twin.metrics.registry
+        sample = metrics.get_sample_value
+        assert sample("invtwin_ws_refused_total", {"code": "1013", "reason": "token_full"}) == 1
+        assert sample("invtwin_ws_token_connections_max") == 2
+        assert sample("invtwin_ws_connections", {"endpoint": "stream", "role": "viewer"}) == 2
+    assert app.state.twin.ws_slots.held == {}
+
+
+def test_a_query_subscription_over_the_sku_cap_is_closed_1009(
+    tmp_path: Any, feed: FakeFeed, producer: Any
+):
+    app = app_with(tmp_path, feed, producer, ws_max_skus_per_subscription=3)
+    with TestClient(app) as client:
+        with client.websocket_connect(URL + "&skus=A,B,C") as ws:
+            assert ws.receive_json()["type"] == "snapshot"
+        with client.websocket_connect(URL + "&skus=A,B,C,D") as ws:
+            code, reason = closed(ws)
+        assert code == 1009 and "4 SKUs, at most 3" in reason
+        with client.websocket_connect(URL + "&channels=nonsense") as ws:
+            assert closed(ws)[0] == 1008
+
+
+def test_a_subscribe_message_over_the_sku_cap_closes_1009_and_drops_the_session(
+    tmp_path: Any, feed: FakeFeed, producer: Any
+):
+    app = app_with(tmp_path, feed, producer, ws_max_skus_per_subscription=3)
+    with TestClient(app) as client, client.websocket_connect(URL) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "subscribe", "skus": ["A", "B", "C", "D"]})
+        code, reason = closed(ws)
+    assert code == 1009 and "at most 3" in reason
+    registry = app.state.twin.broadcaster.registry
+    assert registry.sessions == {} and registry.detached == {}
+
+
+def test_a_first_subscribe_message_over_the_site_cap_closes_1009(
+    tmp_path: Any, feed: FakeFeed, producer: Any
+):
+    app = app_with(
+        tmp_path, feed, producer, ws_max_sites_per_subscription=1, ws_subscribe_wait_s=2.0
+    )
+    with TestClient(app) as client, client.websocket_connect(URL) as ws:
+        ws.send_json({"type": "subscribe", "sites": ["WH-01", "WH-02"]})
+        code, reason = closed(ws)
+    assert code == 1009 and "2 sites, at most 1" in reason
+
+
+def test_a_message_over_the_size_limit_closes_1009_before_it_is_parsed(
+    tmp_path: Any, feed: FakeFeed, producer: Any
+):
+    app = app_with(tmp_path, feed, producer, ws_max_message_bytes=2048)
+    with TestClient(app) as client:
+        with client.websocket_connect(URL) as ws:
+            ws.receive_json()
+            ws.send_text('{"type":"ping"}' + " " * 2048)
+            code, reason = closed(ws)
+        assert code == 1009 and "over 2048 bytes" in reason
+        with client.websocket_connect(URL) as ws:
+            ws.receive_json()
+            ws.send_bytes(b"x" * 4096)
+            assert closed(ws)[0] == 1009
+        with client.websocket_connect(URL) as ws:
+            ws.receive_json()
+            ws.send_bytes(b'{"type":"ping"}')  # a binary frame within the limit is read
+            assert next_of(ws, "pong")["type"] == "pong"
+        sample = app.state.twin.metrics.registry.get_sample_value
+        assert (
+            sample("invtwin_ws_refused_total", {"code": "1009", "reason": "message_too_big"}) == 2
+        )
