@@ -1,0 +1,81 @@
+"""Records that once stopped a flow for good, on the real broker: each lands in the DLQ and a
+later good event is still applied.
+
+* a ~988 KB 3PL file whose header says UNIT instead of UOM: its dead letter (base64, 4/3 of
+  the size) would exceed the DLQ producer's 1,000,000 bytes, so it is cut to fit with the
+  whole file's size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+from bytewax.testing import run_main
+
+from dataflows.production import normalize_flow, twin_flow
+from tests.dataflows.kafkakit import produce, read_all
+from tests.dataflows.test_flows_on_kafka import bounded_settings, calm_master, latest_from_topic
+from twin.wire import DeadLetter, dead_letter_decoder
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def api_event(event_id: str, sku: str, qty: int, occurred_at: str) -> bytes:
+    return msgspec.json.encode(
+        {
+            "event_id": event_id,
+            "type": "RECEIVED",
+            "sku": sku,
+            "site": "WH-01",
+            "qty": qty,
+            "uom": "each",
+            "occurred_at": occurred_at,
+        }
+    )
+
+
+def canonical_event(event_id: str, sku: str, occurred_at: str) -> bytes:
+    record = msgspec.json.decode(api_event(event_id, sku, 5, occurred_at))
+    return msgspec.json.encode({**record, "source": "foreign-producer"})
+
+
+def dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
+    return [dead_letter_decoder.decode(m.value()) for m in read_all(bootstrap, topic)]
+
+
+def run_both_flows(bootstrap: str, suffix: str, tmp_path, master) -> None:
+    settings = bounded_settings(bootstrap, suffix, tmp_path, flow_recovery=False)
+    run_main(normalize_flow(settings, master))
+    run_main(twin_flow(settings, master))
+
+
+def test_a_988_kb_3pl_file_with_a_bad_header_is_dead_lettered_cut_to_fit(
+    kafka_bootstrap, twin_topics, topic_suffix, tmp_path
+):
+    master = calm_master()
+    t = twin_topics
+    header = b"TXN_ID,WHSE,ITEM,TXN_TYPE,QTY,UNIT,TXN_TS\n"
+    row = b"T%07d,TPL01,SKU-00001,REC,5,EA,11/16/2026 06:00:00\n"
+    body = b"".join(row % n for n in range((988_000 - len(header)) // len(row % 0)))
+    big_file = header + body
+    assert 950_000 < len(big_file) <= 988_000
+    produce(kafka_bootstrap, t["feeds.3pl.v1"], [(None, big_file)])
+    good = api_event("good-after-big", "SKU-00001", 9, (NOW - timedelta(minutes=1)).isoformat())
+    produce(kafka_bootstrap, t["feeds.api.v1"], [(None, good)])
+
+    run_both_flows(kafka_bootstrap, topic_suffix, tmp_path, master)
+
+    positions = latest_from_topic(kafka_bootstrap, t["twin.positions.v1"])
+    assert positions["SKU-00001"].sites["WH-01"].on_hand == 9
+    (letter,) = dead_letters(kafka_bootstrap, t["inventory.dlq.v1"])
+    assert letter.source_topic == t["feeds.3pl.v1"]
+    assert "UOM" in letter.message
+    assert letter.original_size == len(big_file)
+    assert letter.original_sha256 == hashlib.sha256(big_file).hexdigest()
+    assert 600_000 < len(letter.original) < len(big_file)
+    assert big_file.startswith(bytes(letter.original))
