@@ -1,9 +1,14 @@
 """Master data: the network's sites, SKUs, item aliases, 3PL partner profiles and lanes.
 
-Loaded from ONE YAML file (`TWIN_MASTER_DATA`, e.g. `examples/network.yaml`), converted to
-msgspec Structs and checked as a whole on load: `MasterDataError` lists every problem found,
-not the first. `MasterIndex` is built once from a loaded `MasterData` and answers the hot-path
-lookups (site, SKU, alias, unit conversion, lanes) with plain dict gets.
+Two forms, one index (`TWIN_MASTER_DATA` names either):
+- a YAML file (e.g. `examples/network.yaml`) for small hand-written networks, converted to
+  msgspec Structs (`MasterData`, records in `twin.masterdata_types`);
+- a CSV bundle, a directory with one file per entity as ERPs export them (e.g.
+  `examples/network-bundle/`, read by `twin.masterdata_csv`), loaded straight into columns
+  (`twin.catalog_columns`) so a catalogue of 100,000 SKUs x 20 sites fits in one process.
+Both are checked as a whole on load: `MasterDataError` lists every problem found, not the
+first, and nothing half-loaded is returned. `load_master_index(path)` reads either into a
+`MasterIndex`, which answers the hot-path lookups (site, SKU, alias, unit conversion, lanes).
 
 3PL partner files (DESIGN, `feeds.3pl.v1`) are read with a `PartnerProfile`:
 - `txn_types` maps the partner's codes (REC, PUT, SHP, PCK, ADJ, CNT, HLD, REL, RET, TRO,
@@ -22,97 +27,53 @@ Unknown keys are errors (a misspelt `reorder_piont` must not be silently ignored
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import yaml
 
+from twin.catalog_columns import CatalogColumns, SkuViews
 from twin.errors import MasterDataError, TwinError
 from twin.events import MAX_QTY, EventType
+from twin.masterdata_types import (
+    FeedMode,
+    Id,
+    ItemAlias,
+    Lane,
+    MasterData,
+    NonNegativeInt,
+    PartnerProfile,
+    PositiveInt,
+    Site,
+    Sku,
+)
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-FeedMode = Literal["api", "batch", "3pl"]
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
-
-
-class Site(
-    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
-):
-    """A warehouse, DC or 3PL site, with how its feed reaches the twin."""
-
-    id: Id
-    name: str = ""
-    kind: str = "warehouse"
-    region: str = ""
-    feed_mode: FeedMode
-    expected_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
-    timezone: str = "UTC"
-    partner: str | None = None
-
-
-class Sku(
-    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
-):
-    """A stock-keeping unit: base unit, unit factors to it, value, stock policy per site."""
-
-    id: Id
-    name: str = ""
-    base_uom: Id
-    uom_factors: dict[str, PositiveInt]
-    unit_value: Annotated[float, msgspec.Meta(ge=0)]
-    reorder_point: dict[str, NonNegativeInt] = {}
-    target: dict[str, NonNegativeInt] = {}
-
-
-class ItemAlias(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A local item code used at one site or by one partner (`scope`) for a canonical SKU."""
-
-    scope: Id
-    code: Id
-    sku: Id
-
-
-class PartnerProfile(
-    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
-):
-    """How to read one 3PL partner's flat file (see the module docstring)."""
-
-    id: Id
-    name: str = ""
-    site: Id
-    txn_types: dict[str, EventType]
-    timezone: str = "UTC"
-    timestamp_format: str = "%Y-%m-%d %H:%M:%S"
-    uom_codes: dict[str, str] = {}
-    warehouses: dict[str, str] = {}
-    to_site_column: str = "TO_WHSE"
-    transfer_id_column: str = "XFER_ID"
-
-
-class Lane(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A transfer lane between two sites and its transit time."""
-
-    from_site: Id
-    to_site: Id
-    transit_hours: Annotated[float, msgspec.Meta(gt=0)]
-
-
-class MasterData(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The whole master-data file."""
-
-    sites: list[Site]
-    skus: list[Sku]
-    aliases: list[ItemAlias] = []
-    partners: list[PartnerProfile] = []
-    lanes: list[Lane] = []
-    version: int = 1
-
+__all__ = [
+    "MAX_BASE_QTY",
+    "ConversionError",
+    "FeedMode",
+    "Id",
+    "ItemAlias",
+    "Lane",
+    "MasterData",
+    "MasterIndex",
+    "NonNegativeInt",
+    "PartnerProfile",
+    "PositiveInt",
+    "Site",
+    "Sku",
+    "check_master_data",
+    "dump_master_data",
+    "load_master_data",
+    "load_master_index",
+    "parse_master_data",
+    "utc_from_local",
+]
 
 MAX_BASE_QTY = MAX_QTY  # also keeps hostile numbers (1e999999) from building huge integers
 
@@ -128,8 +89,29 @@ class ConversionError(TwinError):
 # --------------------------------------------------------------------------- loading
 
 
+def load_master_index(path: str | Path) -> MasterIndex:
+    """The index of a master-data YAML file or CSV bundle directory, checked as a whole.
+
+    A bundle loads straight into columns, never as a struct per SKU: this is the loader for
+    catalogue-sized networks.
+    """
+    if Path(path).is_dir():
+        from twin.masterdata_csv import read_bundle  # the CSV reader only when used
+
+        return MasterIndex(read_bundle(path))
+    return MasterIndex(load_master_data(path))
+
+
 def load_master_data(path: str | Path) -> MasterData:
-    """Read, convert and check a master-data YAML file."""
+    """Read, convert and check a master-data YAML file (or a CSV bundle directory).
+
+    A bundle is given back as `MasterData` for callers that want the structs; at catalogue
+    size use `load_master_index`, which keeps it in columns.
+    """
+    if Path(path).is_dir():
+        from twin.masterdata_csv import read_bundle
+
+        return read_bundle(path).to_master_data()
     try:
         text = Path(path).read_bytes()
     except OSError as exc:
@@ -279,7 +261,7 @@ def _unique_ids(section: str, ids: Iterable[str], errors: list[str]) -> set[str]
     return seen
 
 
-def _check_timezone(where: str, name: str) -> list[str]:
+def check_timezone(where: str, name: str) -> list[str]:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -289,7 +271,7 @@ def _check_timezone(where: str, name: str) -> list[str]:
 
 def _check_site(site: Site, partners: dict[str, PartnerProfile]) -> list[str]:
     where = f"site {site.id}"
-    errors = _check_timezone(where, site.timezone)
+    errors = check_timezone(where, site.timezone)
     if site.partner is not None and site.partner not in partners:
         errors.append(f"{where}: partner {site.partner!r} has no partner profile")
     if site.feed_mode == "3pl" and not any(p.site == site.id for p in partners.values()):
@@ -318,7 +300,7 @@ def _check_sku(sku: Sku, site_ids: set[str]) -> list[str]:
 
 def _check_partner(partner: PartnerProfile, site_ids: set[str], known_uoms: set[str]) -> list[str]:
     where = f"partner {partner.id}"
-    errors = _check_timezone(where, partner.timezone)
+    errors = check_timezone(where, partner.timezone)
     if partner.site not in site_ids:
         errors.append(f"{where}: unknown site {partner.site!r}")
     for code, site in partner.warehouses.items():
@@ -329,11 +311,11 @@ def _check_partner(partner: PartnerProfile, site_ids: set[str], known_uoms: set[
             errors.append(f"{where}: uom code {code!r} maps to {uom!r}, which no SKU has")
     if not partner.txn_types:
         errors.append(f"{where}: txn_types is empty")
-    errors.extend(_check_timestamp_format(where, partner.timestamp_format))
+    errors.extend(check_timestamp_format(where, partner.timestamp_format))
     return errors
 
 
-def _check_timestamp_format(where: str, fmt: str) -> list[str]:
+def check_timestamp_format(where: str, fmt: str) -> list[str]:
     # A format must read back what it writes down to the second, or times would shift.
     sample = datetime(2026, 11, 26, 10, 2, 3)  # noqa: DTZ001 - a local wall-clock sample
     try:
@@ -364,26 +346,45 @@ def _check_lane(lane: Lane, site_ids: set[str], seen: set[tuple[str, str]]) -> l
 
 
 class MasterIndex:
-    """Lookups over one `MasterData`, built once; every lookup is a dict get.
+    """Lookups over master data, built once; every lookup is a dict get or an array read.
 
+    Built from YAML's `MasterData` or from a CSV bundle's `CatalogColumns`; either way the
+    SKUs live in columns, and `skus` is a mapping of `Sku` structs (the YAML's own, or views
+    built on demand over the columns, never the whole catalogue at once).
     `site(id)` and `sku(id)` raise `KeyError` for unknown ids (like a dict); `get_site` and
     `get_sku` return None instead.
     """
 
-    def __init__(self, md: MasterData) -> None:
-        self.md = md
-        self.sites: dict[str, Site] = {s.id: s for s in md.sites}
-        self.skus: dict[str, Sku] = {s.id: s for s in md.skus}
-        self.partners: dict[str, PartnerProfile] = {p.id: p for p in md.partners}
-        self._aliases: dict[tuple[str, str], str] = {(a.scope, a.code): a.sku for a in md.aliases}
+    def __init__(self, master: MasterData | CatalogColumns) -> None:
+        self.skus: Mapping[str, Sku]
+        if isinstance(master, MasterData):
+            self._md: MasterData | None = master
+            self.columns = CatalogColumns.from_master(master)
+            self.skus = {s.id: s for s in master.skus}
+        else:
+            self._md = None
+            self.columns = master
+            self.skus = SkuViews(master)
+        cols = self.columns
+        self.sites: dict[str, Site] = {s.id: s for s in cols.sites}
+        self.partners: dict[str, PartnerProfile] = {p.id: p for p in cols.partners}
+        self._sku_pos = cols.sku_pos
+        self._aliases = cols.aliases
         self._lanes_from: dict[str, list[Lane]] = {}
         self._lanes_to: dict[str, list[Lane]] = {}
         self._lanes: dict[tuple[str, str], Lane] = {}
-        for lane in md.lanes:
+        for lane in cols.lanes:
             self._lanes_from.setdefault(lane.from_site, []).append(lane)
             self._lanes_to.setdefault(lane.to_site, []).append(lane)
             self._lanes[(lane.from_site, lane.to_site)] = lane
-        self.zones: dict[str, ZoneInfo] = {s.id: ZoneInfo(s.timezone) for s in md.sites}
+        self.zones: dict[str, ZoneInfo] = {s.id: ZoneInfo(s.timezone) for s in cols.sites}
+
+    @property
+    def md(self) -> MasterData:
+        """The catalogue as `MasterData` (built from the columns, once, when first asked)."""
+        if self._md is None:
+            self._md = self.columns.to_master_data()
+        return self._md
 
     def site(self, site_id: str) -> Site:
         return self.sites[site_id]
@@ -402,11 +403,11 @@ class MasterIndex:
 
     @property
     def site_ids(self) -> list[str]:
-        return [s.id for s in self.md.sites]
+        return [s.id for s in self.columns.sites]
 
     @property
     def sku_ids(self) -> list[str]:
-        return [s.id for s in self.md.skus]
+        return list(self.columns.sku_ids)
 
     def lanes_from(self, site_id: str) -> list[Lane]:
         return self._lanes_from.get(site_id, [])
@@ -419,11 +420,13 @@ class MasterIndex:
 
     def reorder_point(self, sku_id: str, site_id: str) -> int:
         """The SKU's reorder point at a site (0 when the site has no policy for it)."""
-        return self.skus[sku_id].reorder_point.get(site_id, 0)
+        cols = self.columns
+        return cols.policy(self._sku_pos[sku_id], site_id, cols.reorder_point)
 
     def target(self, sku_id: str, site_id: str) -> int:
         """The SKU's target stock at a site (0 when the site has no policy for it)."""
-        return self.skus[sku_id].target.get(site_id, 0)
+        cols = self.columns
+        return cols.policy(self._sku_pos[sku_id], site_id, cols.target)
 
     def resolve_item(self, scope: str, code: str) -> str | None:
         """The canonical SKU id for an item code seen at a site or from a partner.
@@ -431,9 +434,10 @@ class MasterIndex:
         A canonical SKU id is accepted as it is; otherwise the alias of that scope; None when
         neither exists.
         """
-        if code in self.skus:
+        if code in self._sku_pos:
             return code
-        return self._aliases.get((scope, code))
+        codes = self._aliases.get(scope)
+        return codes.get(code) if codes is not None else None
 
     def base_qty(self, sku_id: str, qty: int | float | Decimal | str, uom: str) -> int:
         """`qty` of `uom` in the SKU's base units, as an exact integer.
@@ -442,12 +446,12 @@ class MasterIndex:
         `fractional_qty` (e.g. 1.5 each, or 0.3 case of 12). Floats are read through their
         shortest decimal form, so 0.1 case of 30 is exactly 3.
         """
-        sku = self.skus.get(sku_id)
-        if sku is None:
+        i = self._sku_pos.get(sku_id)
+        if i is None:
             raise ConversionError("unknown_sku", f"unknown sku {sku_id!r}")
-        factor = sku.uom_factors.get(uom)
+        factor = self.columns.factor(i, uom)
         if factor is None:
-            units = ", ".join(sorted(sku.uom_factors))
+            units = ", ".join(sorted(self.columns.units(i)))
             raise ConversionError(
                 "unknown_uom", f"sku {sku_id} has no unit {uom!r} (it has: {units})"
             )
@@ -468,7 +472,8 @@ class MasterIndex:
         if base != integral:
             raise ConversionError(
                 "fractional_qty",
-                f"{qty} {uom} of {sku_id} is {base} {sku.base_uom}: not a whole number",
+                f"{qty} {uom} of {sku_id} is {base} {self.columns.uoms[self.columns.base_uom[i]]}:"
+                " not a whole number",
             )
         return int(integral)
 

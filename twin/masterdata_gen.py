@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import random
+from array import array
 
+from twin.catalog_columns import CatalogColumns, ColumnsBuilder
 from twin.events import EventType
-from twin.masterdata import ItemAlias, Lane, MasterData, PartnerProfile, Site, Sku
+from twin.masterdata_types import Lane, MasterData, PartnerProfile, Site
 
 # (region, IANA zone) cycled over the generated sites.
 _REGIONS = [
@@ -55,9 +57,34 @@ def feed_modes(n_sites: int) -> list[str]:
 
 def generate_master_data(sites: int = 6, skus: int = 300, seed: int = 0) -> MasterData:
     """A consistent network of `sites` sites and `skus` SKUs; same seed, same data."""
+    return generate_columns(sites=sites, skus=skus, seed=seed).to_master_data()
+
+
+def generate_columns(sites: int = 6, skus: int = 300, seed: int = 0) -> CatalogColumns:
+    """The network of `generate_master_data` built straight into columns (catalogue size)."""
     rng = random.Random(seed)
+    site_list, partner_sites = _sites(sites)
+    site_ids = [s.id for s in site_list]
+    partners = [_partner(p, s, z, site_ids) for p, s, z in partner_sites]
+    builder = ColumnsBuilder(site_list)
+    policies: list[tuple[list[int], list[int]]] = []
+    for n in range(1, skus + 1):
+        policies.append(_sku(rng, builder, n, len(site_ids)))
+    builder.finish_skus()
+    for i, (points, targets) in enumerate(policies):
+        row = i * len(site_ids)
+        builder.reorder_point[row : row + len(site_ids)] = array("q", points)
+        builder.target[row : row + len(site_ids)] = array("q", targets)
+    del policies
+    _aliases(rng, site_list, partners, builder)
+    lanes = _lanes(rng, site_list)
+    return builder.build(partners, lanes)
+
+
+def _sites(sites: int) -> tuple[list[Site], list[tuple[str, str, str]]]:
+    """The sites, and (partner id, site id, zone) of each 3PL site."""
     site_list: list[Site] = []
-    partner_sites: list[tuple[str, str, str]] = []  # (partner id, site id, zone)
+    partner_sites: list[tuple[str, str, str]] = []
     n_wh = n_tpl = 0
     for i, mode in enumerate(feed_modes(sites)):
         region, zone = _REGIONS[i % len(_REGIONS)]
@@ -92,14 +119,7 @@ def generate_master_data(sites: int = 6, skus: int = 300, seed: int = 0) -> Mast
                     timezone=zone,
                 )
             )
-    site_ids = [s.id for s in site_list]
-    partners = [_partner(p, s, z, site_ids) for p, s, z in partner_sites]
-    sku_list = [_sku(rng, n, site_ids) for n in range(1, skus + 1)]
-    aliases = _aliases(rng, site_list, partners, sku_list)
-    lanes = _lanes(rng, site_list)
-    return MasterData(
-        sites=site_list, skus=sku_list, aliases=aliases, partners=partners, lanes=lanes
-    )
+    return site_list, partner_sites
 
 
 def _partner(partner_id: str, site_id: str, zone: str, site_ids: list[str]) -> PartnerProfile:
@@ -116,45 +136,44 @@ def _partner(partner_id: str, site_id: str, zone: str, site_ids: list[str]) -> P
     )
 
 
-def _sku(rng: random.Random, n: int, site_ids: list[str]) -> Sku:
+def _sku(
+    rng: random.Random, builder: ColumnsBuilder, n: int, n_sites: int
+) -> tuple[list[int], list[int]]:
+    """Add SKU `n` and its units; its reorder points and targets, one per site in order."""
     case = rng.choice([6, 12, 12, 24, 48])
     pallet = case * rng.choice([20, 40, 60])
     unit_value = round(math.exp(rng.uniform(math.log(2.0), math.log(400.0))), 2)
-    reorder_point: dict[str, int] = {}
-    target: dict[str, int] = {}
-    for site in site_ids:
-        point = rng.randint(2, 20) * case // 2
-        reorder_point[site] = point
-        target[site] = point * rng.choice([2, 3, 4])
-    return Sku(
-        id=f"SKU-{n:05d}",
-        name=f"Item {n}",
-        base_uom="each",
-        uom_factors={"each": 1, "case": case, "pallet": pallet},
-        unit_value=unit_value,
-        reorder_point=reorder_point,
-        target=target,
-    )
+    points: list[int] = []
+    targets: list[int] = []
+    randint, choice = rng.randint, rng.choice
+    for _ in range(n_sites):
+        point = randint(2, 20) * case // 2
+        points.append(point)
+        targets.append(point * choice([2, 3, 4]))
+    builder.add_sku(f"SKU-{n:05d}", f"Item {n}", "each", unit_value)
+    builder.add_unit("case", case)
+    builder.add_unit("pallet", pallet)
+    return points, targets
 
 
 def _aliases(
-    rng: random.Random, sites: list[Site], partners: list[PartnerProfile], skus: list[Sku]
-) -> list[ItemAlias]:
+    rng: random.Random, sites: list[Site], partners: list[PartnerProfile], builder: ColumnsBuilder
+) -> None:
     # Batch sites and the second API site keep legacy local codes for a share of SKUs;
     # each 3PL partner has its own item number for every SKU.
-    aliases: list[ItemAlias] = []
+    sku_ids = builder.sku_ids
     for site in sites:
         if site.feed_mode == "3pl" or site.id == "WH-01":
             continue
         prefix = "L" + site.id.replace("WH-", "")
-        for sku in skus:
+        codes = builder.aliases.setdefault(site.id, {})
+        for sku in sku_ids:
             if rng.random() < 0.3:
-                aliases.append(ItemAlias(scope=site.id, code=f"{prefix}-{sku.id[4:]}", sku=sku.id))
+                codes[f"{prefix}-{sku[4:]}"] = sku
     for partner in partners:
-        for sku in skus:
-            code = f"{partner.id[:2]}{int(sku.id[4:]) * 7 + 100000}"
-            aliases.append(ItemAlias(scope=partner.id, code=code, sku=sku.id))
-    return aliases
+        codes = builder.aliases.setdefault(partner.id, {})
+        for sku in sku_ids:
+            codes[f"{partner.id[:2]}{int(sku[4:]) * 7 + 100000}"] = sku
 
 
 def _lanes(rng: random.Random, sites: list[Site]) -> list[Lane]:

@@ -1,0 +1,667 @@
+"""Reading a master-data CSV bundle: a directory with one UTF-8 CSV file per entity.
+
+The files and their columns (header row first; columns in any order; a column marked
+optional may be left out, and an empty cell takes its default) are in `BUNDLE_COLUMNS` and
+in the README. Item-site rows come by the million, so they are read in chunks with one
+pass of C-level conversions per column; a chunk holding any problem is read again row by
+row to name each problem. Every problem is reported as `FILE row N, column C: reason` (row 1
+is the header) and nothing is returned unless the whole bundle is right.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import math
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import groupby, islice, repeat
+from operator import add, gt, itemgetter, mul
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+from twin.catalog_columns import NO_POLICY, CatalogColumns, ColumnsBuilder
+from twin.errors import MasterDataError
+from twin.events import EventType
+from twin.masterdata import check_timestamp_format, check_timezone
+from twin.masterdata_types import Lane, PartnerProfile, Site
+
+# file -> (required columns, optional columns with their defaults)
+BUNDLE_COLUMNS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "sites.csv": (
+        ("site", "feed_mode"),
+        {
+            "name": "",
+            "kind": "warehouse",
+            "region": "",
+            "expected_interval_s": "60",
+            "timezone": "UTC",
+            "partner": "",
+        },
+    ),
+    "items.csv": (("sku", "base_uom", "unit_value"), {"name": ""}),
+    "uom_conversions.csv": (("sku", "uom", "factor"), {}),
+    "item_sites.csv": (("sku", "site"), {"reorder_point": "", "target": ""}),
+    "aliases.csv": (("scope", "code", "sku"), {}),
+    "partners.csv": (
+        ("partner", "site"),
+        {
+            "name": "",
+            "timezone": "UTC",
+            "timestamp_format": "%Y-%m-%d %H:%M:%S",
+            "to_site_column": "TO_WHSE",
+            "transfer_id_column": "XFER_ID",
+        },
+    ),
+    "partner_codes.csv": (("partner", "kind", "code", "value"), {}),
+    "lanes.csv": (("from_site", "to_site", "transit_hours"), {}),
+}
+REQUIRED_FILES = ("sites.csv", "items.csv")
+CODE_KINDS = ("txn_type", "uom", "warehouse")  # partner_codes.csv `kind`
+FEED_MODES = ("api", "batch", "3pl")
+MAX_ID_LENGTH = 128
+_CHUNK_ROWS = 65_536
+_EVENT_TYPES = {t.value: t for t in EventType}
+
+Row = list[str]
+T = TypeVar("T")
+
+
+class CellError(ValueError):
+    """A cell's value is wrong; the message is the reason."""
+
+
+@dataclass
+class Sheet:
+    """One file of the bundle being read: where its columns are, and the problems found."""
+
+    name: str
+    errors: list[str]
+    index: dict[str, int] = field(default_factory=dict)  # column -> position in a row
+    defaults: dict[str, str] = field(default_factory=dict)  # optional columns left out
+    width: int = 0
+
+    def error(self, row: int, column: str, reason: str) -> None:
+        self.errors.append(f"{self.name} row {row}, column {column}: {reason}")
+
+    def cell(self, row: Row, column: str) -> str:
+        at = self.index.get(column)
+        return self.defaults[column] if at is None else (row[at] or self.defaults.get(column, ""))
+
+    def parse(self, n: int, row: Row, column: str, parse: Callable[[str], T]) -> T | None:
+        try:
+            return parse(self.cell(row, column))
+        except CellError as exc:
+            self.error(n, column, str(exc))
+            return None
+
+
+# ------------------------------------------------------------------------- cell parsers
+
+
+def ident(text: str) -> str:
+    if not text:
+        raise CellError("is empty (an id is required)")
+    if len(text) > MAX_ID_LENGTH:
+        raise CellError(f"{text[:20]!r}... is longer than {MAX_ID_LENGTH} characters")
+    return text
+
+
+def count(text: str) -> int:
+    """A whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise CellError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise CellError(f"{value} is negative")
+    return value
+
+
+def optional_count(text: str) -> int:
+    return NO_POLICY if text == "" else count(text)
+
+
+def positive_int(text: str) -> int:
+    value = count(text)
+    if value == 0:
+        raise CellError("must be at least 1")
+    return value
+
+
+def number(text: str, *, positive: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CellError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise CellError(f"{text!r} must be a finite number {'> 0' if positive else '>= 0'}")
+    return value
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise CellError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+# ------------------------------------------------------------------------- reading files
+
+
+Chunks = Iterator[tuple[int, list[Row]]]  # (row number of the first row, rows)
+
+
+def _open_sheet(folder: Path, name: str, errors: list[str]) -> tuple[Sheet, Chunks] | None:
+    """The file's sheet and its data rows in chunks; None when the file is absent or unreadable."""
+    path = folder / name
+    if not path.exists():
+        if name in REQUIRED_FILES:
+            errors.append(f"{name}: missing (the bundle needs it)")
+        return None
+    required, optional = BUNDLE_COLUMNS[name]
+    sheet = Sheet(name, errors)
+    try:
+        handle: TextIO = path.open(encoding="utf-8", newline="")
+        reader = csv.reader(handle)
+        header = next(reader, [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        errors.append(f"{name}: cannot read: {exc}")
+        return None
+    header = [h.strip() for h in header]
+    header[:1] = [h.removeprefix("\ufeff") for h in header[:1]]  # Excel's byte-order mark
+    known = set(required) | set(optional)
+    for at, column in enumerate(header):
+        if column not in known:
+            sheet.error(1, column, f"unknown column (known: {', '.join(sorted(known))})")
+        elif column in sheet.index:
+            sheet.error(1, column, "appears twice")
+        else:
+            sheet.index[column] = at
+    for column in required:
+        if column not in sheet.index:
+            sheet.error(1, column, "missing (a required column)")
+    sheet.defaults = dict(optional)
+    sheet.width = len(header)
+    if any(c not in sheet.index for c in required):
+        handle.close()
+        return sheet, iter(())
+    return sheet, _chunks(sheet, handle, reader)
+
+
+def _chunks(sheet: Sheet, handle: TextIO, reader: Iterator[Row]) -> Chunks:
+    # Whole chunks, so the per-row cost of a generator is paid once per chunk.
+    n = 2
+    with handle:
+        while True:
+            try:
+                chunk = list(islice(reader, _CHUNK_ROWS))
+            except (csv.Error, UnicodeDecodeError) as exc:
+                sheet.errors.append(f"{sheet.name}: cannot read past row {n}: {exc}")
+                return
+            if not chunk:
+                return
+            yield n, chunk
+            n += len(chunk)
+
+
+def _well_formed(sheet: Sheet, n: int, row: Row) -> bool:
+    """Whether the row has the header's width; a row of another width is an error unless blank."""
+    if len(row) == sheet.width:
+        return True
+    if any(cell.strip() for cell in row):
+        sheet.errors.append(
+            f"{sheet.name} row {n}: has {len(row)} cells, the header has {sheet.width}"
+        )
+    return False
+
+
+def _numbered(sheet: Sheet, chunks: Chunks) -> Iterator[tuple[int, Row]]:
+    """(row number, cells) of each well-formed data row (for the small files)."""
+    for first, chunk in chunks:
+        for n, row in enumerate(chunk, start=first):
+            if _well_formed(sheet, n, row):
+                yield n, row
+
+
+@dataclass
+class _Partial:
+    """A partner profile being read: partners.csv's row and the codes partner_codes.csv adds."""
+
+    row: int
+    fields: dict[str, str]
+    txn_types: dict[str, EventType] = field(default_factory=dict)
+    uom_codes: dict[str, str] = field(default_factory=dict)
+    warehouses: dict[str, str] = field(default_factory=dict)
+
+
+def read_bundle(path: str | Path) -> CatalogColumns:
+    """Read and check a CSV bundle into columns; `MasterDataError` lists every problem."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise MasterDataError([f"{folder}: not a directory (a bundle is a directory of CSV files)"])
+    # Millions of short-lived lists and none in a cycle: the cyclic collector would only
+    # rescan the growing catalogue again and again (it doubles the load time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_bundle(folder)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_bundle(folder: Path) -> CatalogColumns:
+    errors: list[str] = []
+    for extra in sorted(p.name for p in folder.glob("*.csv") if p.name not in BUNDLE_COLUMNS):
+        errors.append(f"{extra}: unknown file (known: {', '.join(BUNDLE_COLUMNS)})")
+    sites = _read_sites(folder, errors)
+    partners = _read_partners(folder, errors, {s.id for s, _ in sites})
+    builder = ColumnsBuilder([s for s, _ in sites])
+    _read_items(folder, errors, builder)
+    _read_partner_codes(folder, errors, partners, builder)
+    profiles = _check_partners_and_sites(errors, partners, sites)
+    _read_item_sites(folder, errors, builder)
+    _read_aliases(folder, errors, builder, set(partners))
+    lanes = _read_lanes(folder, errors, builder.site_pos)
+    if errors:
+        raise MasterDataError(errors)
+    return builder.build(profiles, lanes)
+
+
+def _read_sites(folder: Path, errors: list[str]) -> list[tuple[Site, int]]:
+    opened = _open_sheet(folder, "sites.csv", errors)
+    if opened is None:
+        return []
+    sheet, rows = opened
+    sites: list[tuple[Site, int]] = []
+    seen: set[str] = set()
+    for n, row in _numbered(sheet, rows):
+        site_id = sheet.parse(n, row, "site", ident)
+        mode = sheet.parse(n, row, "feed_mode", one_of(FEED_MODES))
+        interval = sheet.parse(n, row, "expected_interval_s", lambda t: number(t, positive=True))
+        zone = sheet.cell(row, "timezone")
+        errors.extend(check_timezone(f"sites.csv row {n}, column timezone", zone))
+        if site_id is None or mode is None or interval is None:
+            continue
+        if site_id in seen:
+            sheet.error(n, "site", f"duplicate site {site_id!r}")
+            continue
+        seen.add(site_id)
+        site = Site(
+            id=site_id,
+            name=sheet.cell(row, "name"),
+            kind=sheet.cell(row, "kind"),
+            region=sheet.cell(row, "region"),
+            feed_mode=mode,  # type: ignore[arg-type]
+            expected_interval_s=interval,
+            timezone=zone,
+            partner=sheet.cell(row, "partner") or None,
+        )
+        sites.append((site, n))
+    return sites
+
+
+def _read_partners(folder: Path, errors: list[str], site_ids: set[str]) -> dict[str, _Partial]:
+    opened = _open_sheet(folder, "partners.csv", errors)
+    if opened is None:
+        return {}
+    sheet, rows = opened
+    partners: dict[str, _Partial] = {}
+    for n, row in _numbered(sheet, rows):
+        partner_id = sheet.parse(n, row, "partner", ident)
+        site = sheet.cell(row, "site")
+        if site not in site_ids:
+            sheet.error(n, "site", f"unknown site {site!r} (not in sites.csv)")
+        zone = sheet.cell(row, "timezone")
+        errors.extend(check_timezone(f"partners.csv row {n}, column timezone", zone))
+        fmt = sheet.cell(row, "timestamp_format")
+        errors.extend(check_timestamp_format(f"partners.csv row {n}, column timestamp_format", fmt))
+        if partner_id is None:
+            continue
+        if partner_id in partners:
+            sheet.error(n, "partner", f"duplicate partner {partner_id!r}")
+            continue
+        fields = {c: sheet.cell(row, c) for c in ("name", "site", "timezone", "timestamp_format")}
+        fields["to_site_column"] = sheet.cell(row, "to_site_column")
+        fields["transfer_id_column"] = sheet.cell(row, "transfer_id_column")
+        partners[partner_id] = _Partial(row=n, fields=fields)
+    return partners
+
+
+def _read_items(folder: Path, errors: list[str], builder: ColumnsBuilder) -> None:
+    opened = _open_sheet(folder, "items.csv", errors)
+    base_of: dict[str, str] = {}
+    sku_rows: list[tuple[str, str, str, float]] = []
+    if opened is not None:
+        sheet, chunks = opened
+        at_sku, at_base = sheet.index.get("sku", 0), sheet.index.get("base_uom", 0)
+        at_value, at_name = sheet.index.get("unit_value", 0), sheet.index.get("name")
+        for first, chunk in chunks:
+            for n, row in enumerate(chunk, start=first):
+                if len(row) != sheet.width and not _well_formed(sheet, n, row):
+                    continue
+                sku, base = row[at_sku], row[at_base]
+                try:
+                    value = float(row[at_value])
+                except ValueError:
+                    value = math.nan
+                right = 0 < len(sku) <= MAX_ID_LENGTH and 0 < len(base) <= MAX_ID_LENGTH
+                if right and 0.0 <= value < math.inf and sku not in base_of:
+                    base_of[sku] = base
+                    name = "" if at_name is None else row[at_name]
+                    sku_rows.append((sku, name, base, value))
+                    continue
+                _item_problems(sheet, n, row, base_of)
+    extra_units = _read_conversions(folder, errors, base_of)
+    for sku, name, base, value in sku_rows:
+        builder.add_sku(sku, name, base, value)
+        for uom, factor in extra_units.get(sku, ()):
+            builder.add_unit(uom, factor)
+    builder.finish_skus()
+
+
+def _item_problems(sheet: Sheet, n: int, row: Row, base_of: dict[str, str]) -> None:
+    sku = sheet.parse(n, row, "sku", ident)
+    sheet.parse(n, row, "base_uom", ident)
+    sheet.parse(n, row, "unit_value", lambda t: number(t, positive=False))
+    if sku is not None and sku in base_of:
+        sheet.error(n, "sku", f"duplicate sku {sku!r}")
+
+
+def _read_conversions(
+    folder: Path, errors: list[str], base_of: dict[str, str]
+) -> dict[str, list[tuple[str, int]]]:
+    """Each SKU's units besides its base unit (a row for the base unit must say factor 1)."""
+    opened = _open_sheet(folder, "uom_conversions.csv", errors)
+    units: dict[str, list[tuple[str, int]]] = {}
+    if opened is None:
+        return units
+    sheet, chunks = opened
+    at_sku, at_uom, at_factor = (sheet.index.get(c, 0) for c in ("sku", "uom", "factor"))
+    for first, chunk in chunks:
+        for n, row in enumerate(chunk, start=first):
+            if len(row) != sheet.width and not _well_formed(sheet, n, row):
+                continue
+            sku, uom = row[at_sku], row[at_uom]
+            base = base_of.get(sku)
+            if base is None:
+                sheet.error(n, "sku", f"unknown sku {sku!r} (not in items.csv)")
+                continue
+            try:
+                factor = int(row[at_factor])
+            except ValueError:
+                factor = 0
+            if factor < 1 or not 0 < len(uom) <= MAX_ID_LENGTH:
+                sheet.parse(n, row, "factor", positive_int)
+                sheet.parse(n, row, "uom", ident)
+                continue
+            known = units.setdefault(sku, [])
+            if uom == base or any(u == uom for u, _ in known):
+                if uom != base:
+                    sheet.error(n, "uom", f"sku {sku} has unit {uom!r} twice")
+                elif factor != 1:
+                    sheet.error(n, "factor", f"{uom!r} is the base unit of {sku}: its factor is 1")
+                continue
+            known.append((uom, factor))
+    return units
+
+
+def _read_partner_codes(
+    folder: Path, errors: list[str], partners: dict[str, _Partial], builder: ColumnsBuilder
+) -> None:
+    opened = _open_sheet(folder, "partner_codes.csv", errors)
+    if opened is None:
+        return
+    sheet, rows = opened
+    for n, row in _numbered(sheet, rows):
+        partner_id, code = sheet.cell(row, "partner"), sheet.parse(n, row, "code", ident)
+        kind = sheet.parse(n, row, "kind", one_of(CODE_KINDS))
+        value = sheet.cell(row, "value")
+        partner = partners.get(partner_id)
+        if partner is None:
+            sheet.error(n, "partner", f"unknown partner {partner_id!r} (not in partners.csv)")
+            continue
+        if kind is None or code is None:
+            continue
+        taken = (
+            partner.txn_types
+            if kind == "txn_type"
+            else partner.uom_codes
+            if kind == "uom"
+            else partner.warehouses
+        )
+        if code in taken:
+            sheet.error(n, "code", f"{kind} code {code!r} of {partner_id} appears twice")
+        elif kind == "txn_type":
+            event_type = _EVENT_TYPES.get(value)
+            if event_type is None:
+                known = ", ".join(sorted(_EVENT_TYPES))
+                sheet.error(n, "value", f"{value!r} is not an event type ({known})")
+            else:
+                partner.txn_types[code] = event_type
+        elif kind == "uom":
+            if value not in builder.uom_pos:
+                sheet.error(n, "value", f"unit {value!r} is a unit of no SKU")
+            else:
+                partner.uom_codes[code] = value
+        elif value not in builder.site_pos:
+            sheet.error(n, "value", f"unknown site {value!r} (not in sites.csv)")
+        else:
+            partner.warehouses[code] = value
+
+
+def _check_partners_and_sites(
+    errors: list[str], partners: dict[str, _Partial], sites: list[tuple[Site, int]]
+) -> list[PartnerProfile]:
+    profiles: list[PartnerProfile] = []
+    for partner_id, partial in partners.items():
+        if not partial.txn_types:
+            errors.append(
+                f"partners.csv row {partial.row}, column partner: {partner_id} has no txn_type"
+                " codes in partner_codes.csv"
+            )
+            continue
+        f = partial.fields
+        profiles.append(
+            PartnerProfile(
+                id=partner_id,
+                name=f["name"],
+                site=f["site"],
+                txn_types=partial.txn_types,
+                timezone=f["timezone"],
+                timestamp_format=f["timestamp_format"],
+                uom_codes=partial.uom_codes,
+                warehouses=partial.warehouses,
+                to_site_column=f["to_site_column"],
+                transfer_id_column=f["transfer_id_column"],
+            )
+        )
+    partner_sites = {p.fields["site"] for p in partners.values()}
+    for site, n in sites:
+        if site.partner is not None and site.partner not in partners:
+            errors.append(
+                f"sites.csv row {n}, column partner: {site.partner!r} is not in partners.csv"
+            )
+        if site.feed_mode == "3pl" and site.id not in partner_sites:
+            errors.append(
+                f"sites.csv row {n}, column feed_mode: 3pl needs a partner in partners.csv"
+                f" whose site is {site.id}"
+            )
+    return profiles
+
+
+def _read_item_sites(folder: Path, errors: list[str], builder: ColumnsBuilder) -> None:
+    opened = _open_sheet(folder, "item_sites.csv", errors)
+    if opened is None:
+        return
+    sheet, chunks = opened
+    placed = bytearray(len(builder.reorder_point))  # which SKU-sites a row has set
+    for first, chunk in chunks:
+        if not _item_sites_fast(sheet, chunk, builder, placed):
+            numbered = enumerate(chunk, start=first)
+            _item_sites_slow(
+                sheet, [(n, r) for n, r in numbered if _well_formed(sheet, n, r)], builder, placed
+            )
+
+
+def _item_sites_fast(
+    sheet: Sheet, chunk: list[Row], builder: ColumnsBuilder, placed: bytearray
+) -> bool:
+    """Place a chunk whose every cell is right, in C-level passes; False to read it slowly.
+
+    Nothing is placed unless the whole chunk is right.
+    """
+    at = sheet.index
+    if "reorder_point" not in at or "target" not in at or set(map(len, chunk)) != {sheet.width}:
+        return False
+    sku_at = list(map(builder.sku_pos.get, map(itemgetter(at["sku"]), chunk)))
+    site_at = list(map(builder.site_pos.get, map(itemgetter(at["site"]), chunk)))
+    if None in sku_at or None in site_at:
+        return False
+    try:
+        points = array("q", map(int, map(itemgetter(at["reorder_point"]), chunk)))
+        targets = array("q", map(int, map(itemgetter(at["target"]), chunk)))
+    except (ValueError, OverflowError):
+        return False  # an empty or bad cell
+    if min(points) < 0 or min(targets) < 0 or any(map(gt, points, targets)):
+        return False
+    offsets = list(map(add, map(mul, sku_at, repeat(len(builder.sites))), site_at))
+    lo, hi = offsets[0], offsets[0] + len(offsets)
+    if offsets == list(range(lo, hi)):  # SKU by SKU, every site: the shape an export has
+        if 1 in placed[lo:hi]:
+            return False
+        placed[lo:hi] = b"\x01" * (hi - lo)
+        builder.reorder_point[lo:hi] = points
+        builder.target[lo:hi] = targets
+        return True
+    if any(map(placed.__getitem__, offsets)) or len(set(offsets)) != len(offsets):
+        return False  # a SKU-site given twice
+    reorder_point, target = builder.reorder_point, builder.target
+    for offset, point, goal in zip(offsets, points, targets, strict=True):
+        placed[offset] = 1
+        reorder_point[offset] = point
+        target[offset] = goal
+    return True
+
+
+def _item_sites_slow(
+    sheet: Sheet, chunk: list[tuple[int, Row]], builder: ColumnsBuilder, placed: bytearray
+) -> None:
+    n_sites = len(builder.sites)
+    for n, row in chunk:
+        sku, site = sheet.cell(row, "sku"), sheet.cell(row, "site")
+        i, s = builder.sku_pos.get(sku), builder.site_pos.get(site)
+        if i is None:
+            sheet.error(n, "sku", f"unknown sku {sku!r} (not in items.csv)")
+        if s is None:
+            sheet.error(n, "site", f"unknown site {site!r} (not in sites.csv)")
+        point = sheet.parse(n, row, "reorder_point", optional_count)
+        goal = sheet.parse(n, row, "target", optional_count)
+        if i is None or s is None or point is None or goal is None:
+            continue
+        if point != NO_POLICY and goal != NO_POLICY and point > goal:
+            sheet.error(n, "reorder_point", f"{point} is above the target {goal}")
+            continue
+        offset = i * n_sites + s
+        if placed[offset]:
+            sheet.error(n, "site", f"sku {sku} at {site} appears twice")
+            continue
+        placed[offset] = 1
+        builder.reorder_point[offset] = point
+        builder.target[offset] = goal
+
+
+def _read_aliases(
+    folder: Path, errors: list[str], builder: ColumnsBuilder, partner_ids: set[str]
+) -> None:
+    opened = _open_sheet(folder, "aliases.csv", errors)
+    if opened is None:
+        return
+    sheet, chunks = opened
+    scopes = set(builder.site_pos) | partner_ids
+    for first, chunk in chunks:
+        if not _aliases_fast(sheet, chunk, builder, scopes):
+            for n, row in enumerate(chunk, start=first):
+                if _well_formed(sheet, n, row):
+                    _alias_row(sheet, n, row, builder, scopes)
+
+
+def _aliases_fast(
+    sheet: Sheet, chunk: list[Row], builder: ColumnsBuilder, scopes: set[str]
+) -> bool:
+    """Add a chunk of right aliases in C-level passes; False to read it slowly.
+
+    Nothing is added unless the whole chunk is right. Rows come grouped by scope (a
+    scope's codes in one run), as an export writes them.
+    """
+    if set(map(len, chunk)) != {sheet.width}:
+        return False
+    scope_column = list(map(itemgetter(sheet.index["scope"]), chunk))
+    codes = list(map(itemgetter(sheet.index["code"]), chunk))
+    sku_at = list(map(builder.sku_pos.get, map(itemgetter(sheet.index["sku"]), chunk)))
+    if None in sku_at or min(map(len, codes)) == 0 or max(map(len, codes)) > MAX_ID_LENGTH:
+        return False
+    runs: list[tuple[str, int, int]] = []
+    lo = 0
+    for scope, group in groupby(scope_column):
+        hi = lo + len(list(group))
+        runs.append((scope, lo, hi))
+        lo = hi
+    if len({scope for scope, _, _ in runs}) != len(runs) or not {r[0] for r in runs} <= scopes:
+        return False
+    for scope, lo, hi in runs:
+        run_codes = codes[lo:hi]
+        known = builder.aliases.get(scope, {})
+        if not known.keys().isdisjoint(run_codes) or len(set(run_codes)) != hi - lo:
+            return False  # a code given twice
+    sku_ids = [builder.sku_ids[i] for i in sku_at]  # type: ignore[index]
+    for scope, lo, hi in runs:
+        known = builder.aliases.setdefault(scope, {})
+        known.update(zip(codes[lo:hi], sku_ids[lo:hi], strict=True))
+    return True
+
+
+def _alias_row(sheet: Sheet, n: int, row: Row, builder: ColumnsBuilder, scopes: set[str]) -> None:
+    scope, code, sku = (sheet.cell(row, c) for c in ("scope", "code", "sku"))
+    i = builder.sku_pos.get(sku)
+    if scope not in scopes:
+        sheet.error(n, "scope", f"{scope!r} is neither a site nor a partner")
+    elif i is None:
+        sheet.error(n, "sku", f"unknown sku {sku!r} (not in items.csv)")
+    elif sheet.parse(n, row, "code", ident) is not None:
+        codes = builder.aliases.setdefault(scope, {})
+        if code in codes:
+            sheet.error(n, "code", f"code {code!r} appears twice in scope {scope!r}")
+        else:
+            codes[code] = builder.sku_ids[i]
+
+
+def _read_lanes(folder: Path, errors: list[str], site_pos: dict[str, int]) -> list[Lane]:
+    opened = _open_sheet(folder, "lanes.csv", errors)
+    if opened is None:
+        return []
+    sheet, rows = opened
+    lanes: list[Lane] = []
+    seen: set[tuple[str, str]] = set()
+    for n, row in _numbered(sheet, rows):
+        ends = sheet.cell(row, "from_site"), sheet.cell(row, "to_site")
+        hours = sheet.parse(n, row, "transit_hours", lambda t: number(t, positive=True))
+        bad = False
+        for column, site in zip(("from_site", "to_site"), ends, strict=True):
+            if site not in site_pos:
+                sheet.error(n, column, f"unknown site {site!r} (not in sites.csv)")
+                bad = True
+        if ends[0] == ends[1]:
+            sheet.error(n, "to_site", "a lane must join two different sites")
+            bad = True
+        elif ends in seen:
+            sheet.error(n, "to_site", f"duplicate lane {ends[0]}->{ends[1]}")
+            bad = True
+        seen.add(ends)
+        if not bad and hours is not None:
+            lanes.append(Lane(from_site=ends[0], to_site=ends[1], transit_hours=hours))
+    return lanes
