@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 import websockets
 from fastapi import FastAPI
 
@@ -21,8 +19,7 @@ from api.app import create_app
 from api.feed import FakeFeed
 from tests.api.conftest import TOKENS, make_settings
 from tests.api.fakes import FakeProducer
-from tests.api.procs import free_port
-from tests.polling import wait_until
+from tests.api.uvicorn_server import serving
 from twin.wire import NetworkTotals, Position, SitePosition
 
 SITES = [f"S-{i:03d}" for i in range(60)]
@@ -44,19 +41,8 @@ def server(tmp_path: Path) -> Iterator[tuple[int, FakeFeed, FastAPI]]:
     feed = FakeFeed()
     settings = make_settings(tmp_path, ws_queue_frames=2, ws_max_lag_s=1.0, ws_tick_s=0.05)
     app = create_app(settings, feed=feed, producer=FakeProducer())
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_until(lambda: srv.started, 20, "uvicorn to start")
-    try:
+    with serving(app, settings) as port:
         yield port, feed, app
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 @pytest.mark.slow
