@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import api_cmd, demo, flow, kafka, loadtest, sim
+from cli import api_cmd, demo, flow, kafka, loadtest, masterdata, sim
 
 app = typer.Typer(
     help="Inventory Twin: a live digital twin of multi-warehouse inventory.", no_args_is_help=True
@@ -12,6 +12,9 @@ app = typer.Typer(
 app.add_typer(kafka.app, name="kafka", help="Run the local Apache Kafka broker and topics.")
 app.add_typer(flow.app, name="flow", help="Run the Bytewax dataflows (normalize, twin).")
 app.add_typer(sim.app, name="sim", help="Run the SimPy simulator and scenarios.")
+app.add_typer(
+    masterdata.app, name="masterdata", help="Check master data; convert YAML <-> CSV bundle."
+)
 app.command("api", help="Run the FastAPI service (REST, WebSocket, dashboard).")(api_cmd.run)
 app.command("demo", help="Run the whole system on the local broker with a live scenario.")(demo.run)
 app.command("loadtest", help="Run the Locust load test headless against a running stack.")(
