@@ -4,6 +4,7 @@ invtwin sim list
 invtwin sim run --scenario peak --mode offline --seed 7 --out reports/
 invtwin sim run --scenario my-what-if.yaml --mode live --seed 7 --out reports/
 invtwin sim network --sites 10 --skus 5000 --out network.yaml
+invtwin sim network --sites 20 --skus 100000 --out network-bundle/
 """
 
 from __future__ import annotations
@@ -31,20 +32,28 @@ def list_cmd() -> None:
 
 @app.command("network")
 def network_cmd(
-    out: Annotated[Path, typer.Option(help="Master-data YAML file to write.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Where to write: a .yaml/.yml file (small networks) or a CSV bundle directory."
+        ),
+    ],
     sites: Annotated[int, typer.Option(min=1, help="Number of sites.")] = 6,
     skus: Annotated[int, typer.Option(min=1, help="Number of SKUs.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same network.")] = 0,
 ) -> None:
-    """Generate a master-data YAML (sites, SKUs, aliases, partner profile, lanes)."""
-    from twin.masterdata import dump_master_data
-    from twin.masterdata_gen import generate_master_data
+    """Generate master data (sites, SKUs, aliases, partner profile, lanes) as YAML or CSV."""
+    from cli.masterdata import describe, write_master
+    from twin.masterdata_gen import generate_columns
 
-    md = generate_master_data(sites=sites, skus=skus, seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(dump_master_data(md), encoding="utf-8")
-    modes = ", ".join(f"{s.id}={s.feed_mode}" for s in md.sites)
-    typer.echo(f"wrote {out}: {len(md.sites)} sites ({modes}), {len(md.skus)} SKUs")
+    started = time.perf_counter()
+    columns = generate_columns(sites=sites, skus=skus, seed=seed)
+    form = write_master(columns, out)
+    modes = ", ".join(f"{s.id}={s.feed_mode}" for s in columns.sites)
+    typer.echo(
+        f"wrote {out} ({form}) in {time.perf_counter() - started:.1f} s: {describe(columns)}"
+        f" ({modes})"
+    )
 
 
 @app.command("run")
