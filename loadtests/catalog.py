@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,9 +53,14 @@ class Catalog:
 class EventFactory:
     """Makes canonical events with unique ids (`locust-<run>-<n>`) for one Locust user."""
 
-    def __init__(self, catalog: Catalog, rng: random.Random) -> None:
+    def __init__(
+        self, catalog: Catalog, rng: random.Random, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.catalog = catalog
         self.rng = rng
+        # The stack's domain clock: the API refuses events outside the twin's horizon, and an
+        # accelerated stack's newest events lie far ahead of the wall clock.
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.prefix = f"locust-{uuid.uuid4().hex[:10]}"
         self.counter = itertools.count(1)
 
@@ -65,7 +71,7 @@ class EventFactory:
         qty: int = self.rng.randint(1, 12)
         if event_type is EventType.ADJUSTED and self.rng.random() < 0.5:
             qty = -qty
-        now = datetime.now(UTC)
+        now = self.clock()
         return InventoryEvent(
             event_id=f"{self.prefix}-{next(self.counter)}",
             type=event_type,

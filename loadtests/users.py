@@ -7,6 +7,7 @@ from typing import Any
 
 from locust import FastHttpUser, between, task
 
+from infra.clock import ClockSettings
 from loadtests.catalog import Catalog, EventFactory
 
 
@@ -37,7 +38,9 @@ class IngestUser(FastHttpUser):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         self.auth = {"Authorization": f"Bearer {options.ingest_token}"}
-        self.events = EventFactory(catalog_of(self), random.Random())
+        # stamped on the stack's clock (TWIN_CLOCK_*), as the API judges the horizon on it
+        clock = ClockSettings().domain_clock()
+        self.events = EventFactory(catalog_of(self), random.Random(), clock)
         self.batch_size = options.batch_size
 
     @task(4)
