@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
+from urllib.parse import unquote_plus
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -113,20 +114,52 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+")
+# A `name=value` pair of a query string (or of a form body, or a bare one in a message).
+_PARAM = re.compile(r"(?P<lead>^|[?&;\s\"'])(?P<name>[^=&;\s\"'?#]+)=(?P<value>[^&;\s\"'#]*)")
+
+
+def _is_token_name(name: str) -> bool:
+    """`token`, `access_token`, ... however percent-encoded (`%74oken`, even twice)."""
+    for _ in range(3):  # a server decodes names once; a log reader might decode again
+        decoded = unquote_plus(name)
+        if decoded == name:
+            break
+        name = decoded
+    name = name.strip().lower()
+    return name == "token" or name.endswith("_token")
+
+
+def redact_tokens(text: str) -> str:
+    """The text with the value of every token parameter replaced by `REDACTED`."""
+    if "=" not in text:
+        return text
+
+    def hide(match: re.Match[str]) -> str:
+        if not _is_token_name(match["name"]):
+            return match.group(0)
+        return f"{match['lead']}{match['name']}=REDACTED"
+
+    return _PARAM.sub(hide, text)
 
 
 class RedactTokens(logging.Filter):
-    """WebSocket URLs carry `?token=`; access logs must not keep bearer tokens."""
+    """No log line keeps a bearer token: WebSocket URLs carry `?token=` (in any spelling).
+
+    The message is formatted first (its arguments may be URL objects, not strings), then
+    redacted; string extras are redacted too.
+    """
+
+    _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = _TOKEN_IN_URL.sub(r"\1REDACTED", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_URL.sub(r"\1REDACTED", a) if isinstance(a, str) else a
-                for a in record.args
-            )
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a broken format: leave it to logging to report
+            return True
+        record.msg, record.args = redact_tokens(message), ()
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and isinstance(value, str):
+                setattr(record, key, redact_tokens(value))
         return True
 
 

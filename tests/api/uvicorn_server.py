@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,16 +17,22 @@ from tests.polling import wait_until
 
 
 @contextlib.contextmanager
-def serving(app: FastAPI, settings: ApiSettings) -> Iterator[int]:
-    """Serve `app` as `invtwin api` does (same uvicorn limits); yields the port."""
+def serving(app: FastAPI, settings: ApiSettings, **options: Any) -> Iterator[int]:
+    """Serve `app` as `invtwin api` does (same uvicorn limits); yields the port.
+
+    `options` override uvicorn's (e.g. `log_config=None` to keep the test's log handlers).
+    """
     port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
-        log_level="warning",
-        ws_per_message_deflate=False,
-        **settings.uvicorn_limits(),
+        **{
+            "log_level": "warning",
+            "ws_per_message_deflate": False,
+            **settings.uvicorn_limits(),
+            **options,
+        },
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
