@@ -8,6 +8,7 @@ injected against what the twin rejected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.spec import (
     BatchDelayFault,
@@ -31,6 +32,7 @@ class FaultWindow:
     start_s: float
     end_s: float
     detail: str = ""
+    fault_index: int = -1  # its place in the scenario's `faults` list
 
 
 @dataclass
@@ -45,6 +47,8 @@ class FaultPlan:
     restarts: list[RestartFault] = field(default_factory=list)
     injected_duplicates: dict[str, int] = field(default_factory=dict)
     injected_malformed: dict[str, int] = field(default_factory=dict)
+    # id(fault) -> its place in the scenario's list (the windows are sorted by time)
+    scenario_index: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> FaultPlan:
@@ -57,8 +61,9 @@ class FaultPlan:
             MalformedFault: plan.malformed,
             RestartFault: plan.restarts,
         }
-        for fault in scenario.faults:
+        for i, fault in enumerate(scenario.faults):
             by_type[type(fault)].append(fault)
+            plan.scenario_index[id(fault)] = i
         return plan
 
     def touches(self, site: str) -> bool:
@@ -118,11 +123,30 @@ class FaultPlan:
                 detail = f"+{fault.delay_minutes:g} min"
             elif isinstance(fault, DuplicateFault | MalformedFault | ReorderFault):
                 detail = f"rate {fault.rate:g}"
-            out.append(FaultWindow(fault.kind, fault.sites, start, end, detail))
+            index = self.scenario_index.get(id(fault), -1)
+            out.append(FaultWindow(fault.kind, fault.sites, start, end, detail, index))
         for restart in self.restarts:
             start = restart.at_hour * HOUR
+            index = self.scenario_index.get(id(restart), -1)
             out.append(
-                FaultWindow("restart", None, start, start + restart.down_seconds, restart.target)
+                FaultWindow(
+                    "restart", None, start, start + restart.down_seconds, restart.target, index
+                )
             )
         out.sort(key=lambda w: (w.start_s, w.kind))
         return out
+
+
+def demand_windows(scenario: Scenario) -> list[dict[str, Any]]:
+    """The scenario's demand peaks as report windows (hours, cut at the end of demand)."""
+    out: list[dict[str, Any]] = []
+    for peak in scenario.demand.peaks:
+        start = peak.start_hour
+        if start >= scenario.duration_hours:
+            continue
+        end = min(start + peak.duration_hours, scenario.duration_hours)
+        out.append(
+            {"kind": "demand", "multiplier": peak.multiplier, "sites": peak.sites,
+             "start_h": round(start, 4), "end_h": round(end, 4)}
+        )  # fmt: skip
+    return out

@@ -14,8 +14,7 @@ import multiprocessing
 from typing import Any
 
 from simulator.engine import OnEvent
-from simulator.faults import FaultPlan
-from simulator.report import build_report, merge_run_data
+from simulator.report import RunData, merge_run_data
 from simulator.spec import Scenario
 from twin.masterdata import MasterData
 
@@ -40,10 +39,10 @@ def _shard_job(args: tuple[str, int, int, int]) -> tuple[Any, dict[str, Any]]:
     return offline_shard(Scenario.model_validate_json(scenario_json), seed, shard, shards)
 
 
-def run_offline_sharded(
+def sharded_data(
     scenario: Scenario, seed: int, shards: int, *, on_event: OnEvent | None = None
-) -> dict[str, Any]:
-    """Run `shards` SKU shards in parallel processes and build one report from them."""
+) -> tuple[RunData, dict[str, Any]]:
+    """Run `shards` SKU shards in parallel processes; one run's data and report header."""
     jobs = [(scenario.model_dump_json(), seed, i, shards) for i in range(shards)]
     methods = multiprocessing.get_all_start_methods()
     # fork: no re-import per worker (the offline path starts no threads before this point)
@@ -68,9 +67,4 @@ def run_offline_sharded(
     digest = hashlib.sha256("".join(h["stream_sha256"] for h in headers).encode())
     header["stream_sha256"] = digest.hexdigest()
     header["workers"] = shards
-    return build_report(
-        data,
-        header=header,
-        windows=FaultPlan.from_scenario(scenario).windows(scenario.duration_hours * 3600.0),
-        recovered_accuracy=scenario.report.recovered_accuracy,
-    )
+    return data, header

@@ -52,6 +52,8 @@ class Sample:
     site_abs: list[int]  # sum of |twin ATP - true ATP| per site
     max_abs: int
     warm: bool  # False while the opening counts are still on their way to the twin
+    value_abs: float = 0.0  # sum of |twin ATP - true ATP| x unit value (value at risk)
+    stockouts: int = 0  # SKU-sites with no true ATP (nothing left to promise)
 
 
 @dataclass
@@ -101,7 +103,8 @@ class Recorder:
 
     def sample(self, t: float) -> dict[str, Any]:
         """Compare now; returns the metrics event streamed to `on_event`."""
-        diff = np.abs(self.twin.atp_matrix() - self.truth.atp())
+        true_atp = self.truth.atp()
+        diff = np.abs(self.twin.atp_matrix() - true_atp)
         if self.warm_at is None and self.twin.all_known():
             self.warm_at = t
         self.negative_truth_seen = self.negative_truth_seen or bool(self.truth.negative_buckets())
@@ -111,6 +114,8 @@ class Recorder:
             site_abs=[int(v) for v in diff.sum(axis=1)],
             max_abs=int(diff.max()) if diff.size else 0,
             warm=self.warm_at is not None,
+            value_abs=float((diff * self.network.unit_value).sum()),
+            stockouts=int((true_atp <= 0).sum()),
         )
         self.samples.append(sample)
         # Staleness of what became visible since the previous sample, worst site.
@@ -172,6 +177,8 @@ def merge_run_data(parts: list[RunData]) -> RunData:
                 site_abs=[sum(col) for col in zip(*(x.site_abs for x in row), strict=True)],
                 max_abs=max(x.max_abs for x in row),
                 warm=all(x.warm for x in row),
+                value_abs=sum(x.value_abs for x in row),
+                stockouts=sum(x.stockouts for x in row),
             )
         )
     n_sites = len(first.site_ids)
@@ -210,8 +217,13 @@ def build_report(
     header: dict[str, Any],
     windows: list[FaultWindow],
     recovered_accuracy: float,
+    demand_windows: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """DESIGN's resilience report from one run's data (see the scenario README for fields)."""
+    """DESIGN's resilience report from one run's data (see the scenario README for fields).
+
+    Faults are judged here against the run's own usual level; `simulator.control` judges
+    them against control runs where it has them (offline).
+    """
     n_sites = len(data.site_ids)
     final = data.samples[-1]
     # Means and minima leave out the warm-up: the first opening counts in flight.
@@ -262,6 +274,16 @@ def build_report(
             "mean_abs": _r(np.mean([sum(x.site_abs) / cells for x in warm])),
             "final_max_abs": final.max_abs,
         },
+        "stockouts": {
+            "final": final.stockouts,
+            "max": max(x.stockouts for x in warm),
+            "mean": _r(np.mean([x.stockouts for x in warm])),
+        },
+        "value_at_risk": {
+            "final": _r(final.value_abs),
+            "max": _r(max(x.value_abs for x in warm)),
+            "mean": _r(np.mean([x.value_abs for x in warm])),
+        },
         "staleness": {site: per_site[site]["staleness_s"] for site in data.site_ids},
         "staleness_p95_series": {
             site: _window_p95(data.latency_s[s], data.occurred_s[s], times)
@@ -283,6 +305,7 @@ def build_report(
             "malformed_injected": sum(data.injected_malformed.values()),
         },
         "faults": [_recovery(data, w, windows, recovered_accuracy) for w in windows],
+        "demand_windows": list(demand_windows or []),
         "sites": per_site,
         "discrepancy_share": {site: per_site[site]["discrepancy_share"] for site in data.site_ids},
         "flows": {
@@ -331,11 +354,13 @@ def _recovery(
 ) -> dict[str, Any]:
     """How long after the fault the twin caught up, and got back to its usual accuracy.
 
-    `recovery_s`: from the end of the fault until every movement that happened during it at
-    the affected sites was visible in the twin. `accuracy_recovery_s`: until the affected
-    sites' accuracy was back at their usual level (sample resolution).
+    `catch_up_s`: from the end of the fault until every movement that happened during it at
+    the affected sites was visible in the twin (a feed's cadence is in it: an hourly file
+    reads as up to an hour). `accuracy_recovery_s`: until the affected sites' accuracy was
+    back at their usual level (sample resolution). Without a control run `recovery_s` is
+    the latter; `simulator.control.judge_faults` replaces it with the control's verdict.
     """
-    idx = _site_indices(data, window.sites)
+    idx = site_indices(data, window.sites)
     samples = [x for x in data.samples if x.warm] or data.samples[-1:]
     # "Usual" = the lower quartile of those sites' accuracy outside every fault window
     # (busy hours included): a fault never has to beat a site's normal lag.
@@ -364,12 +389,14 @@ def _recovery(
         "end_h": _r(window.end_s / HOUR),
         "accuracy_threshold": _r(threshold),
         "worst_accuracy": _r(worst),
-        "recovery_s": _opt(_catch_up(data, idx, window.start_s, window.end_s)),
+        "judged_against": "usual level",
+        "recovery_s": _opt(recovery),
+        "catch_up_s": _opt(_catch_up(data, idx, window.start_s, window.end_s)),
         "accuracy_recovery_s": _opt(recovery),
     }
 
 
-def _site_indices(data: RunData, sites: list[str] | None) -> list[int]:
+def site_indices(data: RunData, sites: list[str] | None) -> list[int]:
     everything = list(range(len(data.site_ids)))
     if not sites:
         return everything
@@ -394,5 +421,5 @@ def _opt(value: float | None) -> float | None:
     return None if value is None else _r(value)
 
 
-def _r(value: float) -> float:
+def _r(value: float | np.floating[Any]) -> float:
     return round(float(value), 4)

@@ -203,8 +203,14 @@ Fault = Annotated[
 
 class ReportSpec(_Strict):
     sample_minutes: Annotated[float, Field(gt=0)] = 15.0
-    # Accuracy must be at least this to count a fault as recovered from.
+    # Accuracy must be at least this to count a fault as recovered from (live runs, which
+    # have no control run to be judged against).
     recovered_accuracy: Annotated[float, Field(gt=0, le=1)] = 0.99
+    # Offline: judge each fault against a control run of the same seed without it.
+    controls: bool = True
+    # A fault run is "within the control's band" at accuracy >= the control's lowest
+    # accuracy over the neighbouring samples minus this.
+    control_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.005
 
 
 class LiveSpec(_Strict):
@@ -218,6 +224,8 @@ class Scenario(_Strict):
     name: str
     description: str = ""
     seed: int = 7
+    # Offline: run this many seeds (seed, seed + 1, ...) and report mean, 95% interval, worst.
+    replications: Annotated[int, Field(ge=1, le=1000)] = 1
     start: datetime = datetime(2026, 11, 26, tzinfo=UTC)
     duration_hours: Annotated[float, Field(gt=0, le=24 * 60)] = 24.0
     modes: list[Literal["offline", "live"]] = Field(default_factory=lambda: ["offline", "live"])
