@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import routes_ingest, routes_scenarios, routes_stream, routes_view
+from api.allow_header import AllowHeader
 from api.auth import TokenBook, TokenConfigError, parse_tokens
 from api.broadcaster import Broadcaster
 from api.deps import AppState, State
@@ -208,6 +209,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(AllowHeader)
     app.include_router(routes_view.router)
     app.include_router(routes_ingest.router)
     app.include_router(routes_scenarios.router)
