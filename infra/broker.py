@@ -81,6 +81,9 @@ class LocalBroker:
         controller_port: int | None = None,
         session_timeout_ms: int = 9000,
         quick_start: bool = False,
+        node_id: int = 1,
+        voters: tuple[tuple[int, int], ...] = (),
+        cluster_id: str | None = None,
     ) -> None:
         self.settings = settings or BrokerSettings()
         self.home = home or self.settings.kafka_dir()
@@ -91,8 +94,12 @@ class LocalBroker:
             port=client_port,
             controller_port=controller_port,
             data_dir=self.home / "data",
+            node_id=node_id,
             session_timeout_ms=session_timeout_ms,
+            voters=voters,
         )
+        # The nodes of a cluster share one id, given by the cluster (see infra.cluster).
+        self.cluster_id = cluster_id
         self.version = KAFKA_VERSION
         # Short-lived brokers (tests) start faster with the C1 JIT only: C2 compiler threads
         # compete for the two cores during start-up. Long-lived ones keep full optimisation.
@@ -142,14 +149,34 @@ class LocalBroker:
                 return self.status()
             if self._foreign_kafka_answers():
                 return self.status()
-            java = find_java(self.settings.java_home)
-            libs = ensure_jars(self.version)
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            self.config_file.write_text(server_properties(self.layout))
-            self._format_once(java, libs)
-            self._spawn(java, libs)
-            self._await_ready(timeout)
+            self._launch()
+            self.await_ready(timeout)
             return self.status()
+
+    def launch(self) -> bool:
+        """Start the JVM without waiting for it to answer; False when it already runs.
+
+        For the nodes of a cluster, which answer only once a majority of them run.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            if self.pid() is not None:
+                return False
+            if self._foreign_kafka_answers():
+                raise PortTaken(
+                    f"another Kafka broker answers at {self.bootstrap}; stop it or choose "
+                    "other ports with TWIN_KAFKA_PORT / TWIN_KAFKA_CONTROLLER_PORT"
+                )
+            self._launch()
+            return True
+
+    def _launch(self) -> None:
+        java = find_java(self.settings.java_home)
+        libs = ensure_jars(self.version)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(server_properties(self.layout))
+        self._format_once(java, libs)
+        self._spawn(java, libs)
 
     def down(self, timeout: float = 30.0) -> bool:
         """Stop it: SIGTERM (clean shutdown), SIGKILL if it lingers; False if not running."""
@@ -164,6 +191,12 @@ class LocalBroker:
                 self._wait_exit(pid, time.monotonic() + 10.0)
             self.state_file.unlink(missing_ok=True)
             return True
+
+    def terminate(self) -> None:
+        """Ask the broker to shut down (SIGTERM) without waiting for it."""
+        pid = self.pid()
+        if pid is not None:
+            self._signal(pid, signal.SIGTERM)
 
     def kill(self) -> None:
         """SIGKILL the broker at once, as a crash would (for resilience tests)."""
@@ -253,12 +286,14 @@ class LocalBroker:
     def _format_once(self, java: Path, libs: Path) -> None:
         if (self.layout.data_dir / "meta.properties").is_file():
             return
-        cluster_id = _new_cluster_id()
+        cluster_id = self.cluster_id or new_cluster_id()
+        # A lone node makes itself the quorum; cluster nodes read theirs from the config.
+        quorum = [] if self.layout.voters else ["--standalone"]
         cmd = [
             *self._java_cmd(java, libs),
             _STORAGE_TOOL,
             "format",
-            "--standalone",
+            *quorum,
             "--cluster-id",
             cluster_id,
             "--config",
@@ -293,7 +328,8 @@ class LocalBroker:
         }
         self.state_file.write_text(json.dumps(state, indent=2) + "\n")
 
-    def _await_ready(self, timeout: float) -> None:
+    def await_ready(self, timeout: float) -> None:
+        """Wait until the broker answers metadata; raise if it exits or the time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._child is not None and self._child.poll() is not None:
@@ -335,7 +371,7 @@ class LocalBroker:
         return asdict(self.status())
 
 
-def _new_cluster_id() -> str:
+def new_cluster_id() -> str:
     """A Kafka Uuid (base64url, 22 chars) that does not start with '-' (argparse would
     take it for an option)."""
     while True:

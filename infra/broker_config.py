@@ -1,6 +1,8 @@
-"""Writes the server.properties of a single-node KRaft broker (combined broker + controller).
+"""Writes the server.properties of a local KRaft node (combined broker + controller).
 
-Tuned for a small shared machine and fast tests: replication factors of one, no initial
+One node alone (the default) or one of a small cluster whose nodes are all controllers
+(`BrokerLayout.voters`, a static quorum). Tuned for a small shared machine and fast tests:
+replication factors of one on a single node (three, with min ISR 2, on a cluster), no initial
 rebalance delay, few internal-topic partitions, a small log-cleaner buffer (it is allocated
 on the heap), and no explicit log flush. Durability comes from the OS page cache: a SIGKILL
 of the JVM loses nothing that the broker acknowledged, since the kernel keeps the written
@@ -26,19 +28,52 @@ class BrokerLayout:
     # After a crash the controller accepts the restarted broker only once the dead
     # incarnation's session expired: brokers that get killed on purpose use a short one.
     session_timeout_ms: int = 9000
+    # The controller quorum of a cluster: (node id, controller port) of every node, this one
+    # included. Empty for a single node, which bootstraps its quorum from its own port.
+    voters: tuple[tuple[int, int], ...] = ()
 
     @property
     def bootstrap(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
+    @property
+    def replication_factor(self) -> int:
+        """What internal and new topics get: every node up to three."""
+        return replication_factor_for(max(1, len(self.voters)))
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return min_insync_replicas_for(self.replication_factor)
+
+
+def replication_factor_for(broker_count: int) -> int:
+    """Three copies where the cluster has three brokers or more, else one per broker."""
+    return max(1, min(3, broker_count))
+
+
+def min_insync_replicas_for(replication_factor: int) -> int:
+    """Two acknowledging copies once there are three: one broker may die without data loss
+    or a stop of `acks=all` producers."""
+    return 2 if replication_factor >= 3 else 1
+
 
 def server_properties(layout: BrokerLayout) -> str:
     """The broker's configuration file text."""
     host = LOOPBACK
+    quorum: dict[str, str] = (
+        {
+            "controller.quorum.voters": ",".join(
+                f"{node}@{host}:{port}" for node, port in layout.voters
+            )
+        }
+        if layout.voters
+        else {"controller.quorum.bootstrap.servers": f"{host}:{layout.controller_port}"}
+    )
+    replicas, min_isr = layout.replication_factor, layout.min_insync_replicas
     props: dict[str, str | int] = {
         "process.roles": "broker,controller",
         "node.id": layout.node_id,
-        "controller.quorum.bootstrap.servers": f"{host}:{layout.controller_port}",
+        **quorum,
         "listeners": f"PLAINTEXT://{host}:{layout.port},CONTROLLER://{host}:{layout.controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{layout.port}",
         "inter.broker.listener.name": "PLAINTEXT",
@@ -49,17 +84,17 @@ def server_properties(layout: BrokerLayout) -> str:
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
         "num.partitions": 6,
-        "default.replication.factor": 1,
-        "min.insync.replicas": 1,
-        # Internal topics on one node: replication 1, and few partitions so the first
-        # consumer group or transaction does not wait for 50 partitions to be created.
-        "offsets.topic.replication.factor": 1,
+        "default.replication.factor": replicas,
+        "min.insync.replicas": min_isr,
+        # Internal topics as replicated as the cluster allows, and few partitions so the
+        # first consumer group or transaction does not wait for 50 partitions to be created.
+        "offsets.topic.replication.factor": replicas,
         "offsets.topic.num.partitions": 6,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
         "transaction.state.log.num.partitions": 6,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": min_isr,
         # Consumers join at once; tests may use short sessions.
         "group.initial.rebalance.delay.ms": 0,
         "group.min.session.timeout.ms": 1000,

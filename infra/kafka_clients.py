@@ -132,16 +132,18 @@ def ensure_topics(
     Idempotent: an existing topic is left as it is. Returns once every topic has a leader
     for all its partitions, so a producer can write to it immediately.
     """
+    admin = quiet_admin(bootstrap)
+    # Replicated as the cluster allows when created (RF min(3, brokers), min ISR 2 at RF 3).
+    brokers = _broker_count(admin, bootstrap, timeout)
     wanted = {
         spec.name + suffix: NewTopic(
             spec.name + suffix,
             num_partitions=spec.partitions,
-            replication_factor=1,
-            config=dict(spec.config),
+            replication_factor=spec.replication_factor_on(brokers),
+            config=spec.config_on(brokers),
         )
         for spec in specs
     }
-    admin = quiet_admin(bootstrap)
     created: set[str] = set()
     try:
         futures = admin.create_topics(list(wanted.values()), operation_timeout=timeout)
@@ -174,6 +176,13 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 10.0) -
             err = exc.args[0]
             if not (isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
                 raise BrokerError(f"cannot delete topics on {bootstrap}: {exc}") from exc
+
+
+def _broker_count(admin: Any, bootstrap: str, timeout: float) -> int:
+    try:
+        return len(admin.list_topics(timeout=timeout).brokers)
+    except KafkaException as exc:
+        raise BrokerError(f"cannot read metadata from {bootstrap}: {exc}") from exc
 
 
 def _await_leaders(

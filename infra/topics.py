@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from infra.broker_config import min_insync_replicas_for, replication_factor_for
+
 FEEDS_API = "feeds.api.v1"
 FEEDS_BATCH = "feeds.batch.v1"
 FEEDS_3PL = "feeds.3pl.v1"
@@ -27,6 +29,17 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str] = field(default_factory=dict)
+
+    def replication_factor_on(self, broker_count: int) -> int:
+        """Three copies on a cluster of three brokers or more, else one per broker."""
+        return replication_factor_for(broker_count)
+
+    def config_on(self, broker_count: int) -> dict[str, str]:
+        """The topic's config on a cluster of `broker_count` brokers: with three copies,
+        `acks=all` writes need two in sync, so one broker may fail without losing any."""
+        min_isr = min_insync_replicas_for(self.replication_factor_on(broker_count))
+        placed = {"min.insync.replicas": str(min_isr)} if min_isr > 1 else {}
+        return {**placed, **self.config}
 
 
 # Six partitions lets up to six workers/processes share a flow; keys (SKU) keep per-SKU order.

@@ -9,6 +9,7 @@
 - `new_topic` (function): a factory for extra unique topics.
 - `dedicated_broker` (function): a started broker on free ports and its own data dir, for
   tests that kill or restart a broker. Never kill the shared one.
+- `dedicated_cluster` (function): likewise, a started cluster of three KRaft nodes.
 
 In CI (`CI=true`) a skipped test fails the run: nothing may silently not run there.
 """
@@ -24,8 +25,10 @@ from pathlib import Path
 import pytest
 
 from infra.broker import LocalBroker
+from infra.cluster import LocalCluster
 from infra.dedicated import dedicated_broker as dedicated_broker_for
-from infra.dedicated import stop_and_discard
+from infra.dedicated import dedicated_cluster as dedicated_cluster_for
+from infra.dedicated import discard_cluster, stop_and_discard
 from infra.errors import BrokerError
 from infra.kafka_clients import delete_topics, ensure_topics
 from infra.probe import broker_reachable
@@ -101,6 +104,21 @@ def dedicated_broker(tmp_path: Path) -> Iterator[LocalBroker]:
         yield broker
     finally:
         stop_and_discard(broker)
+
+
+@pytest.fixture
+def dedicated_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A started three-node cluster of this test's own (free ports, data under tmp_path)."""
+    cluster = dedicated_cluster_for(tmp_path / "cluster", nodes=3)
+    try:
+        cluster.up()
+    except BrokerError as exc:
+        discard_cluster(cluster)
+        pytest.fail(f"cannot start a dedicated Kafka cluster:\n{exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        discard_cluster(cluster)
 
 
 def _delete_quietly(bootstrap: str, names: Iterable[str]) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from infra.broker_config import BrokerLayout, server_properties
+from infra.cluster import LocalCluster
 from infra.kafka_clients import consumer_config, producer_config
 from infra.probe import speaks_kafka
 from infra.settings import BrokerSettings
+from infra.topics import TopicSpec
 
 
 def _props(text: str) -> dict[str, str]:
@@ -79,3 +81,40 @@ def test_probe_says_no_for_a_silent_listener() -> None:
 def test_probe_says_yes_for_the_broker(kafka_bootstrap: str) -> None:
     host, _, port = kafka_bootstrap.split(",")[0].rpartition(":")
     assert speaks_kafka(host, int(port))
+
+
+def test_cluster_nodes_share_a_static_quorum_and_replicate_three_times() -> None:
+    voters = ((1, 9095), (2, 9096), (3, 9097))
+    props = _props(
+        server_properties(BrokerLayout(9093, 9096, Path("/data"), node_id=2, voters=voters))
+    )
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == (
+        "1@127.0.0.1:9095,2@127.0.0.1:9096,3@127.0.0.1:9097"
+    )
+    assert "controller.quorum.bootstrap.servers" not in props
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9093,CONTROLLER://127.0.0.1:9096"
+    for key in ("default.replication.factor", "offsets.topic.replication.factor"):
+        assert props[key] == "3"
+    assert props["transaction.state.log.replication.factor"] == "3"
+    assert props["min.insync.replicas"] == props["transaction.state.log.min.isr"] == "2"
+
+
+def test_topics_replicate_as_the_cluster_allows() -> None:
+    spec = TopicSpec("t", 6, {"retention.ms": "1000"})
+    assert [spec.replication_factor_on(n) for n in (1, 2, 3, 5)] == [1, 2, 3, 3]
+    assert spec.config_on(1) == spec.config_on(2) == {"retention.ms": "1000"}
+    assert spec.config_on(3) == {"min.insync.replicas": "2", "retention.ms": "1000"}
+
+
+def test_cluster_ports_count_up_from_the_client_port(tmp_path: Path) -> None:
+    settings = BrokerSettings(state_dir=tmp_path, kafka_port=19092)
+    cluster = LocalCluster(settings, nodes=3)
+    assert cluster.ports == [19092, 19093, 19094]
+    assert cluster.controller_ports == [19095, 19096, 19097]
+    assert [node.home for node in cluster.nodes] == [
+        tmp_path / "kafka" / f"node-{n}" for n in (1, 2, 3)
+    ]
+    assert cluster.bootstrap == "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+    assert len({node.cluster_id for node in cluster.nodes}) == 1
+    assert [n.layout.voters for n in cluster.nodes] == [((1, 19095), (2, 19096), (3, 19097))] * 3
