@@ -65,7 +65,7 @@ class ApiSettings(ClockSettings):
     # Refuse an event this far (event time) behind the newest of its SKU: the twin's horizon.
     ingest_horizon_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     # Event ids remembered (read back from the ingest topic on start): how far back in write
-    # time, and how many at most (~170 bytes each; `api.event_index`).
+    # time, and how many at most (~160 bytes each; `api.event_index`).
     idempotency_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     idempotency_max_keys: int = Field(default=1_000_000, ge=1)
 
