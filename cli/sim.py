@@ -77,6 +77,14 @@ def run_cmd(
     topic_suffix: Annotated[
         str, typer.Option(help="Live mode: suffix of every topic name (as the flows use).")
     ] = "",
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Offline: run this many seeds (seed, seed+1, ...) in parallel processes and "
+            "report mean, 95% interval and worst (default: the scenario's).",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario and write its resilience report (JSON + PNG plots)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -90,7 +98,9 @@ def run_cmd(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     run_seed = spec.seed if seed is None else seed
-    out_dir = out / f"{spec.name}-{mode}-seed{run_seed}"
+    runs = spec.replications if replications is None else replications
+    suffix = "" if runs == 1 else f"-x{runs}"
+    out_dir = out / f"{spec.name}-{mode}-seed{run_seed}{suffix}"
     topics = None
     if topic_suffix:
         from infra.topics import topic_names
@@ -138,6 +148,7 @@ def run_cmd(
                 topics=topics,
                 restart_hook=hook,
                 workers=workers,
+                replications=runs,
             )
         except ScenarioError as exc:
             typer.echo(f"error: {exc}", err=True)
@@ -147,6 +158,14 @@ def run_cmd(
 
 
 def _summary(report: dict[str, Any], out_dir: Path, wall_s: float) -> None:
+    if report.get("replications", 1) > 1:
+        from simulator.replications import summary_lines
+
+        for line in summary_lines(report, wall_s):
+            typer.echo(line)
+        typer.echo(f"  report: {out_dir / 'report.json'}")
+        typer.echo(json.dumps({"report": str(out_dir / "report.json")}))
+        return
     acc = report["accuracy"]
     typer.echo(
         f"{report['scenario']} ({report['mode']}, seed {report['seed']}): "
@@ -165,7 +184,7 @@ def _summary(report: dict[str, Any], out_dir: Path, wall_s: float) -> None:
         where = ",".join(fault["sites"] or ["all"])
         typer.echo(
             f"  fault {fault['kind']:<12} {where:<14} {fault['start_h']:g}-{fault['end_h']:g} h  "
-            f"recovery {fault['recovery_s']} s"
+            f"recovery {fault['recovery_s']} s (vs {fault['judged_against']})"
         )
     worst = sorted(report["discrepancy_share"].items(), key=lambda kv: -kv[1])[:3]
     typer.echo("  discrepancy share: " + ", ".join(f"{s} {v * 100:.1f}%" for s, v in worst))

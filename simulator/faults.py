@@ -53,7 +53,7 @@ class FaultPlan:
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> FaultPlan:
         plan = cls()
-        by_type: dict[type, list] = {
+        by_type: dict[type, list[Any]] = {
             OutageFault: plan.outages,
             BatchDelayFault: plan.batch_delays,
             DuplicateFault: plan.duplicates,
@@ -114,8 +114,10 @@ class FaultPlan:
     def windows(self, duration_s: float) -> list[FaultWindow]:
         """Every fault as a time window, in scenario order (restarts as short windows)."""
         out: list[FaultWindow] = []
-        for fault in (*self.outages, *self.batch_delays, *self.duplicates, *self.reorders,
-                      *self.malformed):  # fmt: skip
+        feed_faults: list[
+            OutageFault | BatchDelayFault | DuplicateFault | ReorderFault | MalformedFault
+        ] = [*self.outages, *self.batch_delays, *self.duplicates, *self.reorders, *self.malformed]
+        for fault in feed_faults:
             start = fault.start_hour * HOUR
             end = min(start + fault.duration_hours * HOUR, duration_s)
             detail = ""

@@ -3,7 +3,13 @@
 - `accuracy.png`: the share of SKU-sites where twin ATP equals true ATP over simulated time,
   for the network and per site, with every fault window shaded and labelled.
 - `staleness.png`: event-to-visible latency per site (p50, p95, p99), log scale.
-- `discrepancy.png`: each site's share of all ATP discrepancy, largest first.
+- `discrepancy.png`: each site's share of all ATP discrepancy, largest first, split into
+  cadence lag (present in the control run without faults) and fault impact when the run had
+  controls.
+
+Demand windows (peaks) are shaded like faults, hatched. A replicated report gets the same
+three files drawn as bands: the mean accuracy with its 95% interval and the min-max over
+replications shaded, and bars with 95% interval whiskers.
 """
 
 from __future__ import annotations
@@ -25,9 +31,14 @@ _FAULT_COLORS = {
     "malformed": "#e377c2",
     "restart": "#7f7f7f",
 }
+_DEMAND_COLOR = "#2ca02c"
 
 
 def write_plots(report: dict[str, Any], out_dir: Path) -> dict[str, str]:
+    if report.get("replications", 1) > 1:
+        from simulator.plots_band import write_band_plots
+
+        return write_band_plots(report, out_dir)
     plots = {
         "accuracy": _accuracy(report, out_dir / "accuracy.png"),
         "staleness": _staleness(report, out_dir / "staleness.png"),
@@ -47,6 +58,24 @@ def _accuracy(report: dict[str, Any], path: Path) -> Path:
     for site, values in report["accuracy"]["site_series"].items():
         ax.plot(hours, [v * 100 for v in values], linewidth=0.9, alpha=0.6, label=site)
     ax.plot(hours, [a * 100 for _, a in series], color="black", linewidth=2.2, label="network")
+    shade_windows(ax, report)
+    ax.axvline(report["duration_hours"], color="grey", linestyle=":", linewidth=1)
+    ax.text(report["duration_hours"], 2, " demand stops, feeds drain", color="grey", fontsize=8)
+    # The long tail of a drain (a transfer still on the road) is flat at 100%: cut it.
+    busy = [h for h, a in series if a < 1.0]
+    right = max(report["duration_hours"], busy[-1] if busy else 0.0) * 1.08 + 0.5
+    ax.set_xlim(0, min(right, hours[-1] + 0.5) if hours else right)
+    ax.set_ylim(0, 101)
+    ax.set_xlabel("simulated hours")
+    ax.set_ylabel("SKU-sites where twin ATP = true ATP (%)")
+    ax.set_title(_title(report, f"accuracy (final {report['accuracy']['final'] * 100:.1f}%)"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8, ncol=3)
+    return save_figure(fig, path)
+
+
+def shade_windows(ax: Any, report: dict[str, Any]) -> None:
+    """Shade every fault window, and every demand window hatched, each labelled once."""
     seen: set[str] = set()
     for fault in report["faults"]:
         color = _FAULT_COLORS.get(fault["kind"], "#bbbbbb")
@@ -60,19 +89,20 @@ def _accuracy(report: dict[str, Any], path: Path) -> Path:
             label=None if label in seen else label,
         )
         seen.add(label)
-    ax.axvline(report["duration_hours"], color="grey", linestyle=":", linewidth=1)
-    ax.text(report["duration_hours"], 2, " demand stops, feeds drain", color="grey", fontsize=8)
-    # The long tail of a drain (a transfer still on the road) is flat at 100%: cut it.
-    busy = [h for h, a in series if a < 1.0]
-    right = max(report["duration_hours"], busy[-1] if busy else 0.0) * 1.08 + 0.5
-    ax.set_xlim(0, min(right, hours[-1] + 0.5) if hours else right)
-    ax.set_ylim(0, 101)
-    ax.set_xlabel("simulated hours")
-    ax.set_ylabel("SKU-sites where twin ATP = true ATP (%)")
-    ax.set_title(_title(report, f"accuracy (final {report['accuracy']['final'] * 100:.1f}%)"))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8, ncol=3)
-    return _save(fig, path)
+    for peak in report.get("demand_windows", []):
+        where = ",".join(peak["sites"]) if peak["sites"] else "all sites"
+        label = f"demand x{peak['multiplier']:g} ({where})"
+        ax.axvspan(
+            peak["start_h"],
+            peak["end_h"],
+            facecolor="none",
+            edgecolor=_DEMAND_COLOR,
+            hatch="//",
+            alpha=0.5,
+            linewidth=0,
+            label=None if label in seen else label,
+        )
+        seen.add(label)
 
 
 def _staleness(report: dict[str, Any], path: Path) -> Path:
@@ -90,7 +120,7 @@ def _staleness(report: dict[str, Any], path: Path) -> Path:
     ax.set_title(_title(report, "staleness per site"))
     ax.grid(axis="y", alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _discrepancy(report: dict[str, Any], path: Path) -> Path:
@@ -98,7 +128,15 @@ def _discrepancy(report: dict[str, Any], path: Path) -> Path:
     shares = sorted(report["discrepancy_share"].items(), key=lambda kv: kv[1])
     labels = [f"{s} ({report['sites'][s]['feed_mode']})" for s, _ in shares]
     values = [v * 100 for _, v in shares]
-    bars = ax.barh(labels, values, color="#1f77b4")
+    split = report.get("discrepancy_split")
+    if split:
+        # Cadence lag (the control has it too), then what the faults added on top.
+        cadence = [split[s]["cadence"] * 100 for s, _ in shares]
+        fault = [split[s]["fault"] * 100 for s, _ in shares]
+        ax.barh(labels, cadence, color="#1f77b4", label="cadence lag (in the control)")
+        ax.barh(labels, fault, left=cadence, color="#d62728", label="fault impact")
+        ax.legend(loc="lower right", fontsize=8)
+    bars = ax.barh(labels, values, color="none" if split else "#1f77b4")
     for bar, value in zip(bars, values, strict=True):
         ax.text(bar.get_width() + 0.5, bar.get_y() + bar.get_height() / 2, f"{value:.1f}%",
                 va="center", fontsize=8)  # fmt: skip
@@ -106,10 +144,10 @@ def _discrepancy(report: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("share of all absolute ATP discrepancy (%)")
     ax.set_title(_title(report, "which sites cause the discrepancy"))
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -186,3 +186,31 @@ def _band(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _at(series: list[Any], i: int) -> Any:
     return series[min(i, len(series) - 1)]
+
+
+def summary_lines(report: dict[str, Any], wall_s: float) -> list[str]:
+    """A replicated report for a terminal: each headline figure as mean [interval] worst."""
+    seeds = report["seeds"]
+    lines = [
+        f"{report['scenario']} ({report['mode']}, {report['replications']} replications, "
+        f"seeds {seeds[0]}-{seeds[-1]}) in {wall_s:.1f} s wall",
+        "  figure                          mean   [95% interval]            worst",
+    ]
+    for name, stats in report["figures"].items():
+        lines.append(f"  {name:<28}{_stats_text(stats)}")
+    for fault in report["faults"]:
+        where = ",".join(fault["sites"] or ["all"])
+        never = f", never in {fault['not_recovered']}" if fault["not_recovered"] else ""
+        lines.append(
+            f"  fault {fault['kind']:<12} {where:<10} {fault['start_h']:g}-{fault['end_h']:g} h"
+            f"  recovery s {_stats_text(fault['recovery_s'])}{never}"
+        )
+    return lines
+
+
+def _stats_text(stats: dict[str, Any] | None) -> str:
+    if stats is None:
+        return "-"
+    ci = stats["ci95"]
+    interval = "" if ci is None else f"[{ci[0]:g}, {ci[1]:g}]"
+    return f"{stats['mean']:>10g}   {interval:<24}{stats['worst']:g}"
