@@ -166,10 +166,10 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket) -> None:
+        await ws.accept()  # like the real API: refusals are close codes after the handshake
         if ws.query_params.get("token") not in tokens:
-            await ws.close(code=4401)
+            await ws.close(code=4401, reason="a valid token is required")
             return
-        await ws.accept()
         skus_param = ws.query_params.get("skus")
         skus = set(skus_param.split(",")) if skus_param else None
         channels = set(ws.query_params.get("channels", "positions,alerts,metrics").split(","))

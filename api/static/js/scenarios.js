@@ -89,7 +89,10 @@ export class ScenarioPanel {
     socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return;
       this.socket = null;
+      if (event.code === 4401) this.say("The token was refused: sign in again.");
       if (event.code === 4403) this.say("Following scenario runs needs an architect token.");
+      if (event.code === 4404) this.say(`Run ${id} is not known to this server.`);
+      if (event.code === 1013) this.say(`Cannot follow run ${id} now: ${event.reason || "server busy"}.`);
     });
   }
 

@@ -9,8 +9,12 @@ const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
 const PING_EVERY_MS = 20_000;
 
-export const CLOSE_UNAUTHENTICATED = 4401;
-export const CLOSE_FORBIDDEN = 4403;
+// Close codes of the server (README "Limits"): what this client does about each.
+export const CLOSE_UNAUTHENTICATED = 4401; // sign out: the token is not (or no longer) valid
+export const CLOSE_FORBIDDEN = 4403; // sign out: this token's role may not read the stream
+export const CLOSE_MESSAGE_TOO_BIG = 1009; // stop: the same subscription would be refused again
+export const CLOSE_TRY_AGAIN_LATER = 1013; // server full or this token's share taken: back off
+const RETRY_BUSY_MS = 5_000;
 
 export class StreamClient {
   // api: ApiClient; subscription: {skus, sites, channels}; handlers: onSnapshot, onDelta,
@@ -121,7 +125,17 @@ export class StreamClient {
       this.handlers.onAuthError?.(event.code);
       return;
     }
-    this.handlers.onStatus?.("reconnecting");
+    if (event.code === CLOSE_MESSAGE_TOO_BIG) {
+      this.handlers.onStatus?.("offline", event.reason || "subscription too large");
+      return;
+    }
+    if (event.code === CLOSE_TRY_AGAIN_LATER) {
+      // Retrying at once would only be refused again: wait at least a few seconds.
+      this.retryMs = Math.max(this.retryMs, RETRY_BUSY_MS);
+      this.handlers.onStatus?.("busy", event.reason);
+    } else {
+      this.handlers.onStatus?.("reconnecting");
+    }
     setTimeout(() => {
       if (!this.stopped && !this.socket) this.connect();
     }, this.retryMs);
