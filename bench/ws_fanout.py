@@ -110,6 +110,8 @@ def serve(port: int, rate: int, skus: int, tick_ms: float) -> None:
         ws_tick_s=tick_ms / 1000,
         ws_subscribe_wait_s=0,
         ws_max_connections=10_000,
+        # Every benchmark client shares one token: its share is the whole server here.
+        ws_max_connections_per_token=10_000,
         ws_queue_frames=64,
     )
     app = create_app(settings, feed=GeneratorFeed(rate, skus), producer=NullProducer())
@@ -120,6 +122,7 @@ def serve(port: int, rate: int, skus: int, tick_ms: float) -> None:
         log_level="warning",
         ws_per_message_deflate=False,
         backlog=4096,
+        **settings.uvicorn_limits(),
     )
 
 
