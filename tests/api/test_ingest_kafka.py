@@ -4,7 +4,9 @@
 - after the API process is killed and started again, a retry with the same key (the same
   JSON spaced and ordered otherwise) is a replay and a changed body is a 409, and an event id
   reused with other content is a 409; nothing is written twice;
-- a second replica learns what the first wrote, so a retry landing there is a replay too.
+- a second replica learns what the first wrote, so a retry landing there is a replay too;
+- through the real flows, all three events sharing the name `collide-1` (an explicit event id
+  and two callers' keys) are applied: the position adds all three up.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.feed import FakeFeed
-from infra.topics import FEEDS_API
+from infra.kafka_clients import delete_topics, ensure_topics
+from infra.topics import FEEDS_API, TOPIC_SPECS
 from tests.api.conftest import TOKENS, auth, make_settings
 from tests.api.fakes import event_json
-from tests.api.procs import ApiProcess
+from tests.api.procs import ApiProcess, running_flows
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.integration
@@ -147,3 +150,39 @@ def test_a_second_replica_knows_what_the_first_wrote(
         replay = two.post("/v1/events", json=event_json(qty=8), headers=keyed("k-replica"))
     assert replay.status_code == 202 and replay.json() == first.json()
     assert len(written(kafka_bootstrap, twin_topics[FEEDS_API], 1)) == 1
+
+
+@pytest.mark.slow
+def test_an_event_id_and_two_callers_keys_of_one_name_are_all_applied(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    suffix = f".t{uuid.uuid4().hex[:12]}"
+    ensure_topics(kafka_bootstrap, TOPIC_SPECS, suffix=suffix)
+    sku = "SKU-00013"  # in examples/network.yaml, the flows' default master data
+    event = {**event_json("collide-1", sku=sku), "uom": "each", "site": "WH-01"}
+    settings = make_settings(tmp_path, kafka_bootstrap=kafka_bootstrap, api_topic_suffix=suffix)
+    try:
+        with (
+            running_flows(kafka_bootstrap, suffix, tmp_path),
+            TestClient(create_app(settings)) as api,
+        ):
+            wait_until(lambda: api.get("/readyz").status_code == 200, 30, "the API to be ready")
+            posts = [
+                api.post("/v1/events", json={**event, "qty": 5}, headers=auth("ingest")),
+                api.post("/v1/events", json={**event, "qty": 11}, headers=keyed("collide-1")),
+                api.post(
+                    "/v1/events", json={**event, "qty": 13}, headers=keyed("collide-1", "admin")
+                ),
+                api.post("/v1/events", json={**event, "qty": 11}, headers=keyed("collide-1")),
+            ]
+            assert [p.status_code for p in posts] == [202] * 4
+
+            def on_hand() -> int | None:
+                response = api.get(f"/v1/skus/{sku}", headers=auth("viewer"))
+                if response.status_code != 200:
+                    return None
+                return int(response.json()["sites"]["WH-01"]["on_hand"])
+
+            wait_until(lambda: on_hand() == 29, 90, "5 + 11 + 13 on hand")
+    finally:
+        delete_topics(kafka_bootstrap, [spec.name + suffix for spec in TOPIC_SPECS])
