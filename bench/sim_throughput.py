@@ -17,6 +17,11 @@ Measured in one run:
   `day_10x5000_seconds` is the faster of the two, `day_10x5000_workers` says which.
   One run each (a day takes a minute or more here); the load average is recorded since the
   machine is shared.
+- `replications_10_seconds`: ten replications (seeds 1-10) of that day, in parallel
+  processes (at most one per CPU), wall seconds to the replicated report (mean, 95%
+  interval, worst); CPU seconds alongside. No faults, so no control runs. `--rep-sites`,
+  `--rep-skus` and `--rep-hours` shrink it for a loaded machine: the result is then
+  `replications_scaled` with the size it ran at, never the headline key.
 
 The last line of stdout is the JSON result, also written to bench/results/sim_throughput.json.
 """
@@ -76,6 +81,23 @@ def with_twin(spec: Scenario, seed: int, workers: int = 1) -> dict[str, Any]:
     }
 
 
+def replications_run(sites: int, skus: int, hours: float, n: int) -> dict[str, Any]:
+    spec = scenario(sites, skus, hours)
+    wall, cpu = time.perf_counter(), _cpu()
+    report = run_scenario(spec, mode="offline", seed=1, replications=n)
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    return {
+        "network": f"{sites} sites x {skus} SKUs, {hours:g} h",
+        "replications": n,
+        "processes": min(os.cpu_count() or 1, n),
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "accuracy_final_mean": report["figures"]["accuracy.final"]["mean"],
+        "orders_lost_ci95": report["figures"]["orders.lost"]["ci95"],
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
 def _cpu() -> float:
     # This process and its finished children (the SKU shards of a multi-worker run).
     own = os.times()
@@ -91,7 +113,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-day", action="store_true", help="skip the 10x5000 day")
     parser.add_argument("--workers", type=int, default=2, help="SKU shards for the split day")
+    parser.add_argument("--only-replications", action="store_true",
+                        help="run only the replications case")  # fmt: skip
+    parser.add_argument("--skip-replications", action="store_true")
+    parser.add_argument("--replications", type=int, default=10)
+    parser.add_argument("--rep-sites", type=int, default=10)
+    parser.add_argument("--rep-skus", type=int, default=5000)
+    parser.add_argument("--rep-hours", type=float, default=24.0)
     args = parser.parse_args()
+    if args.only_replications:
+        publish("sim_throughput_replications", _replications_result(args))
+        return
 
     # Flat demand, so six hours carry a quarter of a day's orders (not a quiet night).
     small = scenario(10, 1000, 6, diurnal="flat")
@@ -142,7 +174,20 @@ def main() -> None:
             "target_seconds": 30,
             "runs": 1,
         }
+    if not args.skip_replications:
+        result.update(_replications_result(args))
     publish("sim_throughput", result)
+
+
+def _replications_result(args: argparse.Namespace) -> dict[str, Any]:
+    run = replications_run(args.rep_sites, args.rep_skus, args.rep_hours, args.replications)
+    full = (args.rep_sites, args.rep_skus, args.rep_hours, args.replications) == (10, 5000, 24, 10)
+    if not full:
+        return {"replications_scaled": run}
+    return {
+        "replications_10_seconds": run["wall_s"],
+        "replications_10": {**run, "target_seconds": 60},
+    }
 
 
 if __name__ == "__main__":
