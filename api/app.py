@@ -178,7 +178,7 @@ def create_app(
             broadcaster=broadcaster,
             event_ids=event_ids,
             idempotency_log=the_log,
-            ingest_checker=IngestChecker(master, view, settings.ingest_horizon_s),
+            ingest_checker=IngestChecker(master, view, settings.ingest_horizon_s, clock),
             rate_limiter=RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst),
             scenarios=scenarios,
             clock=clock,

@@ -13,7 +13,10 @@ dead-letter later, and nothing they would accept:
   seen for the SKU (any site) would be dead-lettered as `outside_horizon`; refused with code
   `outside_horizon`. For a SKU the view has no position of, the twin would apply any time (the
   first event sets the SKU's horizon), so only the contract's sane range applies (checked by
-  `twin.validation`).
+  `twin.validation`). The twin does not let an event dated more than a day after its clock
+  move the horizon (`twin.shard.ShardConfig.future_tolerance_s`); when the view's newest
+  event of a SKU is such a one, the API cannot tell the twin's reference and checks nothing,
+  so one bad timestamp never makes the API refuse every later event of the SKU.
 
 Without master data only the horizon is checked here (the contract checks still run): the
 flows then decide alone, as before, and an unknown SKU is dead-lettered there.
@@ -24,6 +27,7 @@ a SKU whose newer events are still in flight can still be dead-lettered `outside
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -34,14 +38,25 @@ from twin.events import InventoryEvent
 from twin.masterdata import MasterIndex
 from twin.normalize.common import RawEvent, canonicalize
 
+# What the twin tolerates ahead of its clock before an event stops moving a SKU's horizon
+# (`twin.shard.ShardConfig.future_tolerance_s`, its default).
+FUTURE_TOLERANCE = timedelta(hours=24)
+
 
 class IngestChecker:
     """Every master-data and horizon error of a batch of contract-valid events."""
 
-    def __init__(self, index: MasterIndex | None, view: TwinView, horizon_s: float) -> None:
+    def __init__(
+        self,
+        index: MasterIndex | None,
+        view: TwinView,
+        horizon_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.index = index
         self.view = view
         self.horizon = timedelta(seconds=horizon_s)
+        self.clock = clock  # the stack's domain clock, the twin's
 
     def errors(self, events: list[InventoryEvent], *, array: bool) -> list[FieldError]:
         found: list[FieldError] = []
@@ -82,7 +97,10 @@ class IngestChecker:
         if position is None:
             return None
         stamps = [s.last_event_at for s in position.sites.values() if s.last_event_at]
-        return max(stamps) if stamps else None
+        if not stamps:
+            return None
+        newest = max(stamps)
+        return newest if newest <= self.clock() + FUTURE_TOLERANCE else None
 
 
 def _prefixed(errors: list[FieldError], prefix: str) -> list[FieldError]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,18 @@ def test_an_event_beyond_the_horizon_of_its_sku_is_422_naming_occurred_at(
     assert post(md_client, event(occurred_at=just_in)).status_code == 202
     # Another SKU has no newest event yet: the twin would apply it, so is it accepted.
     assert post(md_client, event("other", sku="SKU-00002", occurred_at=too_old)).status_code == 202
+
+
+def test_a_far_future_newest_event_does_not_make_every_later_event_refused(
+    md_client: TestClient, feed: FakeFeed
+) -> None:
+    # The twin keeps its horizon where it was for an event this far ahead of its clock.
+    future = position("SKU-00003", 1)
+    future.sites["WH-01"].last_event_at = datetime(2099, 1, 1, tzinfo=UTC)
+    feed.push(future)
+    a_week_ago = (T0 - timedelta(days=8)).isoformat()
+    response = post(md_client, event("after-future", sku="SKU-00003", occurred_at=a_week_ago))
+    assert response.status_code == 202, response.text
 
 
 def test_more_events_than_the_limit_in_one_request_is_413(md_client: TestClient) -> None:
