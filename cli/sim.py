@@ -188,5 +188,14 @@ def _summary(report: dict[str, Any], out_dir: Path, wall_s: float) -> None:
         )
     worst = sorted(report["discrepancy_share"].items(), key=lambda kv: -kv[1])[:3]
     typer.echo("  discrepancy share: " + ", ".join(f"{s} {v * 100:.1f}%" for s, v in worst))
+    split = report.get("discrepancy_split")
+    if split:
+        typer.echo(
+            "    of which cadence lag / fault impact: "
+            + ", ".join(
+                f"{s} {split[s]['cadence'] * 100:.1f}% / {split[s]['fault'] * 100:.1f}%"
+                for s, _ in worst
+            )
+        )
     typer.echo(f"  report: {out_dir / 'report.json'}")
     typer.echo(json.dumps({"report": str(out_dir / "report.json")}))
