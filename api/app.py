@@ -180,6 +180,9 @@ def create_app(
             idempotency_log=the_log,
             ingest_checker=IngestChecker(master, view, settings.ingest_horizon_s, clock),
             rate_limiter=RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst),
+            event_rate_limiter=RateLimiter(
+                settings.ingest_event_rate_per_s, settings.ingest_event_burst
+            ),
             scenarios=scenarios,
             clock=clock,
             ws_slots=ConnectionSlots(

@@ -44,6 +44,7 @@ class AppState:
     idempotency_log: IdempotencyLog  # fills event_ids from Kafka
     ingest_checker: IngestChecker  # master-data and horizon checks of ingest
     rate_limiter: RateLimiter
+    event_rate_limiter: RateLimiter  # ingest's events per token, besides its requests
     scenarios: ScenarioManager
     clock: DomainClock  # the stack's domain clock (ApiSettings.domain_clock)
     ws_slots: ConnectionSlots  # WebSocket connections held, in all and per token

@@ -28,15 +28,17 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """One token bucket per principal."""
+    """One token bucket per principal (of requests, or of events)."""
 
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic):
         self.rate, self.burst, self.clock = rate, burst, clock
         self._buckets: dict[str, TokenBucket] = {}
 
-    def check(self, principal: str) -> float:
+    def check(self, principal: str, cost: float = 1.0) -> float:
+        """0.0 when allowed, else the seconds to wait; a cost over the burst is charged as the
+        burst (it could never be paid otherwise)."""
         now = self.clock()
         bucket = self._buckets.get(principal)
         if bucket is None:
             bucket = self._buckets[principal] = TokenBucket(self.rate, self.burst, now)
-        return bucket.take(now)
+        return bucket.take(now, min(cost, self.burst))

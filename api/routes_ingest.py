@@ -122,6 +122,12 @@ async def _accept(
     limit = state.settings.ingest_max_events
     if len(events) > limit:
         raise PayloadTooLarge(f"{len(events)} events in one request; at most {limit}")
+    wait_s = state.event_rate_limiter.check(principal.token, len(events))
+    if wait_s > 0:
+        raise TooManyRequests(
+            "the event rate limit of this token is exhausted",
+            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+        )
     if idempotency_key is not None:
         if array or len(events) != 1:
             raise ValidationFailed(

@@ -62,6 +62,9 @@ class ApiSettings(ClockSettings):
     ingest_burst: float = Field(default=400.0, ge=1)
     ingest_delivery_timeout_s: float = Field(default=5.0, gt=0)
     ingest_max_events: int = Field(default=1_000, ge=1)  # events in one request
+    # Events per second per token, besides requests per second (a batch costs its size).
+    ingest_event_rate_per_s: float = Field(default=5_000.0, gt=0)
+    ingest_event_burst: float = Field(default=10_000.0, ge=1)
     # Refuse an event this far (event time) behind the newest of its SKU: the twin's horizon.
     ingest_horizon_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     # Event ids remembered (read back from the ingest topic on start): how far back in write

@@ -190,3 +190,14 @@ def test_rate_limit_per_token_is_429_with_retry_after(tmp_path: Path, burst: int
         other_token = post(client, event_json("admin-1"), role="admin").status_code
     assert codes == [202] * burst + [429]
     assert other_token == 202  # buckets are per token
+
+
+def test_the_event_rate_per_token_charges_a_batch_its_size(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, ingest_event_rate_per_s=0.01, ingest_event_burst=5)
+    app = create_app(settings, feed=FakeFeed(), producer=FakeProducer())
+    with TestClient(app) as client:
+        first = post(client, [event_json(f"b{i}") for i in range(3)])
+        second = post(client, [event_json(f"c{i}") for i in range(3)])
+        other_token = post(client, event_json("admin-2"), role="admin")
+    assert (first.status_code, second.status_code, other_token.status_code) == (202, 429, 202)
+    assert int(second.headers["retry-after"]) >= 1
