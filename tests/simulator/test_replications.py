@@ -103,3 +103,13 @@ def test_cli_replications_write_the_band_plots_and_the_summary(tmp_path):
     assert report["seeds"] == [3, 4, 5]
     for name in ("accuracy", "staleness", "discrepancy"):
         assert (path.parent / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_more_replications_give_a_narrower_interval_of_the_same_figure():
+    scenario = small("baseline", duration_hours=4)
+    few = run_scenario(scenario, seed=11, replications=3)["figures"]
+    many = run_scenario(scenario, seed=11, replications=12)["figures"]
+    for name in ("accuracy.mean", "atp_error.mean_abs", "value_at_risk.mean"):
+        assert many[name]["half_width"] < few[name]["half_width"], name
+        # the first three replications are the same days: the larger run contains them
+        assert many[name]["n"] == 12 and few[name]["n"] == 3
