@@ -167,7 +167,9 @@ class KafkaIdempotencyLog:
             consumer.close()
 
     def _assignment(self, consumer: Consumer) -> tuple[list[TopicPartition], dict[int, int]]:
-        metadata = consumer.list_topics(self.topic, timeout=10)
+        # A short wait, retried by `_run`: `stop` is then never held up long by a broker
+        # that does not answer.
+        metadata = consumer.list_topics(self.topic, timeout=2)
         info = metadata.topics.get(self.topic)
         if info is None or info.error is not None:
             raise KafkaException(f"ingest topic {self.topic} is not available")

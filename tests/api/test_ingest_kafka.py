@@ -186,3 +186,16 @@ def test_an_event_id_and_two_callers_keys_of_one_name_are_all_applied(
             wait_until(lambda: on_hand() == 29, 90, "5 + 11 + 13 on hand")
     finally:
         delete_topics(kafka_bootstrap, [spec.name + suffix for spec in TOPIC_SPECS])
+
+
+def test_a_503_says_the_event_may_be_written_and_to_retry_with_the_same_key(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, kafka_bootstrap="127.0.0.1:1", ingest_delivery_timeout_s=1.0)
+    with TestClient(create_app(settings, feed=FakeFeed())) as client:
+        response = client.post("/v1/events", json=event_json(), headers=keyed("k-503"))
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.headers["content-type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    assert "may have been written" in detail and "same event_id or Idempotency-Key" in detail
