@@ -57,8 +57,8 @@ class ShardDeadLetters:
         if batch is None:
             original, source = self.encoder.encode(event), _NO_SOURCE
         else:
-            original = batch.originals[index]
-            source = RawRecord(None, None, batch.topic, batch.partition, batch.offsets[index])
+            source = batch.record(index)
+            original = source.value or b""
         return dead_letter_message(
             self.encoder,
             error_code=error_code,

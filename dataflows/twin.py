@@ -233,7 +233,6 @@ def _decode_and_group(
     def step(item: Any) -> list[tuple[str, Any]]:
         groups: dict[str, ShardBatch] = {}
         unreadable: SinkBatch = []
-        origin: RawRecord | None = None  # topic and partition: one per consumed batch
         for msg in each_message(item):
             if isinstance(msg, KafkaError):
                 unreadable.append(consumer_error_message(encoder, msg, clock(), max_bytes))
@@ -248,9 +247,6 @@ def _decode_and_group(
                 key = keys.get(event.sku)
                 if key is None:
                     key = keys[event.sku] = shard_key(shard_of(event.sku, shards))
-                offset = msg.offset
-                if callable(offset):  # a confluent-kafka Message: accessors, not attributes
-                    offset = offset()
             except ValidationFailed as exc:
                 # only the normalize flow should write here; anything else is dead-lettered
                 unreadable.append(
@@ -271,12 +267,9 @@ def _decode_and_group(
                 continue
             group = groups.get(key)
             if group is None:
-                if origin is None:
-                    origin = RawRecord.of(msg)
-                group = groups[key] = ShardBatch(origin.topic, origin.partition)
+                group = groups[key] = ShardBatch()
             group.events.append(event)
-            group.originals.append(value)
-            group.offsets.append(offset)
+            group.records.append(msg)
         out: list[tuple[str, Any]] = list(groups.items())
         if groups:
             now = clock()
