@@ -82,6 +82,10 @@ def cut_to_fit(letter: DeadLetter, max_bytes: int, encoder: msgspec.json.Encoder
         original_sha256=hashlib.sha256(whole).hexdigest(),
     )
     overhead = len(encoder.encode(shortened))
+    if overhead > max_bytes // 2:  # the texts alone are too long: keep the gist of them
+        shortened.errors = []
+        shortened.message = _short(shortened.message, _MAX_VALUE_CHARS)
+        overhead = len(encoder.encode(shortened))
     # base64: 4 characters per 3 bytes, the last group padded
     room = max(0, (max_bytes - overhead) // 4 * 3)
     return msgspec.structs.replace(shortened, original=whole[:room])
