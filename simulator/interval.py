@@ -53,13 +53,26 @@ def mean_ci95(values: Sequence[float]) -> tuple[float, float | None]:
     return mean, t_975(n - 1) * math.sqrt(var / n)
 
 
-def summarize(values: Sequence[float], worse: Worse) -> dict[str, Any]:
-    """Mean, 95% interval, worst and best of one figure over replications (rounded)."""
+def summarize(
+    values: Sequence[float], worse: Worse, bounds: tuple[float | None, float | None] = (None, None)
+) -> dict[str, Any]:
+    """Mean, 95% interval, worst and best of one figure over replications (rounded).
+
+    `bounds` are the figure's possible range (a count is never negative, an accuracy never
+    above 1): the interval is cut there rather than claim impossible values.
+    """
     mean, half = mean_ci95(values)
     worst, best = (max(values), min(values)) if worse == "high" else (min(values), max(values))
+    low_bound, high_bound = bounds
+    ci = None
+    if half is not None:
+        low, high = mean - half, mean + half
+        low = low if low_bound is None else max(low, low_bound)
+        high = high if high_bound is None else min(high, high_bound)
+        ci = [_r(low), _r(high)]
     return {
         "mean": _r(mean),
-        "ci95": None if half is None else [_r(mean - half), _r(mean + half)],
+        "ci95": ci,
         "half_width": None if half is None else _r(half),
         "worst": _r(worst),
         "best": _r(best),

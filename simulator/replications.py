@@ -20,6 +20,10 @@ from simulator.interval import Worse, mean_ci95, summarize
 from simulator.spec import Scenario
 
 Getter = Callable[[dict[str, Any]], float]
+Bounds = tuple[float | None, float | None]
+SHARE: Bounds = (0.0, 1.0)  # accuracies and shares of a whole
+COUNT: Bounds = (0.0, None)  # counts, errors, values, seconds
+FREE: Bounds = (None, None)  # differences, which may go either way
 
 
 def _worst_site_p95(report: dict[str, Any]) -> float:
@@ -27,38 +31,39 @@ def _worst_site_p95(report: dict[str, Any]) -> float:
 
 
 # Headline figures: (name, how to read it from a single-run report, which way is worse).
-FIGURES: list[tuple[str, Getter, Worse]] = [
-    ("accuracy.final", lambda r: r["accuracy"]["final"], "low"),
-    ("accuracy.mean", lambda r: r["accuracy"]["mean"], "low"),
-    ("accuracy.min", lambda r: r["accuracy"]["min"], "low"),
-    ("atp_error.max_abs", lambda r: r["atp_error"]["max_abs"], "high"),
-    ("atp_error.mean_abs", lambda r: r["atp_error"]["mean_abs"], "high"),
-    ("orders.lost", lambda r: r["orders"]["lost"], "high"),
-    ("orders.over_promised", lambda r: r["orders"]["over_promised"], "high"),
-    ("stockouts.max", lambda r: r["stockouts"]["max"], "high"),
-    ("stockouts.mean", lambda r: r["stockouts"]["mean"], "high"),
-    ("value_at_risk.max", lambda r: r["value_at_risk"]["max"], "high"),
-    ("value_at_risk.mean", lambda r: r["value_at_risk"]["mean"], "high"),
-    ("staleness.p95_worst_site_s", _worst_site_p95, "high"),
-    ("dlq.count", lambda r: r["dlq"]["count"], "high"),
+FIGURES: list[tuple[str, Getter, Worse, Bounds]] = [
+    ("accuracy.final", lambda r: r["accuracy"]["final"], "low", SHARE),
+    ("accuracy.mean", lambda r: r["accuracy"]["mean"], "low", SHARE),
+    ("accuracy.min", lambda r: r["accuracy"]["min"], "low", SHARE),
+    ("atp_error.max_abs", lambda r: r["atp_error"]["max_abs"], "high", COUNT),
+    ("atp_error.mean_abs", lambda r: r["atp_error"]["mean_abs"], "high", COUNT),
+    ("orders.lost", lambda r: r["orders"]["lost"], "high", COUNT),
+    ("orders.over_promised", lambda r: r["orders"]["over_promised"], "high", COUNT),
+    ("stockouts.max", lambda r: r["stockouts"]["max"], "high", COUNT),
+    ("stockouts.mean", lambda r: r["stockouts"]["mean"], "high", COUNT),
+    ("value_at_risk.max", lambda r: r["value_at_risk"]["max"], "high", COUNT),
+    ("value_at_risk.mean", lambda r: r["value_at_risk"]["mean"], "high", COUNT),
+    ("staleness.p95_worst_site_s", _worst_site_p95, "high", COUNT),
+    ("dlq.count", lambda r: r["dlq"]["count"], "high", COUNT),
 ]
-FAULT_FIGURES: list[tuple[str, Worse]] = [
-    ("recovery_s", "high"),
-    ("catch_up_s", "high"),
-    ("accuracy_gap_max", "high"),
-    ("abs_error_added", "high"),
-    ("worst_accuracy", "low"),
+FAULT_FIGURES: list[tuple[str, Worse, Bounds]] = [
+    ("recovery_s", "high", COUNT),
+    ("catch_up_s", "high", COUNT),
+    ("accuracy_gap_max", "high", FREE),
+    ("abs_error_added", "high", FREE),
+    ("worst_accuracy", "low", SHARE),
 ]
-SITE_FIGURES: list[tuple[str, Worse]] = [
-    ("discrepancy_share", "high"),
-    ("cadence_share", "high"),
-    ("fault_share", "high"),
-    ("accuracy_mean", "low"),
+SITE_FIGURES: list[tuple[str, Worse, Bounds]] = [
+    ("discrepancy_share", "high", SHARE),
+    ("cadence_share", "high", SHARE),
+    ("fault_share", "high", FREE),
+    ("accuracy_mean", "low", SHARE),
 ]
 INTERVAL = (
     "95% confidence interval of the mean over the replications: Student t with n-1 degrees"
     " of freedom on the per-replication values (mean ± t·s/√n). It narrows like 1/√n; a"
-    " single day can fall outside it, which is what `worst` is for."
+    " single day can fall outside it, which is what `worst` is for. Cut at the figure's"
+    " possible range (counts at 0, accuracies and shares at 0 and 1)."
 )
 
 
@@ -99,7 +104,10 @@ def summarize_replications(
 ) -> dict[str, Any]:
     """The replicated report from the single-run reports of `seeds` (in seed order)."""
     first = reports[0]
-    figures = {name: summarize([get(r) for r in reports], worse) for name, get, worse in FIGURES}
+    figures = {
+        name: summarize([get(r) for r in reports], worse, bounds)
+        for name, get, worse, bounds in FIGURES
+    }
     return {
         "scenario": first["scenario"],
         "description": first["description"],
@@ -121,7 +129,7 @@ def summarize_replications(
             {
                 "seed": s,
                 "stream_sha256": r["stream_sha256"],
-                **{name: get(r) for name, get, _ in FIGURES},
+                **{name: get(r) for name, get, _, _ in FIGURES},
             }
             for s, r in zip(seeds, reports, strict=True)
         ],
@@ -136,9 +144,9 @@ def _faults(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
             key: fault[key]
             for key in ("kind", "sites", "detail", "start_h", "end_h", "judged_against")
         }
-        for name, worse in FAULT_FIGURES:
+        for name, worse, bounds in FAULT_FIGURES:
             values = [e[name] for e in entries if e.get(name) is not None]
-            row[name] = summarize(values, worse) if values else None
+            row[name] = summarize(values, worse, bounds) if values else None
         # A replication that never got back within the band: the worst case is "never".
         row["not_recovered"] = sum(1 for e in entries if e["recovery_s"] is None)
         out.append(row)
@@ -149,11 +157,11 @@ def _sites(reports: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for site, figures in reports[0]["sites"].items():
         row: dict[str, Any] = {"feed_mode": figures["feed_mode"]}
-        for name, worse in SITE_FIGURES:
+        for name, worse, bounds in SITE_FIGURES:
             if name in figures:
-                row[name] = summarize([r["sites"][site][name] for r in reports], worse)
+                row[name] = summarize([r["sites"][site][name] for r in reports], worse, bounds)
         row["staleness_p95_s"] = summarize(
-            [r["sites"][site]["staleness_s"]["p95"] for r in reports], "high"
+            [r["sites"][site]["staleness_s"]["p95"] for r in reports], "high", COUNT
         )
         out[site] = row
     return out

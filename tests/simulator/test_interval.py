@@ -72,3 +72,9 @@ def test_the_mean_lies_in_its_interval_and_worst_is_an_observed_extreme(values):
 def test_identical_replications_have_a_zero_width_interval():
     stats = summarize([0.97, 0.97, 0.97], "low")
     assert stats["ci95"] == [0.97, 0.97] and stats["half_width"] == 0.0
+
+
+def test_the_interval_is_cut_at_the_figures_possible_range():
+    stats = summarize([0.0, 0.0, 9.0], "high", (0.0, None))
+    assert stats["ci95"][0] == 0.0 and stats["ci95"][1] > 9.0
+    assert summarize([0.99, 1.0, 1.0], "low", (0.0, 1.0))["ci95"][1] == 1.0

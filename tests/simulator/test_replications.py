@@ -30,7 +30,7 @@ def replicated():
 def test_a_replicated_run_reports_mean_interval_and_worst_for_each_figure(replicated):
     assert replicated["replications"] == 3 and replicated["seeds"] == [4, 5, 6]
     assert "Student t" in replicated["interval"]
-    assert set(replicated["figures"]) == {name for name, _, _ in FIGURES}
+    assert set(replicated["figures"]) == {name for name, _, _, _ in FIGURES}
     for name, stats in replicated["figures"].items():
         low, high = stats["ci95"]
         assert low <= stats["mean"] <= high, name
@@ -41,7 +41,7 @@ def test_a_replicated_run_reports_mean_interval_and_worst_for_each_figure(replic
         run["accuracy.min"] for run in replicated["runs"]
     )
     (fault,) = replicated["faults"]
-    for name, _ in FAULT_FIGURES:
+    for name, _, _ in FAULT_FIGURES:
         assert fault[name] is None or {"mean", "ci95", "worst"} <= set(fault[name])
     assert fault["recovery_s"]["n"] + fault["not_recovered"] == 3
     tpl = replicated["sites"]["TPL-01"]
@@ -56,7 +56,7 @@ def test_each_replication_is_the_single_run_of_its_seed(replicated):
     single = run_scenario(_small(), seed=5)
     second = replicated["runs"][1]
     assert second["seed"] == 5 and second["stream_sha256"] == single["stream_sha256"]
-    for name, get, _ in FIGURES:
+    for name, get, _, _ in FIGURES:
         assert second[name] == get(single), name
 
 
