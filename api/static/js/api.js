@@ -58,7 +58,9 @@ export class ApiClient {
 async function errorText(response) {
   try {
     const data = await response.json();
-    if (typeof data.detail === "string") return data.detail;
+    // A 422 lists every problem with its field (e.g. an uploaded scenario's `spec.demand`).
+    const problems = Array.isArray(data.errors) ? data.errors.map((e) => `${e.field}: ${e.message}`) : [];
+    if (typeof data.detail === "string") return [data.detail, ...problems].join("; ");
     return JSON.stringify(data.detail ?? data);
   } catch {
     return response.statusText;

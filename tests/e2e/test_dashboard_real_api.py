@@ -1,8 +1,9 @@
-"""The dashboard signs out when the real API refuses its token on the live stream.
+"""The dashboard against the real API app (with a fake feed: no Kafka needed).
 
-The API (its real app, with a fake feed: no Kafka needed) closes a refused WebSocket with
-4401 after the handshake; the page must then sign out with a message, not reconnect for
-ever. Refused at the handshake (an HTTP 403), a browser only sees 1006 and cannot tell.
+The API closes a refused WebSocket with 4401 after the handshake; the page must then sign
+out with a message, not reconnect for ever (refused at the handshake, an HTTP 403, a browser
+only sees 1006 and cannot tell). An uploaded scenario the API refuses is answered with the
+field and the reason, shown in the scenario panel.
 """
 
 from __future__ import annotations
@@ -74,5 +75,27 @@ def test_a_token_without_the_viewer_role_is_told_so(
     try:
         sign_in(page, url, TOKENS["ingest"])
         expect(page.locator("#sign-in-error")).to_contain_text("viewer role")
+    finally:
+        page.close()
+
+
+def test_an_uploaded_scenario_naming_a_file_is_refused_with_the_field(
+    browser: Browser, real_api: tuple[str, FastAPI], tmp_path: Path
+) -> None:
+    url, app = real_api
+    upload = tmp_path / "what-if.yaml"
+    upload.write_text("duration_hours: 2\nnetwork:\n  path: /etc/passwd\n")
+    page = browser.new_page()
+    try:
+        sign_in(page, url, TOKENS["architect"])
+        expect(page.get_by_test_id("conn-status")).to_have_text("live")
+        page.locator("#scenario-details summary").click()
+        page.get_by_test_id("scenario-file").set_input_files(str(upload))
+        page.get_by_test_id("scenario-run").click()
+        status = page.get_by_test_id("scenario-status")
+        expect(status).to_contain_text("422")
+        expect(status).to_contain_text("spec.network.path")
+        expect(status).not_to_contain_text("root:")
+        assert app.state.twin.scenarios.runs == {}
     finally:
         page.close()
