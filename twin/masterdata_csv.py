@@ -2,10 +2,11 @@
 
 The files and their columns (header row first; columns in any order; a column marked
 optional may be left out, and an empty cell takes its default) are in `BUNDLE_COLUMNS` and
-in the README. Item-site rows come by the million, so they are read in chunks with one
-pass of C-level conversions per column; a chunk holding any problem is read again row by
-row to name each problem. Every problem is reported as `FILE row N, column C: reason` (row 1
-is the header) and nothing is returned unless the whole bundle is right.
+in the README. Item-site and alias rows come by the hundred thousand, so they are read in
+blocks (`twin.csv_blocks`) with one C-level pass per column; a block holding any problem is
+read again row by row to name each problem. Every problem is reported as
+`FILE row N, column C: reason` (row 1 is the header) and nothing is returned unless the
+whole bundle is right.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import math
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby, islice, repeat
-from operator import add, gt, itemgetter, mul
+from itertools import groupby, repeat
+from operator import add, gt, mul
 from pathlib import Path
 from typing import TextIO, TypeVar
 
 from twin.catalog_columns import NO_POLICY, CatalogColumns, ColumnsBuilder
+from twin.csv_blocks import Block, CsvReadError, Row, read_blocks, read_header
 from twin.errors import MasterDataError
 from twin.events import EventType
 from twin.masterdata import check_timestamp_format, check_timezone
@@ -61,11 +63,21 @@ REQUIRED_FILES = ("sites.csv", "items.csv")
 CODE_KINDS = ("txn_type", "uom", "warehouse")  # partner_codes.csv `kind`
 FEED_MODES = ("api", "batch", "3pl")
 MAX_ID_LENGTH = 128
-_CHUNK_ROWS = 65_536
 _EVENT_TYPES = {t.value: t for t in EventType}
 
-Row = list[str]
 T = TypeVar("T")
+
+
+class Problems(list[str]):
+    """The problems found so far, and the ids whose own row was wrong.
+
+    Rows that name a broken id are not reported again for it: one bad site row should not
+    bury the report under every item-site, alias and lane of that site.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken: set[str] = set()
 
 
 class CellError(ValueError):
@@ -77,13 +89,18 @@ class Sheet:
     """One file of the bundle being read: where its columns are, and the problems found."""
 
     name: str
-    errors: list[str]
+    errors: Problems
     index: dict[str, int] = field(default_factory=dict)  # column -> position in a row
     defaults: dict[str, str] = field(default_factory=dict)  # optional columns left out
     width: int = 0
 
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(f"{self.name} row {row}, column {column}: {reason}")
+
+    def unknown(self, row: int, column: str, value: str, reason: str) -> None:
+        """Report `value` as unknown, unless it is an id whose own row was already reported."""
+        if value not in self.errors.broken:
+            self.error(row, column, reason)
 
     def cell(self, row: Row, column: str) -> str:
         at = self.index.get(column)
@@ -152,11 +169,11 @@ def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
 # ------------------------------------------------------------------------- reading files
 
 
-Chunks = Iterator[tuple[int, list[Row]]]  # (row number of the first row, rows)
+Blocks = Iterator[Block]
 
 
-def _open_sheet(folder: Path, name: str, errors: list[str]) -> tuple[Sheet, Chunks] | None:
-    """The file's sheet and its data rows in chunks; None when the file is absent or unreadable."""
+def _open_sheet(folder: Path, name: str, errors: Problems) -> tuple[Sheet, Blocks] | None:
+    """The file's sheet and its data rows in blocks; None when the file is absent or unreadable."""
     path = folder / name
     if not path.exists():
         if name in REQUIRED_FILES:
@@ -165,14 +182,11 @@ def _open_sheet(folder: Path, name: str, errors: list[str]) -> tuple[Sheet, Chun
     required, optional = BUNDLE_COLUMNS[name]
     sheet = Sheet(name, errors)
     try:
-        handle: TextIO = path.open(encoding="utf-8", newline="")
-        reader = csv.reader(handle)
-        header = next(reader, [])
+        handle: TextIO = path.open(encoding="utf-8-sig", newline="")  # -sig: Excel's BOM
+        header = read_header(handle)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         errors.append(f"{name}: cannot read: {exc}")
         return None
-    header = [h.strip() for h in header]
-    header[:1] = [h.removeprefix("\ufeff") for h in header[:1]]  # Excel's byte-order mark
     known = set(required) | set(optional)
     for at, column in enumerate(header):
         if column not in known:
@@ -189,23 +203,15 @@ def _open_sheet(folder: Path, name: str, errors: list[str]) -> tuple[Sheet, Chun
     if any(c not in sheet.index for c in required):
         handle.close()
         return sheet, iter(())
-    return sheet, _chunks(sheet, handle, reader)
+    return sheet, _blocks(sheet, handle)
 
 
-def _chunks(sheet: Sheet, handle: TextIO, reader: Iterator[Row]) -> Chunks:
-    # Whole chunks, so the per-row cost of a generator is paid once per chunk.
-    n = 2
+def _blocks(sheet: Sheet, handle: TextIO) -> Blocks:
     with handle:
-        while True:
-            try:
-                chunk = list(islice(reader, _CHUNK_ROWS))
-            except (csv.Error, UnicodeDecodeError) as exc:
-                sheet.errors.append(f"{sheet.name}: cannot read past row {n}: {exc}")
-                return
-            if not chunk:
-                return
-            yield n, chunk
-            n += len(chunk)
+        try:
+            yield from read_blocks(handle, sheet.width)
+        except CsvReadError as exc:
+            sheet.errors.append(f"{sheet.name}: {exc}")
 
 
 def _well_formed(sheet: Sheet, n: int, row: Row) -> bool:
@@ -219,10 +225,10 @@ def _well_formed(sheet: Sheet, n: int, row: Row) -> bool:
     return False
 
 
-def _numbered(sheet: Sheet, chunks: Chunks) -> Iterator[tuple[int, Row]]:
-    """(row number, cells) of each well-formed data row (for the small files)."""
-    for first, chunk in chunks:
-        for n, row in enumerate(chunk, start=first):
+def _numbered(sheet: Sheet, blocks: Blocks) -> Iterator[tuple[int, Row]]:
+    """(row number, cells) of each well-formed data row."""
+    for block in blocks:
+        for n, row in block.numbered():
             if _well_formed(sheet, n, row):
                 yield n, row
 
@@ -255,7 +261,7 @@ def read_bundle(path: str | Path) -> CatalogColumns:
 
 
 def _read_bundle(folder: Path) -> CatalogColumns:
-    errors: list[str] = []
+    errors = Problems()
     for extra in sorted(p.name for p in folder.glob("*.csv") if p.name not in BUNDLE_COLUMNS):
         errors.append(f"{extra}: unknown file (known: {', '.join(BUNDLE_COLUMNS)})")
     sites = _read_sites(folder, errors)
@@ -272,7 +278,7 @@ def _read_bundle(folder: Path) -> CatalogColumns:
     return builder.build(profiles, lanes)
 
 
-def _read_sites(folder: Path, errors: list[str]) -> list[tuple[Site, int]]:
+def _read_sites(folder: Path, errors: Problems) -> list[tuple[Site, int]]:
     opened = _open_sheet(folder, "sites.csv", errors)
     if opened is None:
         return []
@@ -286,6 +292,8 @@ def _read_sites(folder: Path, errors: list[str]) -> list[tuple[Site, int]]:
         zone = sheet.cell(row, "timezone")
         errors.extend(check_timezone(f"sites.csv row {n}, column timezone", zone))
         if site_id is None or mode is None or interval is None:
+            if site_id is not None:
+                errors.broken.add(site_id)
             continue
         if site_id in seen:
             sheet.error(n, "site", f"duplicate site {site_id!r}")
@@ -305,7 +313,7 @@ def _read_sites(folder: Path, errors: list[str]) -> list[tuple[Site, int]]:
     return sites
 
 
-def _read_partners(folder: Path, errors: list[str], site_ids: set[str]) -> dict[str, _Partial]:
+def _read_partners(folder: Path, errors: Problems, site_ids: set[str]) -> dict[str, _Partial]:
     opened = _open_sheet(folder, "partners.csv", errors)
     if opened is None:
         return {}
@@ -315,7 +323,7 @@ def _read_partners(folder: Path, errors: list[str], site_ids: set[str]) -> dict[
         partner_id = sheet.parse(n, row, "partner", ident)
         site = sheet.cell(row, "site")
         if site not in site_ids:
-            sheet.error(n, "site", f"unknown site {site!r} (not in sites.csv)")
+            sheet.unknown(n, "site", site, f"unknown site {site!r} (not in sites.csv)")
         zone = sheet.cell(row, "timezone")
         errors.extend(check_timezone(f"partners.csv row {n}, column timezone", zone))
         fmt = sheet.cell(row, "timestamp_format")
@@ -332,16 +340,16 @@ def _read_partners(folder: Path, errors: list[str], site_ids: set[str]) -> dict[
     return partners
 
 
-def _read_items(folder: Path, errors: list[str], builder: ColumnsBuilder) -> None:
+def _read_items(folder: Path, errors: Problems, builder: ColumnsBuilder) -> None:
     opened = _open_sheet(folder, "items.csv", errors)
     base_of: dict[str, str] = {}
     sku_rows: list[tuple[str, str, str, float]] = []
     if opened is not None:
-        sheet, chunks = opened
+        sheet, blocks = opened
         at_sku, at_base = sheet.index.get("sku", 0), sheet.index.get("base_uom", 0)
         at_value, at_name = sheet.index.get("unit_value", 0), sheet.index.get("name")
-        for first, chunk in chunks:
-            for n, row in enumerate(chunk, start=first):
+        for block in blocks:
+            for n, row in block.numbered():
                 if len(row) != sheet.width and not _well_formed(sheet, n, row):
                     continue
                 sku, base = row[at_sku], row[at_base]
@@ -366,30 +374,32 @@ def _read_items(folder: Path, errors: list[str], builder: ColumnsBuilder) -> Non
 
 def _item_problems(sheet: Sheet, n: int, row: Row, base_of: dict[str, str]) -> None:
     sku = sheet.parse(n, row, "sku", ident)
-    sheet.parse(n, row, "base_uom", ident)
-    sheet.parse(n, row, "unit_value", lambda t: number(t, positive=False))
+    base = sheet.parse(n, row, "base_uom", ident)
+    value = sheet.parse(n, row, "unit_value", lambda t: number(t, positive=False))
     if sku is not None and sku in base_of:
         sheet.error(n, "sku", f"duplicate sku {sku!r}")
+    elif sku is not None and (base is None or value is None):
+        sheet.errors.broken.add(sku)
 
 
 def _read_conversions(
-    folder: Path, errors: list[str], base_of: dict[str, str]
+    folder: Path, errors: Problems, base_of: dict[str, str]
 ) -> dict[str, list[tuple[str, int]]]:
     """Each SKU's units besides its base unit (a row for the base unit must say factor 1)."""
     opened = _open_sheet(folder, "uom_conversions.csv", errors)
     units: dict[str, list[tuple[str, int]]] = {}
     if opened is None:
         return units
-    sheet, chunks = opened
+    sheet, blocks = opened
     at_sku, at_uom, at_factor = (sheet.index.get(c, 0) for c in ("sku", "uom", "factor"))
-    for first, chunk in chunks:
-        for n, row in enumerate(chunk, start=first):
+    for block in blocks:
+        for n, row in block.numbered():
             if len(row) != sheet.width and not _well_formed(sheet, n, row):
                 continue
             sku, uom = row[at_sku], row[at_uom]
             base = base_of.get(sku)
             if base is None:
-                sheet.error(n, "sku", f"unknown sku {sku!r} (not in items.csv)")
+                sheet.unknown(n, "sku", sku, f"unknown sku {sku!r} (not in items.csv)")
                 continue
             try:
                 factor = int(row[at_factor])
@@ -411,7 +421,7 @@ def _read_conversions(
 
 
 def _read_partner_codes(
-    folder: Path, errors: list[str], partners: dict[str, _Partial], builder: ColumnsBuilder
+    folder: Path, errors: Problems, partners: dict[str, _Partial], builder: ColumnsBuilder
 ) -> None:
     opened = _open_sheet(folder, "partner_codes.csv", errors)
     if opened is None:
@@ -423,7 +433,9 @@ def _read_partner_codes(
         value = sheet.cell(row, "value")
         partner = partners.get(partner_id)
         if partner is None:
-            sheet.error(n, "partner", f"unknown partner {partner_id!r} (not in partners.csv)")
+            sheet.unknown(
+                n, "partner", partner_id, f"unknown partner {partner_id!r} (not in partners.csv)"
+            )
             continue
         if kind is None or code is None:
             continue
@@ -445,17 +457,17 @@ def _read_partner_codes(
                 partner.txn_types[code] = event_type
         elif kind == "uom":
             if value not in builder.uom_pos:
-                sheet.error(n, "value", f"unit {value!r} is a unit of no SKU")
+                sheet.unknown(n, "value", value, f"unit {value!r} is a unit of no SKU")
             else:
                 partner.uom_codes[code] = value
         elif value not in builder.site_pos:
-            sheet.error(n, "value", f"unknown site {value!r} (not in sites.csv)")
+            sheet.unknown(n, "value", value, f"unknown site {value!r} (not in sites.csv)")
         else:
             partner.warehouses[code] = value
 
 
 def _check_partners_and_sites(
-    errors: list[str], partners: dict[str, _Partial], sites: list[tuple[Site, int]]
+    errors: Problems, partners: dict[str, _Partial], sites: list[tuple[Site, int]]
 ) -> list[PartnerProfile]:
     profiles: list[PartnerProfile] = []
     for partner_id, partial in partners.items():
@@ -494,37 +506,37 @@ def _check_partners_and_sites(
     return profiles
 
 
-def _read_item_sites(folder: Path, errors: list[str], builder: ColumnsBuilder) -> None:
+def _read_item_sites(folder: Path, errors: Problems, builder: ColumnsBuilder) -> None:
     opened = _open_sheet(folder, "item_sites.csv", errors)
     if opened is None:
         return
-    sheet, chunks = opened
+    sheet, blocks = opened
     placed = bytearray(len(builder.reorder_point))  # which SKU-sites a row has set
-    for first, chunk in chunks:
-        if not _item_sites_fast(sheet, chunk, builder, placed):
-            numbered = enumerate(chunk, start=first)
+    for block in blocks:
+        if not _item_sites_fast(sheet, block, builder, placed):
+            numbered = block.numbered()
             _item_sites_slow(
                 sheet, [(n, r) for n, r in numbered if _well_formed(sheet, n, r)], builder, placed
             )
 
 
 def _item_sites_fast(
-    sheet: Sheet, chunk: list[Row], builder: ColumnsBuilder, placed: bytearray
+    sheet: Sheet, block: Block, builder: ColumnsBuilder, placed: bytearray
 ) -> bool:
-    """Place a chunk whose every cell is right, in C-level passes; False to read it slowly.
+    """Place a block whose every cell is right, in C-level passes; False to read it slowly.
 
-    Nothing is placed unless the whole chunk is right.
+    Nothing is placed unless the whole block is right.
     """
     at = sheet.index
-    if "reorder_point" not in at or "target" not in at or set(map(len, chunk)) != {sheet.width}:
+    if "reorder_point" not in at or "target" not in at or not block.uniform:
         return False
-    sku_at = list(map(builder.sku_pos.get, map(itemgetter(at["sku"]), chunk)))
-    site_at = list(map(builder.site_pos.get, map(itemgetter(at["site"]), chunk)))
+    sku_at = list(map(builder.sku_pos.get, block.column(at["sku"])))
+    site_at = list(map(builder.site_pos.get, block.column(at["site"])))
     if None in sku_at or None in site_at:
         return False
     try:
-        points = array("q", map(int, map(itemgetter(at["reorder_point"]), chunk)))
-        targets = array("q", map(int, map(itemgetter(at["target"]), chunk)))
+        points = array("q", map(int, block.column(at["reorder_point"])))
+        targets = array("q", map(int, block.column(at["target"])))
     except (ValueError, OverflowError):
         return False  # an empty or bad cell
     if min(points) < 0 or min(targets) < 0 or any(map(gt, points, targets)):
@@ -556,9 +568,9 @@ def _item_sites_slow(
         sku, site = sheet.cell(row, "sku"), sheet.cell(row, "site")
         i, s = builder.sku_pos.get(sku), builder.site_pos.get(site)
         if i is None:
-            sheet.error(n, "sku", f"unknown sku {sku!r} (not in items.csv)")
+            sheet.unknown(n, "sku", sku, f"unknown sku {sku!r} (not in items.csv)")
         if s is None:
-            sheet.error(n, "site", f"unknown site {site!r} (not in sites.csv)")
+            sheet.unknown(n, "site", site, f"unknown site {site!r} (not in sites.csv)")
         point = sheet.parse(n, row, "reorder_point", optional_count)
         goal = sheet.parse(n, row, "target", optional_count)
         if i is None or s is None or point is None or goal is None:
@@ -576,33 +588,31 @@ def _item_sites_slow(
 
 
 def _read_aliases(
-    folder: Path, errors: list[str], builder: ColumnsBuilder, partner_ids: set[str]
+    folder: Path, errors: Problems, builder: ColumnsBuilder, partner_ids: set[str]
 ) -> None:
     opened = _open_sheet(folder, "aliases.csv", errors)
     if opened is None:
         return
-    sheet, chunks = opened
+    sheet, blocks = opened
     scopes = set(builder.site_pos) | partner_ids
-    for first, chunk in chunks:
-        if not _aliases_fast(sheet, chunk, builder, scopes):
-            for n, row in enumerate(chunk, start=first):
+    for block in blocks:
+        if not _aliases_fast(sheet, block, builder, scopes):
+            for n, row in block.numbered():
                 if _well_formed(sheet, n, row):
                     _alias_row(sheet, n, row, builder, scopes)
 
 
-def _aliases_fast(
-    sheet: Sheet, chunk: list[Row], builder: ColumnsBuilder, scopes: set[str]
-) -> bool:
-    """Add a chunk of right aliases in C-level passes; False to read it slowly.
+def _aliases_fast(sheet: Sheet, block: Block, builder: ColumnsBuilder, scopes: set[str]) -> bool:
+    """Add a block of right aliases in C-level passes; False to read it slowly.
 
-    Nothing is added unless the whole chunk is right. Rows come grouped by scope (a
+    Nothing is added unless the whole block is right. Rows come grouped by scope (a
     scope's codes in one run), as an export writes them.
     """
-    if set(map(len, chunk)) != {sheet.width}:
+    if not block.uniform:
         return False
-    scope_column = list(map(itemgetter(sheet.index["scope"]), chunk))
-    codes = list(map(itemgetter(sheet.index["code"]), chunk))
-    sku_at = list(map(builder.sku_pos.get, map(itemgetter(sheet.index["sku"]), chunk)))
+    scope_column = block.column(sheet.index["scope"])
+    codes = block.column(sheet.index["code"])
+    sku_at = list(map(builder.sku_pos.get, block.column(sheet.index["sku"])))
     if None in sku_at or min(map(len, codes)) == 0 or max(map(len, codes)) > MAX_ID_LENGTH:
         return False
     runs: list[tuple[str, int, int]] = []
@@ -629,9 +639,9 @@ def _alias_row(sheet: Sheet, n: int, row: Row, builder: ColumnsBuilder, scopes: 
     scope, code, sku = (sheet.cell(row, c) for c in ("scope", "code", "sku"))
     i = builder.sku_pos.get(sku)
     if scope not in scopes:
-        sheet.error(n, "scope", f"{scope!r} is neither a site nor a partner")
+        sheet.unknown(n, "scope", scope, f"{scope!r} is neither a site nor a partner")
     elif i is None:
-        sheet.error(n, "sku", f"unknown sku {sku!r} (not in items.csv)")
+        sheet.unknown(n, "sku", sku, f"unknown sku {sku!r} (not in items.csv)")
     elif sheet.parse(n, row, "code", ident) is not None:
         codes = builder.aliases.setdefault(scope, {})
         if code in codes:
@@ -640,7 +650,7 @@ def _alias_row(sheet: Sheet, n: int, row: Row, builder: ColumnsBuilder, scopes: 
             codes[code] = builder.sku_ids[i]
 
 
-def _read_lanes(folder: Path, errors: list[str], site_pos: dict[str, int]) -> list[Lane]:
+def _read_lanes(folder: Path, errors: Problems, site_pos: dict[str, int]) -> list[Lane]:
     opened = _open_sheet(folder, "lanes.csv", errors)
     if opened is None:
         return []
@@ -653,7 +663,7 @@ def _read_lanes(folder: Path, errors: list[str], site_pos: dict[str, int]) -> li
         bad = False
         for column, site in zip(("from_site", "to_site"), ends, strict=True):
             if site not in site_pos:
-                sheet.error(n, column, f"unknown site {site!r} (not in sites.csv)")
+                sheet.unknown(n, column, site, f"unknown site {site!r} (not in sites.csv)")
                 bad = True
         if ends[0] == ends[1]:
             sheet.error(n, "to_site", "a lane must join two different sites")
