@@ -121,8 +121,8 @@ async def _follow(websocket: WebSocket, state: AppState, run_id: str) -> None:
 
 async def _send_run(websocket: WebSocket, run: ScenarioRun) -> None:
     follower: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-    for message in run.history():
-        await websocket.send_text(_encode(message))
+    for past in run.history():
+        await websocket.send_text(_encode(past))
     if run.status != "running":
         await websocket.close(code=1000, reason=run.status)
         return

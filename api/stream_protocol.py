@@ -7,16 +7,20 @@ Design (see docs/internal-contracts.md, "API message shapes"):
   falls inside this session's replay window by accident (resume then resyncs safely).
 - Clients with identical subscriptions form a *group*. Each tick the group's changes are
   JSON-encoded once into a body (`GroupBatch.body`); a client's frame is only the small
-  header `{"type":"delta","seq":N,` spliced in front of those shared bytes, so the cost per
-  client is a byte copy, never a JSON encode.
+  header `{"type":"delta","seq":N,` spliced in front of those shared bytes when it is sent,
+  so the cost per client is a byte copy, never a JSON encode; and what a session queues or
+  keeps for replay is `(seq, kind, tail)` with the group's shared tail, a reference per
+  frame, not a copy.
 - Each session has a bounded outbox. When it is full, new changes are folded into a
   coalescer (latest record per SKU / alert / metric key) instead of growing a backlog; once
   the client has drained its outbox it receives one coalesced delta (encoded for it alone,
   with the next seq, `"coalesced": true`). A client still lagging after `max_lag_s`, or whose
   coalesced state exceeds `max_coalesced` records, must be closed (`close_reason`).
-- Every frame that consumed a seq is kept in a bounded replay buffer; `resume(since)`
+- Every delta that consumed a seq is kept in a bounded replay buffer; `resume(since)`
   re-queues the frames after `since`, or returns False when they are gone (the caller then
-  sends `resync` and a fresh snapshot, which continues the same seq numbering).
+  sends `resync` and a fresh snapshot, which continues the same seq numbering). A snapshot
+  starts the buffer afresh and is not kept in it (it is the largest frame, and encoded for
+  one session): a `since` before it resyncs.
 - A disconnected session stays registered for a while (detached), still collecting changes,
   so a reconnect with `since` can resume it; only by the token that opened it, and each
   token keeps at most a bounded number of detached sessions (the oldest go first), so what a
@@ -231,9 +235,10 @@ class ClientSession:
         self.max_queue = max_queue
         self.max_coalesced = max_coalesced
         self.max_lag_s = max_lag_s
-        self.outbox: deque[tuple[int, str]] = deque()
+        # (seq, kind, tail): the frame is built from these when it is sent.
+        self.outbox: deque[tuple[int, str, str]] = deque()
         self.control: deque[str] = deque()
-        self.replay: deque[tuple[int, str]] = deque(maxlen=replay_size)
+        self.replay: deque[tuple[int, str, str]] = deque(maxlen=replay_size)
         self.coalesced: Changes | None = None
         self.lagging_since: float | None = None
         self.detached_at: float | None = None
@@ -243,20 +248,20 @@ class ClientSession:
     def last_seq(self) -> int:
         return self.next_seq - 1
 
-    def _emit(self, kind: str, tail: str) -> str:
-        seq = self.next_seq
+    def _emit(self, kind: str, tail: str, *, replayable: bool = True) -> None:
+        entry = (self.next_seq, kind, tail)
         self.next_seq += 1
-        frame = _frame(kind, seq, tail)
-        self.outbox.append((seq, frame))
-        self.replay.append((seq, frame))
-        return frame
+        self.outbox.append(entry)
+        if replayable:
+            self.replay.append(entry)
 
     def snapshot(self, body: bytes) -> None:
-        """Start (or restart) the stream from a snapshot; earlier pending output is moot."""
+        """Start (or restart) the stream from a snapshot; earlier output is moot."""
         self.outbox.clear()
+        self.replay.clear()
         self.coalesced = None
         self.lagging_since = None
-        self._emit("snapshot", _tail(body))
+        self._emit("snapshot", _tail(body), replayable=False)
 
     def offer(self, batch: GroupBatch, now: float) -> None:
         """Queue a tick's group batch, or fold it into the coalescer when the outbox is full."""
@@ -279,7 +284,8 @@ class ClientSession:
         if self.control:
             return self.control.popleft()
         if self.outbox:
-            return self.outbox.popleft()[1]
+            seq, kind, tail = self.outbox.popleft()
+            return _frame(kind, seq, tail)
         if self.coalesced is not None:
             changes, self.coalesced = self.coalesced, None
             self.lagging_since = None
@@ -295,9 +301,9 @@ class ClientSession:
         return None
 
     def _take_emitted(self, kind: str, tail: str) -> str:
-        frame = self._emit(kind, tail)
-        self.outbox.pop()
-        return frame
+        self._emit(kind, tail)
+        seq, kind, tail = self.outbox.pop()
+        return _frame(kind, seq, tail)
 
     def has_output(self) -> bool:
         return bool(self.control or self.outbox or self.coalesced is not None)
@@ -323,7 +329,7 @@ class ClientSession:
             return True
         if not self.replay or self.replay[0][0] > since + 1:
             return False
-        self.outbox = deque((seq, frame) for seq, frame in self.replay if seq > since)
+        self.outbox = deque(entry for entry in self.replay if entry[0] > since)
         return True
 
     def covers(self, since: int) -> bool:

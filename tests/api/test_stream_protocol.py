@@ -100,6 +100,27 @@ def test_a_group_is_encoded_once_however_many_clients(monkeypatch: pytest.Monkey
     assert all(len(decode(s.take())["positions"]) == 1 for s in only_a)
 
 
+def test_sessions_of_a_group_queue_and_replay_one_shared_body_not_copies() -> None:
+    registry = _registry()
+    members = [registry.new_session(Subscription.build()) for _ in range(20)]
+    registry.fan_out(changes(position("A", 1)), now=0.0)
+    tails = {id(entry[2]) for s in members for entry in (*s.outbox, *s.replay)}
+    assert len(tails) == 1
+
+
+def test_a_snapshot_is_not_replayed_and_a_since_before_it_resyncs() -> None:
+    s = session(first_seq=100)
+    s.snapshot(b'{"positions":[]}')  # 100
+    s.offer(build_batch(s.subscription, changes(position("A", 1))), now=0.0)  # 101
+    s.snapshot(b'{"positions":[]}')  # 102: a resubscribe
+    s.offer(build_batch(s.subscription, changes(position("A", 2))), now=0.0)  # 103
+    drain(s)
+    assert [seq for seq, _, _ in s.replay] == [103]
+    assert not s.resume(101)  # frame 102 (the snapshot) is gone: resync, not a gap
+    assert s.resume(102)
+    assert [(f["type"], f["seq"]) for f in drain(s)] == [("delta", 103)]
+
+
 def test_a_full_outbox_coalesces_to_the_latest_state_per_sku() -> None:
     s = session(max_queue=2)
     for version in range(1, 7):  # 2 queued, 4 coalesced
