@@ -3,9 +3,9 @@
 `SkuTwin` is the pure per-SKU state machine of DESIGN.md's bucket table. It is written for
 the hot path of the twin dataflow (hundreds of thousands of events per second per core):
 `__slots__`, one branch per event type (types compared by identity, the most frequent
-first), integers only, and event times compared as the aware datetimes they are (a
-comparison costs less than converting to a timestamp; the only arithmetic is the horizon
-check of an out-of-order event).
+first), integers only. An event's time is turned once into integer microseconds since the
+Unix epoch (exactly, with no float in between); every comparison and the horizon arithmetic
+run on those integers.
 `version` grows by one per applied event that moved a bucket or a site's `last_event_at`.
 
 Semantics that hold whatever the arrival order of a set of events:
@@ -16,38 +16,51 @@ Semantics that hold whatever the arrival order of a set of events:
 * ``COUNTED`` fixes ``on_hand`` as of its ``occurred_at``. A site's ``on_hand`` is the latest
   count (by ``occurred_at``, ties broken by the larger ``event_id``) plus the on-hand deltas
   that occurred strictly after it. Deltas at or before the count are inside it whenever they
-  arrive; a late count keeps the later deltas already applied. Deltas older than the latest
-  count are forgotten: only the deltas after it are kept (as ``(time, qty)`` pairs).
+  arrive; a late count keeps the later deltas already applied.
 
-Bounded memory, and what the bounds mean (all configurable in `PositionConfig`):
+Exactness is bounded by event time, never by counts. The horizon is ``horizon_s`` of event
+time (default 7 days) behind the newest event seen for the SKU (`max_us`):
 
-* **Dedupe.** A SKU remembers the ids of at least its last ``dedupe_max_ids`` accepted events
-  (an insertion-ordered dict; a quarter over the bound it is cut back to the newest
-  ``dedupe_max_ids``: O(1) amortized per event, at most 1.25 x the bound in memory, about
-  100 bytes an id, so ~32 kB per SKU with the default 256). A
-  duplicate whose original is remembered changes nothing and is counted. A duplicate of an
-  event that has been forgotten would be applied again, so the bound must cover the
-  redelivery window of the feeds (per SKU); the horizon below covers the very old ones.
-* **Event-time horizon.** An event that occurred more than ``horizon_s`` before the newest
-  event seen for its SKU is *expired*: it is not applied and `apply` reports it (the caller
-  counts it and can dead-letter it). Such an event can neither be deduplicated reliably nor be
-  placed against counts, and in practice it is almost always a replayed duplicate. So a
-  duplicate older than the horizon is never double-counted; a genuine event that late must be
-  corrected with a new count or adjustment.
-* **Uncounted deltas.** A site keeps at most ``max_deltas`` on-hand deltas newer than its
-  latest count (about 100 bytes each); past that the oldest half is folded into ``on_hand``
-  and ``fold_at`` moves up.
-  A count that occurred at or before ``fold_at`` can no longer be placed exactly and is treated
-  as superseded (it changes nothing and is counted in ``superseded_counts``).
+* **Outside the horizon.** An event that occurred more than ``horizon_s`` before the newest
+  event of its SKU is *expired*: not applied, reported as `EXPIRED` (the flow dead-letters it
+  as ``outside_horizon``). It can be neither deduplicated nor placed against counts for
+  certain, so it is never applied silently; a genuine event that late is corrected with a new
+  count or adjustment.
+* **Dedupe.** Every accepted event id of the SKU whose event time is inside the horizon is
+  remembered, however many events came in between. A repeated id with the same business
+  content (type, SKU, site, qty, uom, ``occurred_at``, ``to_site``, ``transfer_id``;
+  ``recorded_at`` and ``source`` aside) is a `DUPLICATE`; with other content a `CONFLICT`.
+  Neither changes anything; both are counted. Ids are kept as a 64-bit key (two CRC-32s of
+  the id, forwards and backwards: stable across processes, unlike `hash`) in one sorted
+  ``array('Q')``, and beside each, in a second one, its event time in whole seconds
+  (32 bits) and a 32-bit CRC of its business content: 16 bytes an id.
+* **Counts.** A site keeps every on-hand delta newer than its latest count while it is inside
+  the horizon (event time and qty interleaved in one ``array('q')``, 16 bytes a delta), so a
+  count inside the horizon is always placed exactly. Only deltas older than the horizon are
+  folded away: no count that could still be accepted can precede them.
+* **Expiry** is by event time. When a SKU's ids have doubled since the last sweep, the ids
+  and deltas that left the horizon are dropped (amortized O(1) per event), so the memory of a
+  SKU is at most about twice what its last horizon of events needs.
+* **Range.** The integer layout holds event times from 1970-01-01 up to 2106-02-07 (seconds
+  in 32 bits). An event outside that range is refused with `ValidationFailed` before anything
+  changes (the contract's own, narrower range is checked where events enter:
+  `twin.validation`), so no datetime, however extreme, can overflow anything here.
+
+Cost per SKU-site: one `SiteBuckets` (its integers, the latest count's time and id, the
+rules' state) plus 16 bytes per on-hand delta since the latest count inside the horizon; per
+SKU: 16 bytes per event of the last horizon (``bench/scale.py`` measures both).
 """
 
 from __future__ import annotations
 
 import sys
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
+from zlib import crc32
 
 from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr
@@ -62,43 +75,83 @@ from twin.wire import NetworkTotals, Position, SitePosition
 if TYPE_CHECKING:
     from twin.rules import DemandBaseline
 
-# "before anything": the initial latest-count, fold and newest-event times
+# "before anything": what `max_at` says before the first event
 BEGINNING: Final = datetime.min.replace(tzinfo=UTC)
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_US: Final = timedelta(microseconds=1)
+US_PER_S: Final = 1_000_000
+# The event times the integer layout holds: 1970-01-01 <= t < 2**32 s (2106-02-07T06:28:16Z)
+MIN_US: Final = 0
+MAX_US: Final = (1 << 32) * US_PER_S
+# before any event time: the time of "no count yet" and "nothing folded yet"
+NEVER: Final = -1
+# an id's content fingerprint 0 means "not known" (ids restored from a snapshot that kept
+# no fingerprint): any content then counts as a duplicate of it
+UNKNOWN_FINGERPRINT: Final = 0
+_FP_MASK: Final = 0xFFFFFFFF
+# the fewest remembered ids at which a SKU sweeps out what left its horizon
+_MIN_SWEEP: Final = 64
+
+
+def to_us(at: datetime) -> int:
+    """An aware datetime as whole microseconds since the Unix epoch, exactly (any datetime)."""
+    return (at - EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def id_key(event_id: str) -> int:
+    """The 64-bit key an event id is remembered by: CRC-32 of its UTF-8 forwards and
+    backwards. Stable across processes (snapshots), a few times cheaper than a
+    cryptographic hash; two ids collide only when their difference is a multiple of both
+    CRC polynomials (about 2**-64 for unrelated ids)."""
+    raw = event_id.encode()
+    return (crc32(raw) << 32) | crc32(raw[::-1])
+
+
+def fingerprint(
+    kind: str, site: str, qty: int, uom: str, t_us: int, to_site: object, transfer_id: object
+) -> int:
+    """32 bits of an event's business content (its SKU is the twin's own); never 0."""
+    text = f"{kind}\x1f{site}\x1f{qty}\x1f{uom}\x1f{t_us}\x1f{to_site}\x1f{transfer_id}"
+    return crc32(text.encode()) or 1
 
 
 @mypyc_attr(native_class=False)  # a plain frozen dataclass: it pickles as one
 @dataclass(frozen=True, slots=True)
 class PositionConfig:
-    """Memory bounds of one SKU's state (see the module docstring for what they mean)."""
+    """The event-time horizon of one SKU's state (see the module docstring for what it means)."""
 
-    dedupe_max_ids: int = 256
     horizon_s: float = 7 * 24 * 3600.0
-    max_deltas: int = 64
-    # Derived once here, so every SKU of a shard shares the same objects: a SKU's own copy
-    # of the number 320 would be one more cold cache line read on every event.
-    ids_limit: int = field(init=False, repr=False, compare=False)
-    horizon: timedelta = field(init=False, repr=False, compare=False)
+    # Derived once here, so every SKU of a shard shares the same object.
+    horizon_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.dedupe_max_ids < 1 or self.max_deltas < 2 or self.horizon_s <= 0:
-            raise ValueError(
-                "PositionConfig needs dedupe_max_ids >= 1, max_deltas >= 2 and horizon_s > 0"
-            )
-        max_ids = self.dedupe_max_ids
-        # a quarter over the bound, the ids are cut back to it (see SkuTwin._trim_ids)
-        object.__setattr__(self, "ids_limit", max_ids + max(1, max_ids // 4))
-        object.__setattr__(self, "horizon", timedelta(seconds=self.horizon_s))
+        if not self.horizon_s > 0:
+            raise ValueError("PositionConfig needs horizon_s > 0")
+        object.__setattr__(self, "horizon_us", round(self.horizon_s * US_PER_S))
+
+    def __getstate__(self) -> dict[str, float]:
+        return {"horizon_s": self.horizon_s}
+
+    def __setstate__(self, state: dict[str, float] | list[Any] | tuple[Any, ...]) -> None:
+        # Older snapshots hold the field values in order: dedupe_max_ids, horizon_s, ...
+        horizon_s = state["horizon_s"] if isinstance(state, dict) else state[1]
+        object.__setattr__(self, "horizon_s", float(horizon_s))
+        self.__post_init__()
 
 
 # SiteBuckets' attributes: its __slots__, and what it pickles
 _BUCKET_SLOTS = (
     "alert_mask",
     "atp_floor",
-    "count_at",
     "count_id",
+    "count_us",
     "deltas",
     "episodes",
-    "fold_at",
+    "fold_us",
     "in_transit",
     "last_event_at",
     "list_after",
@@ -126,13 +179,15 @@ class SiteBuckets:
         self.quarantined = 0
         self.in_transit = 0
         self.last_event_at: datetime | None = None
-        self.count_at = BEGINNING
+        # the latest count's time (µs) and id; NEVER before the first count
+        self.count_us = NEVER
         self.count_id = ""
-        self.fold_at = BEGINNING
-        # max(count_at, fold_at): on-hand deltas after it are listed in `deltas`
-        self.list_after = BEGINNING
-        # on-hand deltas newer than the latest count, as (occurred_at, qty)
-        self.deltas: list[tuple[datetime, int]] = []
+        # on-hand deltas at or before it left the horizon and are inside on_hand, unlisted
+        self.fold_us = NEVER
+        # max(count_us, fold_us): on-hand deltas after it are listed in `deltas`
+        self.list_after = NEVER
+        # on-hand deltas newer than the latest count, (time µs, qty) interleaved; None if none
+        self.deltas: array[int] | None = None
         # rule state (twin.rules): bit mask of open conditions, episode number per kind
         self.alert_mask = 0
         self.episodes: dict[str, int] | None = None
@@ -152,12 +207,18 @@ class SiteBuckets:
         self.reorder_point = None
         self.atp_floor = 0
         self.rules_token = None
+        self.deltas = None
         for name, value in (state if isinstance(state, dict) else state[1]).items():
             setattr(self, name, value)
 
     @property
     def atp(self) -> int:
         return self.on_hand - self.receiving - self.reserved - self.picked - self.quarantined
+
+    @property
+    def delta_count(self) -> int:
+        """On-hand deltas listed after the latest count (each still inside the horizon)."""
+        return 0 if self.deltas is None else len(self.deltas) // 2
 
     def to_wire(self, fresh: bool) -> SitePosition:
         return SitePosition(
@@ -210,16 +271,20 @@ TYPE: Final = 1
 SKU: Final = 2
 SITE: Final = 3
 QTY: Final = 4
+UOM: Final = 5
 OCCURRED_AT: Final = 6
 TO_SITE: Final = 9
+TRANSFER_ID: Final = 10
 _POSITIONS = {
     EVENT_ID: "event_id",
     TYPE: "type",
     SKU: "sku",
     SITE: "site",
     QTY: "qty",
+    UOM: "uom",
     OCCURRED_AT: "occurred_at",
     TO_SITE: "to_site",
+    TRANSFER_ID: "transfer_id",
 }
 if any(InventoryEvent.__struct_fields__[i] != name for i, name in _POSITIONS.items()):
     raise ImportError("twin.position's field positions no longer match InventoryEvent's")
@@ -250,6 +315,22 @@ CONFLICT: Final = 5  # an id seen before with other business content: not applie
 
 
 _NO_TO_SITE: Final = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"
+_OUT_OF_RANGE: Final = (
+    "is outside the event times the twin can hold (1970-01-01T00:00:00Z to 2106-02-07T06:28:16Z)"
+)
+
+
+def _time_out_of_range(at: datetime) -> ValidationFailed:
+    return ValidationFailed(
+        [
+            FieldError(
+                field="occurred_at",
+                value=at.isoformat(),
+                code="out_of_range",
+                message=f"occurred_at {_OUT_OF_RANGE}",
+            )
+        ]
+    )
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
@@ -257,16 +338,17 @@ class SkuTwin:
     """The pure state of one SKU across sites. `apply(event)` is False for a duplicate."""
 
     __slots__ = (
-        "_horizon",
-        "_id_set",
-        "_ids_limit",
-        "_max_deltas",
+        "_horizon_us",
+        "_id_keys",
+        "_id_meta",
+        "_sweep_at",
         "baselines",
         "config",
+        "conflicts",
         "duplicates",
         "expired",
         "last_count",
-        "max_at",
+        "max_us",
         "sites",
         "sku",
         "superseded_counts",
@@ -276,41 +358,64 @@ class SkuTwin:
     def __init__(self, sku: str, config: PositionConfig | None = None) -> None:
         self.sku = sku
         self.config = config if config is not None else PositionConfig()
-        self._horizon = self.config.horizon
-        self._ids_limit = self.config.ids_limit
-        self._max_deltas = self.config.max_deltas
+        self._horizon_us = self.config.horizon_us
         self.version = 0
         self.sites: dict[str, SiteBuckets] = {}
-        self.max_at = BEGINNING
-        # accepted event ids in arrival order (a dict used as an insertion-ordered set)
-        self._id_set: dict[str, None] = {}
+        # the newest event time seen (µs); NEVER before the first event
+        self.max_us = NEVER
+        # remembered ids: their keys sorted (`id_key`), and at the same index each one's
+        # event time in seconds (high 32 bits) and content fingerprint (low 32 bits)
+        self._id_keys: array[int] = array("Q")
+        self._id_meta: array[int] = array("Q")
+        # at this many remembered ids, sweep out the ids and deltas that left the horizon
+        self._sweep_at = _MIN_SWEEP
         self.duplicates = 0
+        self.conflicts = 0
         self.expired = 0
+        # counts older than their site's latest count (the latest count wins)
         self.superseded_counts = 0
         # set by a COUNTED that took effect (None after a superseded one); read by the rules
         self.last_count: CountOutcome | None = None
         # demand baselines per site for the ANOMALY rule (twin.rules), created lazily
         self.baselines: dict[str, DemandBaseline] | None = None
 
-    def seen(self, event_id: str) -> bool:
-        return event_id in self._id_set
+    @property
+    def max_at(self) -> datetime:
+        """The newest event time seen for the SKU (BEGINNING before any)."""
+        return BEGINNING if self.max_us == NEVER else from_us(self.max_us)
 
-    def _trim_ids(self) -> None:
-        keep = list(self._id_set)[-self.config.dedupe_max_ids :]
-        self._id_set = dict.fromkeys(keep)
+    @property
+    def remembered_ids(self) -> int:
+        return len(self._id_keys)
+
+    def seen(self, event_id: str) -> bool:
+        key = id_key(event_id)
+        keys = self._id_keys
+        i = bisect_left(keys, key)
+        return i < len(keys) and keys[i] == key
+
+    def remember(self, key: int, t_us: int, content: int) -> None:
+        """Remember one id (a snapshot's restore path; `apply_fields` inlines it)."""
+        keys = self._id_keys
+        i = bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key:
+            return
+        keys.insert(i, key)
+        self._id_meta.insert(i, ((t_us // US_PER_S) << 32) | content)
 
     def apply(self, event: InventoryEvent) -> bool:
-        """Fold one event in; False when it is a duplicate (or expired) and changed nothing."""
+        """Fold one event in; False when it changed nothing (duplicate, conflict, expired)."""
         code = self.apply_code(event)
         return code in (CHANGED, UNCHANGED)
 
     def apply_code(self, event: InventoryEvent) -> int:
-        """Fold one event in; returns CHANGED, UNCHANGED, DUPLICATE or EXPIRED.
+        """Fold one event in; returns CHANGED, UNCHANGED, DUPLICATE, CONFLICT or EXPIRED.
 
         CHANGED means the position moved (`version` grew); the site that moved is
         `event.site` (and, for a transfer, `in_transit` at `event.to_site`). An event that
-        breaks the canonical contract (a fractional qty, a TRANSFER_SHIPPED without `to_site`)
-        raises `ValidationFailed` before anything changes.
+        breaks the canonical contract (a fractional qty, a TRANSFER_SHIPPED without `to_site`,
+        an `occurred_at` outside the range the twin holds) raises `ValidationFailed` before
+        anything changes.
         """
         return self.apply_fields(astuple(event))
 
@@ -320,11 +425,6 @@ class SkuTwin:
         The shard's path: it takes an event's fields once, in one call, for itself and for
         this (compiled, each attribute read by name would be a lookup of its own).
         """
-        event_id: str = fields[EVENT_ID]
-        id_set = self._id_set
-        if event_id in id_set:
-            self.duplicates += 1
-            return DUPLICATE
         etype = fields[TYPE]
         if type(etype) is not _EVENT_TYPE:  # a plain string naming a type (only code builds one)
             return self.apply_fields((*fields[:TYPE], EventType(etype), *fields[TYPE + 1 :]))
@@ -336,14 +436,35 @@ class SkuTwin:
                 [FieldError(field="to_site", code="required", message=_NO_TO_SITE)]
             )
         at: datetime = fields[OCCURRED_AT]
-        max_at = self.max_at
-        if at > max_at:
-            self.max_at = at
-        elif max_at - at > self._horizon:
+        t: int = (at - EPOCH) // _US
+        if t < MIN_US or t >= MAX_US:
+            raise _time_out_of_range(at)
+        site: str = fields[SITE]
+        key = id_key(fields[EVENT_ID])
+        keys = self._id_keys
+        i = bisect_left(keys, key)
+        n_ids = len(keys)
+        if i < n_ids and keys[i] == key:
+            known = self._id_meta[i] & _FP_MASK
+            content = fingerprint(
+                etype, site, q, fields[UOM], t, fields[TO_SITE], fields[TRANSFER_ID]
+            )
+            if known in (content, UNKNOWN_FINGERPRINT):
+                self.duplicates += 1
+                return DUPLICATE
+            self.conflicts += 1
+            return CONFLICT
+        max_us = self.max_us
+        if n_ids >= self._sweep_at:
+            # before `max_us` moves: the shard puts back the horizon a far-future event moved
+            self._sweep(max_us)
+            i = bisect_left(keys, key)
+        if t > max_us:
+            self.max_us = t
+        elif max_us - t > self._horizon_us:
             self.expired += 1
             return EXPIRED
 
-        site: str = fields[SITE]
         b = self.sites.get(site)
         if b is None:
             b = self.sites[_shared(site)] = SiteBuckets()
@@ -392,10 +513,13 @@ class SkuTwin:
         else:
             raise AssertionError(f"{etype!r} has no branch in SkuTwin.apply_fields")
 
-        # remember the id; a quarter over the bound, keep only the newest `dedupe_max_ids`
-        id_set[event_id] = None
-        if len(id_set) > self._ids_limit:
-            self._trim_ids()
+        # remember the id, its time and what it said, in key order
+        keys.insert(i, key)
+        self._id_meta.insert(
+            i,
+            ((t // US_PER_S) << 32)
+            | fingerprint(etype, site, q, fields[UOM], t, fields[TO_SITE], fields[TRANSFER_ID]),
+        )
         last = b.last_event_at
         if last is None or at > last:
             b.last_event_at = at
@@ -403,17 +527,21 @@ class SkuTwin:
         else:
             moved = False
         if delta:
-            if at > b.list_after:
+            if t > b.list_after:
                 b.on_hand += delta
                 deltas = b.deltas
-                deltas.append((at, delta))
-                if len(deltas) > self._max_deltas:
-                    _fold(b)
-            elif at > b.count_at:  # after the count but among the folded deltas
+                if deltas is None:
+                    b.deltas = array("q", (t, delta))
+                else:
+                    deltas.append(t)
+                    deltas.append(delta)
+            elif t > b.count_us:  # after the count but among the folded deltas
                 b.on_hand += delta
             elif etype is _ADJUSTED and not moved:
                 return UNCHANGED  # inside the count, and it moves nothing else
-        elif etype is _COUNTED and not self._count(b, site, event_id, at, q) and not moved:
+        elif (
+            etype is _COUNTED and not self._count(b, site, fields[EVENT_ID], at, t, q) and not moved
+        ):
             return UNCHANGED  # superseded, or equal to the on-hand it already held
         self.version += 1
         return CHANGED
@@ -425,23 +553,72 @@ class SkuTwin:
             dest = self.sites[_shared(to_site)] = SiteBuckets()
         dest.in_transit += q
 
-    def _count(self, b: SiteBuckets, site: str, event_id: str, at: datetime, q: int) -> bool:
+    def _count(
+        self, b: SiteBuckets, site: str, event_id: str, at: datetime, t: int, q: int
+    ) -> bool:
         """Apply a COUNTED; True when on_hand changed. Older counts are superseded."""
-        if at < b.count_at or (at == b.count_at and event_id <= b.count_id) or at <= b.fold_at:
+        if t < b.count_us or (t == b.count_us and event_id <= b.count_id) or t <= b.fold_us:
+            # (`fold_us` only holds deltas that left the horizon: no count inside it precedes)
             self.superseded_counts += 1
             self.last_count = None
             return False
-        later = [d for d in b.deltas if d[0] > at]
-        later_sum = sum(d[1] for d in later)
+        later_sum = 0
+        listed = 0
+        later: array[int] | None = None
+        deltas = b.deltas
+        if deltas is not None:
+            listed = len(deltas)
+            later = array("q")
+            for j in range(0, listed, 2):
+                if deltas[j] > t:
+                    qty = deltas[j + 1]
+                    later.append(deltas[j])
+                    later.append(qty)
+                    later_sum += qty
         book = b.on_hand - later_sum
-        opening = not b.count_id and b.fold_at == BEGINNING and len(later) == len(b.deltas)
-        b.deltas = later
-        b.count_at = b.list_after = at
+        opening = not b.count_id and b.fold_us == NEVER and (later is None or len(later) == listed)
+        b.deltas = later if later is not None and len(later) > 0 else None
+        b.count_us = b.list_after = t
         b.count_id = event_id
         before = b.on_hand
         b.on_hand = q + later_sum
         self.last_count = CountOutcome(site, q, book, event_id, at, opening)
         return b.on_hand != before
+
+    def _sweep(self, max_us: int) -> None:
+        """Forget the ids and on-hand deltas that left the horizon (they can never be
+        placed or matched again: an event that old is expired)."""
+        cutoff = max_us - self._horizon_us  # an event before it is expired
+        # ids by whole seconds, rounded down a second more: kept a little longer, never less
+        cutoff_s = cutoff // US_PER_S - 1
+        keys, meta = self._id_keys, self._id_meta
+        kept_keys: array[int] = array("Q")
+        kept_meta: array[int] = array("Q")
+        for j in range(len(keys)):
+            m = meta[j]
+            if (m >> 32) >= cutoff_s:
+                kept_keys.append(keys[j])
+                kept_meta.append(m)
+        # in place: `apply_fields` holds `keys`
+        keys[:] = kept_keys
+        meta[:] = kept_meta
+        self._sweep_at = max(_MIN_SWEEP, 2 * len(keys))
+        for b in self.sites.values():
+            deltas = b.deltas
+            if deltas is None or deltas[0] >= cutoff:
+                continue
+            kept: array[int] = array("q")
+            fold_us = b.fold_us
+            for j in range(0, len(deltas), 2):
+                at = deltas[j]
+                if at >= cutoff:
+                    kept.append(at)
+                    kept.append(deltas[j + 1])
+                elif at > fold_us:
+                    fold_us = at
+            b.fold_us = fold_us
+            b.list_after = max(b.count_us, fold_us)
+            b.deltas = kept if len(kept) > 0 else None
 
     # -- read --------------------------------------------------------------------------
     def position(self, as_of: datetime, fresh: Callable[[str], bool]) -> Position:
@@ -471,16 +648,3 @@ def _shared(site: str) -> str:
     keys: comparing a looked-up id against a key then reads memory that is already in
     cache, not a string of its own per SKU (one cold cache line per event)."""
     return sys.intern(site) if site.__class__ is str else site
-
-
-def _fold(b: SiteBuckets) -> None:
-    """Forget the oldest half of a site's uncounted deltas (they stay inside on_hand)."""
-    b.deltas.sort(key=_at)
-    half = len(b.deltas) // 2
-    fold_at = b.fold_at = b.deltas[half - 1][0]
-    b.deltas = [d for d in b.deltas[half:] if d[0] > fold_at]
-    b.list_after = max(b.count_at, fold_at)
-
-
-def _at(delta: tuple[datetime, int]) -> datetime:
-    return delta[0]

@@ -86,9 +86,11 @@ class TwinConfig:
 class ApplyResult(msgspec.Struct, gc=False):
     """What one `TwinShard.apply` did.
 
-    `duplicate`: the event id was already applied (nothing changed). `expired`: the event is
-    older than the SKU's event-time horizon and was not applied (see `twin.position`).
-    `changed`: the SKU's position changed (its `version` grew). `alerts`: raised/cleared.
+    `duplicate`: the event id was already applied with the same content (nothing changed).
+    `conflict`: the event id was already applied with other business content (nothing
+    changed; dead-letter it as `event_id_conflict`). `expired`: the event is older than the
+    SKU's event-time horizon and was not applied (see `twin.position`). `changed`: the SKU's
+    position changed (its `version` grew). `alerts`: raised/cleared.
     """
 
     duplicate: bool
@@ -96,6 +98,7 @@ class ApplyResult(msgspec.Struct, gc=False):
     alerts: list[Alert]
     changed: bool = False
     expired: bool = False
+    conflict: bool = False
 
 
 class BatchResult(msgspec.Struct, gc=False):
@@ -105,26 +108,31 @@ class BatchResult(msgspec.Struct, gc=False):
     codes: bytearray
 
 
+# TwinShard's attributes: its __slots__, and what it pickles
+_SHARD_SLOTS = (
+    "_closed",
+    "_dirty",
+    "_future_limit",
+    "_limit_for",
+    "_tolerance",
+    "applied",
+    "config",
+    "conflicts",
+    "duplicates",
+    "expired",
+    "future",
+    "rules",
+    "stale_sites",
+    "twins",
+    "windows",
+)
+
+
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class TwinShard:
     """The SKUs of one shard, their rules, and the sites whose feeds are stale."""
 
-    __slots__ = (
-        "_closed",
-        "_dirty",
-        "_future_limit",
-        "_limit_for",
-        "_tolerance",
-        "applied",
-        "config",
-        "duplicates",
-        "expired",
-        "future",
-        "rules",
-        "stale_sites",
-        "twins",
-        "windows",
-    )
+    __slots__ = _SHARD_SLOTS
 
     def __init__(self, master: MasterData | None = None, config: TwinConfig | None = None):
         self.config = config if config is not None else TwinConfig()
@@ -134,6 +142,7 @@ class TwinShard:
         self._dirty: dict[str, None] = {}  # insertion-ordered set
         self.applied = 0
         self.duplicates = 0
+        self.conflicts = 0
         self.expired = 0
         self.future = 0
         self._tolerance = timedelta(seconds=self.config.future_tolerance_s)
@@ -142,6 +151,15 @@ class TwinShard:
         wcfg = self.config.windows
         self.windows = TumblingWindows(wcfg) if wcfg is not None else None
         self._closed: list[WindowMetric] = []
+
+    def __getstate__(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _SHARD_SLOTS}
+
+    def __setstate__(self, state: dict[str, object] | tuple[None, dict[str, object]]) -> None:
+        # A snapshot taken before a slot existed resumes with that slot's default
+        self.conflicts = 0
+        for name, value in (state if isinstance(state, dict) else state[1]).items():
+            setattr(self, name, value)
 
     def is_fresh(self, site: str) -> bool:
         return site not in self.stale_sites
@@ -159,10 +177,10 @@ class TwinShard:
         if applied_at is not self._limit_for:
             self._limit_for = applied_at
             self._future_limit = applied_at + self._tolerance
-        horizon_ref = twin.max_at
+        horizon_ref = twin.max_us
         code = twin.apply_code(event)
         if event.occurred_at > self._future_limit:
-            twin.max_at = horizon_ref
+            twin.max_us = horizon_ref
             self.future += 1
         if code:
             if code == UNCHANGED:
@@ -175,6 +193,9 @@ class TwinShard:
             if code == DUPLICATE:
                 self.duplicates += 1
                 return ApplyResult(True, sku, [])
+            if code == CONFLICT:
+                self.conflicts += 1
+                return ApplyResult(False, sku, [], conflict=True)
             self.expired += 1
             return ApplyResult(False, sku, [], expired=True)
         self.applied += 1
@@ -202,9 +223,11 @@ class TwinShard:
         The same state, counters, dirty SKUs and alerts (in the same order) as calling
         `apply(event, applied_at)` for each event; only the per-event `ApplyResult` is not
         built. Instead `codes[i]` says what happened to `events[i]`: `APPLIED` (0),
-        `DUPLICATE`, `EXPIRED`, `UNCHANGED` (applied, but nothing visible moved) or
-        `REJECTED`: the event breaks the canonical contract (a fractional qty, a transfer
-        without `to_site`: what `apply` raises `ValidationFailed` for); it changed nothing
+        `DUPLICATE`, `CONFLICT` (its id was applied before with other business content),
+        `EXPIRED` (outside the SKU's event-time horizon), `UNCHANGED` (applied, but nothing
+        visible moved) or `REJECTED`: the event breaks the canonical contract (a fractional
+        qty, a transfer without `to_site`, an `occurred_at` outside the range the core holds:
+        what `apply` raises `ValidationFailed` for); it changed nothing
         and, unlike `apply`, does not stop the batch, so no alert of the others is lost.
         For a stream processor: call it once per batch of input, then use `codes` for what
         needs each event's outcome (duplicates, expired events, windows of applied events,
@@ -222,14 +245,15 @@ class TwinShard:
             self._limit_for = applied_at
             self._future_limit = applied_at + self._tolerance
         future_limit = self._future_limit
-        skipped = 0  # duplicate, expired and rejected events; all others count as applied
+        # duplicate, conflicting, expired and rejected events; all others count as applied
+        skipped = 0
         for i, event in enumerate(events):
             fields = astuple(event)  # every field in one call (see SkuTwin.apply_fields)
             sku: str = fields[SKU]
             twin = twins.get(sku)
             if twin is None:
                 twin = self._twin(sku)
-            horizon_ref = twin.max_at
+            horizon_ref = twin.max_us
             count_before = twin.last_count  # a COUNTED leaves a new outcome there
             try:
                 code = twin.apply_fields(fields)
@@ -238,7 +262,7 @@ class TwinShard:
                 skipped += 1
                 continue
             if fields[OCCURRED_AT] > future_limit:
-                twin.max_at = horizon_ref
+                twin.max_us = horizon_ref
                 self.future += 1
             if code:
                 codes[i] = code
@@ -251,6 +275,8 @@ class TwinShard:
                     skipped += 1
                     if code == DUPLICATE:
                         self.duplicates += 1
+                    elif code == CONFLICT:
+                        self.conflicts += 1
                     else:
                         self.expired += 1
                 continue
@@ -352,6 +378,7 @@ class TwinShard:
             "skus": len(self.twins),
             "applied": self.applied,
             "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
             "expired": self.expired,
             "future": self.future,
             "late_events": self.windows.late_total if self.windows is not None else 0,

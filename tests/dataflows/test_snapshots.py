@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import io
 import pickle
 import random
@@ -15,7 +16,7 @@ from dataflows import snapshots
 from dataflows.shard_logic import ShardFactory, ShardState
 from tests.dataflows.scripted import script_events
 from twin.masterdata_gen import generate_master_data
-from twin.position import SiteBuckets, SkuTwin
+from twin.position import BEGINNING, NEVER, PositionConfig, SiteBuckets, SkuTwin, from_us
 from twin.site_stats import SitePartial
 
 NOW = datetime(2026, 11, 16, 18, 0, tzinfo=UTC)
@@ -29,7 +30,7 @@ def _state_after(events, master) -> ShardState:
     return state
 
 
-def _fingerprint(state: ShardState) -> dict:
+def _fingerprint(state: ShardState, *, id_meta: bool = True) -> dict:
     """Everything that decides future behaviour: buckets, count/fold marks, deltas, ids."""
     out = {}
     for sku, twin in state.shard.twins.items():
@@ -42,16 +43,17 @@ def _fingerprint(state: ShardState) -> dict:
                 b.quarantined,
                 b.in_transit,
                 b.last_event_at,
-                b.count_at,
+                b.count_us,
                 b.count_id,
-                b.fold_at,
+                b.fold_us,
                 b.list_after,
-                list(b.deltas),
+                None if b.deltas is None else list(b.deltas),
                 b.alert_mask,
             )
             for site, b in twin.sites.items()
         }
-        out[sku] = (twin.version, twin.max_at, list(twin._id_set), twin.duplicates, sites)
+        ids = (list(twin._id_keys), list(twin._id_meta) if id_meta else None)
+        out[sku] = (twin.version, twin.max_us, ids, twin.duplicates, sites)
     return out
 
 
@@ -108,24 +110,117 @@ def test_a_snapshot_naming_a_moved_class_still_loads() -> None:
     assert (restored.site, restored.events) == ("DC-EAST", 7)
 
 
-def test_a_snapshot_with_the_earlier_packing_of_deltas_still_loads() -> None:
-    master = generate_master_data(sites=4, skus=40, seed=3)
-    state = _state_after(_scripted(master, 2000), master)
+def _times(us: int) -> datetime:
+    return BEGINNING if us == NEVER else from_us(us)
 
-    def earlier(b: SiteBuckets) -> tuple[object, tuple[object, ...]]:
-        # how a site's deltas were packed until the fourth session: timestamps and quantities
-        times = array("d", (at.timestamp() for at, _ in b.deltas))
-        qtys = array("q", (qty for _, qty in b.deltas))
-        return snapshots._restore_buckets, (
-            snapshots._BUCKETS.names,
-            snapshots._BUCKETS.get(b),
-            times,
-            qtys,
-        )
+
+def _pairs(b: SiteBuckets) -> list[tuple[datetime, int]]:
+    deltas = b.deltas if b.deltas is not None else array("q")
+    return [(from_us(t), q) for t, q in zip(deltas[::2], deltas[1::2], strict=True)]
+
+
+# The earlier layout: a site's times as datetimes, its deltas as (datetime, qty) pairs; a
+# SKU's ids as strings, its horizon as a timedelta, count bounds in PositionConfig.
+_OLD_SITE = (
+    "alert_mask",
+    "atp_floor",
+    "count_at",
+    "count_id",
+    "episodes",
+    "fold_at",
+    "in_transit",
+    "last_event_at",
+    "list_after",
+    "on_hand",
+    "picked",
+    "quarantined",
+    "receiving",
+    "reorder_point",
+    "reserved",
+    "rules_token",
+)
+_OLD_SKU = (
+    "_horizon",
+    "_ids_limit",
+    "_max_deltas",
+    "baselines",
+    "config",
+    "duplicates",
+    "expired",
+    "last_count",
+    "max_at",
+    "sites",
+    "sku",
+    "superseded_counts",
+    "version",
+)
+
+
+def _earlier_layout(state: ShardState, ids: dict[str, list[str]], packed_deltas: bool) -> bytes:
+    """`state` pickled as the layout before event-time exactness wrote it."""
+
+    def site(b: SiteBuckets) -> tuple[object, tuple[object, ...]]:
+        old = {name: getattr(b, name, None) for name in _OLD_SITE}
+        old.update(count_at=_times(b.count_us), fold_at=_times(b.fold_us))
+        old["list_after"] = _times(b.list_after)
+        values = tuple(old[name] for name in _OLD_SITE)
+        pairs = _pairs(b)
+        if packed_deltas:
+            return snapshots._restore_packed_buckets, (
+                _OLD_SITE,
+                values,
+                msgspec.msgpack.encode(pairs),
+            )
+        times = array("d", (at.timestamp() for at, _ in pairs))
+        qtys = array("q", (qty for _, qty in pairs))
+        return snapshots._restore_buckets, (_OLD_SITE, values, times, qtys)
+
+    def sku(twin: SkuTwin) -> tuple[object, tuple[object, ...]]:
+        horizon = timedelta(seconds=twin.config.horizon_s)
+        old = {
+            "_horizon": horizon,
+            "_ids_limit": 320,
+            "_max_deltas": 64,
+            "max_at": _times(twin.max_us),
+        }
+        values = tuple(old[n] if n in old else getattr(twin, n) for n in _OLD_SKU)
+        return snapshots._restore_twin, (_OLD_SKU, values, msgspec.msgpack.encode(ids[twin.sku]))
+
+    def config(c: PositionConfig) -> tuple[object, ...]:
+        horizon = timedelta(seconds=c.horizon_s)
+        return copyreg.__newobj__, (PositionConfig,), [256, c.horizon_s, 64, 320, horizon]
 
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {SiteBuckets: earlier, SkuTwin: snapshots._reduce_twin}
+    pickler.dispatch_table = {SiteBuckets: site, SkuTwin: sku, PositionConfig: config}
+    state.shard.rules = None  # as ShardState.dumps does
     pickler.dump(state)
-    assert any(b.deltas for t in state.shard.twins.values() for b in t.sites.values())
-    assert _fingerprint(snapshots.loads(buffer.getvalue())) == _fingerprint(state)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("packed_deltas", [True, False], ids=["msgpack-deltas", "array-deltas"])
+def test_a_snapshot_of_the_earlier_layout_restores_and_goes_on_the_same_way(
+    packed_deltas: bool,
+) -> None:
+    master = generate_master_data(sites=4, skus=40, seed=3)
+    events = _scripted(master, 3000)
+    first, rest = events[:2000], events[2000:]
+    original = _state_after(first, master)
+    rules = original.shard.rules
+    ids: dict[str, list[str]] = {}
+    for event in first:
+        ids.setdefault(event.sku, []).append(event.event_id)
+    assert any(b.deltas for t in original.shard.twins.values() for b in t.sites.values())
+
+    restored = snapshots.loads(_earlier_layout(original, ids, packed_deltas))
+    restored.shard.rules = original.shard.rules = rules
+    assert isinstance(restored.shard.twins["SKU-00001"].config, PositionConfig)
+    assert _fingerprint(restored, id_meta=False) == _fingerprint(original, id_meta=False)
+
+    # going on, with the tail resent as Bytewax does after a resume: the old ids dedupe
+    for state in (original, restored):
+        for event in rest + first[-300:]:
+            state.shard.apply(event, NOW)
+    assert _fingerprint(restored, id_meta=False) == _fingerprint(original, id_meta=False)
+    assert restored.shard.duplicates == original.shard.duplicates >= 300
+    assert restored.shard.conflicts == 0

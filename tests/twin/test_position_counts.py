@@ -10,7 +10,16 @@ import pytest
 from tests.twin.factories import at, ev
 from twin.errors import ValidationFailed
 from twin.events import InventoryEvent
-from twin.position import CHANGED, DUPLICATE, EXPIRED, UNCHANGED, PositionConfig, SkuTwin
+from twin.position import (
+    BEGINNING,
+    CHANGED,
+    CONFLICT,
+    DUPLICATE,
+    EXPIRED,
+    UNCHANGED,
+    PositionConfig,
+    SkuTwin,
+)
 
 
 def on_hand(twin: SkuTwin, site: str = "WH-01") -> int:
@@ -103,40 +112,107 @@ def test_an_adjustment_inside_the_count_changes_nothing_visible() -> None:
     assert twin.version == version
 
 
+def listed(twin: SkuTwin, site: str = "WH-01") -> list[int]:
+    """The qtys of the on-hand deltas a site lists after its latest count."""
+    deltas = twin.sites[site].deltas
+    return [] if deltas is None else list(deltas[1::2])
+
+
 def test_only_deltas_after_the_latest_count_are_kept() -> None:
     twin = SkuTwin("SKU-1")
     for t in range(10):
         twin.apply(ev("ADJUSTED", 1, t=t))
     twin.apply(ev("COUNTED", 100, t=5))
-    assert [d[1] for d in twin.sites["WH-01"].deltas] == [1, 1, 1, 1]  # t = 6..9
+    assert listed(twin) == [1, 1, 1, 1]  # t = 6..9
     assert on_hand(twin) == 104
 
 
-def test_uncounted_deltas_are_folded_past_the_bound_and_older_counts_then_superseded() -> None:
-    twin = SkuTwin("SKU-1", PositionConfig(max_deltas=8))
-    for t in range(1, 20):
+def test_a_count_behind_5000_later_deltas_is_placed_exactly() -> None:
+    twin = SkuTwin("SKU-1")
+    twin.apply(ev("RECEIVED", 10_000, t=0))
+    for k in range(1, 5001):
+        twin.apply(ev("SHIPPED", 1, t=k) if k % 2 else ev("ADJUSTED", 2, t=k))
+    # DESIGN: on_hand = the count + the deltas strictly after it (2,500 x -1, 2,500 x +2)
+    # minus those at or before its instant (t = 1..10: 5 x -1, 5 x +2)
+    assert twin.apply_code(ev("COUNTED", 700, t=10)) == CHANGED
+    assert on_hand(twin) == 700 + (2500 * 2 - 2500) - (5 * 2 - 5)
+    assert twin.superseded_counts == 0
+    assert twin.last_count is not None and twin.last_count.book == 10_000 + 5 * 2 - 5
+
+
+def test_a_resend_after_10000_other_events_of_its_sku_changes_nothing() -> None:
+    twin = SkuTwin("SKU-1")
+    first = ev("RECEIVED", 7, t=0, site="WH-02")
+    twin.apply(first)
+    for k in range(1, 10_001):
+        twin.apply(ev("ADJUSTED", 1, t=k / 10, site=f"WH-0{k % 3 + 1}"))
+    before = (twin.version, twin.atp_by_site(), twin.sites["WH-02"].receiving)
+    assert twin.apply_code(first) == DUPLICATE
+    assert (twin.version, twin.atp_by_site(), twin.sites["WH-02"].receiving) == before
+    assert twin.duplicates == 1
+
+
+def test_an_id_reused_with_other_content_is_a_conflict_and_changes_nothing() -> None:
+    twin = SkuTwin("SKU-1")
+    twin.apply(ev("RECEIVED", 11, t=0, event_id="collide-1"))
+    for k in range(1, 300):
+        twin.apply(ev("ADJUSTED", 1, t=k))
+    version = twin.version
+    other = ev("RECEIVED", 13, t=0, event_id="collide-1")
+    assert twin.apply_code(other) == CONFLICT
+    assert (twin.conflicts, twin.duplicates, twin.version, on_hand(twin)) == (1, 0, version, 310)
+    # the same content again, whatever its recorded_at or source, is a duplicate
+    same = msgspec.structs.replace(
+        ev("RECEIVED", 11, t=0, event_id="collide-1"), recorded_at=at(5), source="other"
+    )
+    assert twin.apply_code(same) == DUPLICATE
+    assert (twin.conflicts, twin.duplicates, on_hand(twin)) == (1, 1, 310)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("type", "ADJUSTED"),
+        ("site", "WH-09"),
+        ("qty", 12),
+        ("uom", "case"),
+        ("occurred_at", at(1)),
+        ("to_site", "WH-02"),
+        ("transfer_id", "TR-2"),
+    ],
+)
+def test_each_business_field_is_in_the_content_fingerprint(field: str, value: object) -> None:
+    twin = SkuTwin("SKU-1")
+    twin.apply(ev("RECEIVED", 11, t=0, event_id="X"))
+    other = msgspec.structs.replace(ev("RECEIVED", 11, t=0, event_id="X"), **{field: value})
+    assert twin.apply_code(other) == CONFLICT
+
+
+def test_ids_and_deltas_that_left_the_horizon_are_forgotten() -> None:
+    twin = SkuTwin("SKU-1", PositionConfig(horizon_s=100))
+    twin.apply(ev("COUNTED", 0, t=0))
+    for t in range(1, 2001):
+        twin.apply(ev("ADJUSTED", 1, t=t))
+    # at most about twice a horizon of ids (100 s here, one event a second) and deltas
+    assert twin.remembered_ids <= 2 * 103
+    assert twin.sites["WH-01"].delta_count <= 2 * 103
+    assert on_hand(twin) == 2000
+    twin.apply(ev("COUNTED", 50, t=1950.5))  # inside the horizon: placed exactly
+    assert on_hand(twin) == 100
+    assert twin.apply_code(ev("COUNTED", 0, t=1890)) == EXPIRED  # outside it
+
+
+def test_a_late_delta_among_the_folded_ones_still_counts_after_the_count() -> None:
+    twin = SkuTwin("SKU-1", PositionConfig(horizon_s=100))
+    twin.apply(ev("COUNTED", 100, t=0))
+    for t in range(1, 301):
         twin.apply(ev("ADJUSTED", 1, t=t))
     b = twin.sites["WH-01"]
-    assert len(b.deltas) <= 8
-    assert b.on_hand == 19
-    assert twin.apply_code(ev("COUNTED", 0, t=0.5)) == UNCHANGED  # before the folded ones
-    assert twin.superseded_counts == 1
-    twin.apply(ev("COUNTED", 100, t=18.5))
-    assert b.on_hand == 101  # the delta at t=19 survives
-
-
-def test_dedupe_remembers_at_least_the_last_n_ids_per_sku() -> None:
-    twin = SkuTwin("SKU-1", PositionConfig(dedupe_max_ids=8))  # cut back past 8 + 8 // 4
-    events = [ev("ADJUSTED", 1, t=t) for t in range(11)]
-    for e in events[:10]:
-        twin.apply(e)
-    assert twin.apply_code(events[0]) == DUPLICATE  # up to 10 ids are remembered
-    twin.apply(events[10])  # the 11th id cuts memory back to the newest 8
-    assert [twin.apply_code(e) for e in events[3:]] == [DUPLICATE] * 8
-    # an older id was forgotten: a redelivery that old is applied again
-    assert twin.apply_code(events[2]) == CHANGED
-    assert on_hand(twin) == 12
-    assert twin.duplicates == 9
+    assert b.fold_us > b.count_us
+    twin.apply(ev("ADJUSTED", 5, t=250.5))  # after the count, inside the horizon
+    assert b.on_hand == 405
+    twin.apply(ev("COUNTED", 50, t=299.5))  # the late +5 is inside this count
+    assert b.on_hand == 51
 
 
 def test_an_event_older_than_the_horizon_is_expired_not_applied() -> None:
@@ -160,26 +236,27 @@ def test_a_sku_twin_pickles_with_its_dedupe_memory() -> None:
     assert copy.position(at(2), lambda s: True) == twin.position(at(2), lambda s: True)
 
 
-def test_a_busy_sku_keeps_bounded_state_however_many_events() -> None:
-    twin = SkuTwin("SKU-1", PositionConfig(dedupe_max_ids=100, max_deltas=32))
+def test_a_busy_sku_keeps_state_bounded_by_its_horizon_however_many_events() -> None:
+    twin = SkuTwin("SKU-1", PositionConfig(horizon_s=100))
     for t in range(5000):
         twin.apply(ev("ADJUSTED", 1 if t % 3 else -1, t=t, site=f"WH-0{t % 3 + 1}"))
-    assert len(twin._id_set) <= 125
-    assert all(len(b.deltas) <= 32 for b in twin.sites.values())
+    assert twin.remembered_ids <= 2 * 103
+    assert all(b.delta_count <= 2 * 103 for b in twin.sites.values())
     assert sum(b.on_hand for b in twin.sites.values()) == 5000 - 2 * 1667
 
 
-def test_a_late_delta_among_the_folded_ones_still_counts_after_the_count() -> None:
-    twin = SkuTwin("SKU-1", PositionConfig(max_deltas=4))
-    twin.apply(ev("COUNTED", 100, t=0))
-    for t in range(1, 11):
-        twin.apply(ev("ADJUSTED", 1, t=t))
-    b = twin.sites["WH-01"]
-    assert b.fold_at > b.count_at
-    twin.apply(ev("ADJUSTED", 5, t=1.5))  # after the count, older than the folded deltas
-    assert b.on_hand == 115
-    twin.apply(ev("COUNTED", 50, t=9.5))  # the late +5 is inside this count
-    assert b.on_hand == 51
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:45:00+00:00"])
+def test_an_event_time_the_twin_cannot_hold_is_refused_before_anything_changes(
+    when: str,
+) -> None:
+    from datetime import datetime
+
+    twin = SkuTwin("SKU-1")
+    bad = msgspec.structs.replace(ev("RECEIVED", 5, t=0), occurred_at=datetime.fromisoformat(when))
+    with pytest.raises(ValidationFailed) as failed:
+        twin.apply(bad)
+    assert [(e.field, e.code) for e in failed.value.errors] == [("occurred_at", "out_of_range")]
+    assert (twin.version, twin.sites, twin.max_at, twin.remembered_ids) == (0, {}, BEGINNING, 0)
 
 
 @pytest.mark.parametrize(

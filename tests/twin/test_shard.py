@@ -30,6 +30,7 @@ def test_apply_reports_duplicates_expired_and_changes() -> None:
         "skus": 1,
         "applied": 1,
         "duplicates": 1,
+        "conflicts": 0,
         "expired": 1,
         "future": 0,
         "late_events": 0,

@@ -56,7 +56,7 @@ def two_sku_master() -> MasterData:
 
 def config() -> TwinConfig:
     return TwinConfig(
-        position=PositionConfig(horizon_s=3600, max_deltas=4, dedupe_max_ids=8),
+        position=PositionConfig(horizon_s=3600),
         windows=WindowConfig(),
         future_tolerance_s=600,
     )
