@@ -170,13 +170,15 @@ async def _write_once(state: AppState, events: list[InventoryEvent], *, array: b
         elif claim.pending is not None:
             pending.append(claim.pending)
     topic = state.settings.topic(FEEDS_API)
-    outcomes: list[BaseException | None] = [_CANCELLED] * len(new)
+    outcomes: list[BaseException | None] | None = None
     try:
         results = await asyncio.gather(
             *(_produce(state, topic, event) for event in new), return_exceptions=True
         )
         outcomes = [r if isinstance(r, BaseException) else None for r in results]
     finally:
+        if outcomes is None:  # cancelled (the client went away) before every ack came
+            outcomes = [_unacknowledged() for _ in new]
         for event, outcome in zip(new, outcomes, strict=True):
             index.settle(event.event_id, outcome)
     state.metrics.ingest_events.inc(sum(outcome is None for outcome in outcomes))
@@ -209,8 +211,8 @@ def _conflicts(
     return found
 
 
-# The outcome of a produce the request was cancelled during (the client went away).
-_CANCELLED = BrokerUnavailable("the request ended before the broker acknowledged the event")
+def _unacknowledged() -> BaseException:
+    return BrokerUnavailable("the request ended before the broker acknowledged the event")
 
 
 def _may_have_been_written(exc: BaseException) -> BaseException:
