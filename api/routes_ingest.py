@@ -129,7 +129,7 @@ async def _accept(
             headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
         )
     if idempotency_key is not None:
-        if array or len(events) != 1:
+        if len(events) != 1:
             raise ValidationFailed(
                 [
                     FieldError(
