@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from infra.errors import BrokerError
+from infra.kafka_security import security_config
 from infra.probe import quiet_admin
 from infra.topics import TopicSpec
 
@@ -88,6 +89,7 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     """
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
+        **security_config(),  # TWIN_KAFKA_SECURITY_PROTOCOL, TWIN_KAFKA_SASL_*, ...
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
@@ -109,6 +111,7 @@ def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str
     """
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
+        **security_config(),  # TWIN_KAFKA_SECURITY_PROTOCOL, TWIN_KAFKA_SASL_*, ...
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": True,

@@ -14,6 +14,8 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
+from infra.kafka_security import security_config
+
 _API_VERSIONS = 18
 _CORRELATION_ID = 0x7717
 
@@ -56,12 +58,17 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
 
 def quiet_admin(bootstrap: str) -> AdminClient:
     """An AdminClient that does not print connection-refused noise while a broker starts."""
-    config: dict[str, Any] = {
+    return AdminClient(admin_config(bootstrap))
+
+
+def admin_config(bootstrap: str) -> dict[str, Any]:
+    """The quiet admin client's configuration, secured as every client of the project."""
+    return {
         "bootstrap.servers": bootstrap,
+        **security_config(),
         "log_level": 0,
         "error_cb": lambda _err: None,
     }
-    return AdminClient(config)
 
 
 def metadata_ready(bootstrap: str, timeout: float) -> bool:

@@ -1,14 +1,16 @@
 """Settings of the local broker and of anything that only needs to find Kafka.
 
 The one place that reads the foundation's environment variables (`TWIN_KAFKA_BOOTSTRAP`,
-`TWIN_STATE_DIR`, and the local broker's ports and heap).
+`TWIN_STATE_DIR`, the local broker's ports and heap, and how every Kafka client of the
+project authenticates: `KafkaSecuritySettings`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +56,26 @@ class BrokerSettings(BaseSettings):
     def kafka_dir(self) -> Path:
         """Data, config, pid and log of the local broker."""
         return self.state_dir / "kafka"
+
+
+class KafkaSecuritySettings(BaseSettings):
+    """How every Kafka client of the project (flows, API, simulator, CLI) reaches a secured
+    cluster: read by the client factories of `infra.kafka_clients` and `infra.probe`.
+
+    `kafka_client_properties` names a file of librdkafka properties (`key=value` lines, `#`
+    comments), for anything not covered here (OAUTHBEARER, mutual TLS, ...); the settings
+    below override the file. Nothing set: plaintext, as for the local broker.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = (
+        None
+    )
+    kafka_sasl_mechanism: (
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"] | None
+    ) = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = None
+    kafka_client_properties: Path | None = None

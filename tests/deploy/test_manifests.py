@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from api.settings import ApiSettings
+from infra.settings import KafkaSecuritySettings
 from tests.deploy.kustomize import KustomizeError, Resource, pod_spec, render, strategic_merge
 from tests.e2e.test_compose import SETTINGS_BY_COMMAND, env_names, resolve
 from twin.masterdata import load_master_data
@@ -359,7 +360,8 @@ def test_container_twin_variables_are_read_by_its_settings(
 ) -> None:
     top = argv(container)[1]
     twin_vars = {key for key in env_of(container) if key.startswith("TWIN_")}
-    classes = SETTINGS_BY_COMMAND[top]
+    # Every Kafka client of every service reads the security settings too.
+    classes = [*SETTINGS_BY_COMMAND[top], KafkaSecuritySettings]
     read = set().union(*(env_names(c) for c in classes))
     unread = twin_vars - read
     assert not unread, f"{name}: {sorted(unread)} are not read by {[c.__name__ for c in classes]}"
