@@ -13,7 +13,12 @@ from api.auth import Role
 from api.deps import AppState, Architect, State, get_state
 from api.msgspec_response import MsgspecResponse
 from api.problems import NotFound, problem_response, problem_responses
-from api.scenario_inputs import ScenarioInputError, library_names, scenario_from_request
+from api.scenario_inputs import (
+    ScenarioInputError,
+    check_mode,
+    library_names,
+    scenario_from_request,
+)
 from api.scenarios import ScenarioRun
 from api.schemas import ScenarioRequest, ScenarioRunModel
 from api.ws_auth import (
@@ -47,7 +52,8 @@ async def start_scenario(request: ScenarioRequest, _: Architect, state: State) -
     """A library name or an inline spec, checked before a run exists (never a file path)."""
     try:
         # Off the event loop: an inline spec is up to 200 kB of YAML.
-        await asyncio.to_thread(scenario_from_request, request.scenario, request.spec)
+        scenario = await asyncio.to_thread(scenario_from_request, request.scenario, request.spec)
+        check_mode(scenario, request.mode)
     except ScenarioInputError as exc:
         return problem_response(422, "Invalid scenario", exc.detail, errors=exc.problems)
     run = state.scenarios.start(

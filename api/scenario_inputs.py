@@ -106,3 +106,13 @@ def _spec_field(place: str) -> str:
     if place.startswith("line "):
         return f"spec ({place})"
     return f"spec.{place}"
+
+
+def check_mode(scenario: Scenario, mode: str) -> None:
+    """A scenario runs only in the modes it lists (restart faults need live)."""
+    if mode not in scenario.modes:
+        modes = ", ".join(scenario.modes)
+        raise ScenarioInputError(
+            f"scenario {scenario.name!r} runs only in: {modes}",
+            [FieldProblem(field="mode", code="mode_not_allowed", message=f"use one of: {modes}")],
+        )

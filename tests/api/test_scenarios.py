@@ -178,6 +178,16 @@ def test_yaml_aliases_are_refused_so_a_short_spec_cannot_expand(client: TestClie
     assert "aliases" in answer.json()["errors"][0]["message"]
 
 
+def test_a_live_only_scenario_is_refused_offline_before_a_run_is_created(
+    client: TestClient,
+) -> None:
+    body = {"scenario": "restart-under-peak", "mode": "offline"}
+    answer = client.post("/v1/scenarios", json=body, headers=auth("architect"))
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["mode"]
+    assert client.get("/v1/scenarios", headers=auth("architect")).json()["runs"] == []
+
+
 def test_the_worker_refuses_a_path_even_if_one_reaches_it(tmp_path: Path) -> None:
     from api.scenario_inputs import ScenarioInputError
     from api.scenario_worker import run_simulator
