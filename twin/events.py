@@ -72,18 +72,39 @@ ZERO_ALLOWED_TYPES = frozenset({EventType.COUNTED})
 def event_json_schema() -> dict[str, Any]:
     """The JSON Schema (2020-12) of the canonical event v1, for partners and the OpenAPI docs.
 
-    It states the per-field rules; the cross-field rules (signed `qty` for ADJUSTED, `to_site`
-    and `transfer_id` for transfers) are in `twin.validation.validate_event` and described in
-    the schema's `description`.
+    It states the per-field rules and, as `if`/`then` clauses, the cross-field rules that
+    `twin.validation.validate_event` checks: the `qty` rule per type (signed and non-zero for
+    ADJUSTED, >= 0 for COUNTED, > 0 otherwise) and the transfer fields. The accepted range of
+    event times (configurable per deployment) is stated in the `description`.
     """
     schema = msgspec.json.schema(InventoryEvent)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "InventoryEvent v1"
     schema["description"] = (
         "Canonical inventory event v1. Cross-field rules: qty > 0, except ADJUSTED (signed, "
-        "non-zero) and COUNTED (>= 0); TRANSFER_SHIPPED needs to_site (different from site) "
-        "and transfer_id; TRANSFER_RECEIVED needs transfer_id."
+        "non-zero) and COUNTED (>= 0), |qty| <= 10^12; TRANSFER_SHIPPED needs to_site "
+        "(different from site) and transfer_id; TRANSFER_RECEIVED needs transfer_id. "
+        "occurred_at and recorded_at must lie in the deployment's range of event times, by "
+        "default 2000-01-01T00:00:00Z (included) to 2100-01-01T00:00:00Z (excluded)."
     )
+    body = schema["$defs"]["InventoryEvent"]
+    body["properties"]["qty"].update(minimum=-MAX_QTY, maximum=MAX_QTY)
+
+    def when(kind: str | list[str], then: dict[str, Any], negate: bool = False) -> dict[str, Any]:
+        match = {"enum": kind} if isinstance(kind, list) else {"const": kind}
+        test = {"not": match} if negate else match
+        return {"if": {"properties": {"type": test}, "required": ["type"]}, "then": then}
+
+    def qty(rule: dict[str, Any]) -> dict[str, Any]:
+        return {"properties": {"qty": rule}}
+
+    body["allOf"] = [
+        when("ADJUSTED", qty({"not": {"const": 0}})),
+        when("COUNTED", qty({"minimum": 0})),
+        when(["ADJUSTED", "COUNTED"], qty({"exclusiveMinimum": 0}), negate=True),
+        when("TRANSFER_SHIPPED", {"required": ["to_site", "transfer_id"]}),
+        when("TRANSFER_RECEIVED", {"required": ["transfer_id"]}),
+    ]
     return schema
 
 

@@ -11,6 +11,11 @@ Two paths, so that good input costs one msgspec decode:
 Nothing here raises anything but `ValidationFailed`, whatever the bytes (deep nesting,
 bad UTF-8, numbers out of range included).
 
+Event times (`occurred_at`, and `recorded_at` when given) must lie in a sane range, by
+default 2000-01-01T00:00:00Z <= t < 2100-01-01T00:00:00Z (`TimeRange`, passed in by the
+caller that configures another): a year 9999 or 0001 is a typo or an attack, never a
+movement, and must not reach windows or positions.
+
 Decision on `recorded_at` earlier than `occurred_at`: accepted. The two stamps come from
 different clocks (a handheld scanner and a WMS server) that skew by seconds; rejecting would
 send real stock movements to the DLQ. Posting-latency metrics clamp negatives instead.
@@ -22,7 +27,9 @@ Unknown fields are ignored, so producers may add fields before consumers know th
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import msgspec
 
@@ -46,41 +53,78 @@ RULED_TYPES = frozenset(
 _EVENT_TYPE_VALUES = frozenset(t.value for t in EventType)
 _MAX_SHOWN = 80  # values echoed back in error messages are cut to this many characters
 
+# The event times the twin core's integer layout can hold (`twin.position`: whole seconds
+# since 1970 in 32 bits); any accepted range must lie inside it.
+HOLDABLE_EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+HOLDABLE_LATEST: Final = datetime(2106, 2, 7, 6, 28, 16, tzinfo=UTC)
 
-def decode_event(raw: bytes | str) -> InventoryEvent:
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """The event times the contract accepts: ``earliest <= t < latest`` (aware datetimes)."""
+
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    latest: datetime = datetime(2100, 1, 1, tzinfo=UTC)
+
+    def __post_init__(self) -> None:
+        if self.earliest.tzinfo is None or self.latest.tzinfo is None:
+            raise ValueError("TimeRange needs aware datetimes")
+        if not HOLDABLE_EARLIEST <= self.earliest < self.latest <= HOLDABLE_LATEST:
+            raise ValueError(
+                "TimeRange needs earliest < latest, both within "
+                f"{HOLDABLE_EARLIEST.isoformat()} .. {HOLDABLE_LATEST.isoformat()} "
+                "(what the twin core holds)"
+            )
+
+    def holds(self, at: datetime) -> bool:
+        return self.earliest <= at < self.latest
+
+
+DEFAULT_TIME_RANGE: Final = TimeRange()
+
+
+def decode_event(raw: bytes | str, times: TimeRange = DEFAULT_TIME_RANGE) -> InventoryEvent:
     """Decode one canonical event JSON object, raising `ValidationFailed` with every error."""
     try:
         event = event_decoder.decode(raw)
     except DECODE_FAILURES:
-        raise ValidationFailed(explain_failure(raw, InventoryEvent, array=False)) from None
-    qty = event.qty
-    # `plainly_valid`'s first case inline (a plain type, 0 < qty <= MAX_QTY, no to_site): the
-    # shape of most events, without a call (~55 ns an event of the twin flow's decode)
-    if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in RULED_TYPES:
-        return event
-    if plainly_valid(event):
-        return event
-    errors = validate_event(event)
+        raise ValidationFailed(
+            explain_failure(raw, InventoryEvent, array=False, times=times)
+        ) from None
+    recorded = event.recorded_at
+    if times.earliest <= event.occurred_at < times.latest and (
+        recorded is None or times.earliest <= recorded < times.latest
+    ):
+        qty = event.qty
+        # `plainly_valid`'s first case inline (a plain type, 0 < qty <= MAX_QTY, no to_site):
+        # the shape of most events, without a call (~55 ns an event of the twin flow's decode)
+        if 0 < qty <= MAX_QTY and event.to_site is None and event.type not in RULED_TYPES:
+            return event
+        if plainly_valid(event):
+            return event
+    errors = validate_event(event, times=times)
     if errors:
         raise ValidationFailed(errors)
     return event
 
 
-def decode_events(raw: bytes | str) -> list[InventoryEvent]:
+def decode_events(raw: bytes | str, times: TimeRange = DEFAULT_TIME_RANGE) -> list[InventoryEvent]:
     """Decode one event object or an array of them; `ValidationFailed` lists every error.
 
     For an array the whole batch is refused when any record is bad (the ingest API answers
     422 with the list), and each error's `field` carries the record index, e.g. `[3].qty`.
     """
     if not _looks_like_array(raw):
-        return [decode_event(raw)]
+        return [decode_event(raw, times)]
     try:
         events = events_decoder.decode(raw)
     except DECODE_FAILURES:
-        raise ValidationFailed(explain_failure(raw, InventoryEvent, array=True)) from None
+        raise ValidationFailed(
+            explain_failure(raw, InventoryEvent, array=True, times=times)
+        ) from None
     errors: list[FieldError] = []
     for i, event in enumerate(events):
-        errors.extend(validate_event(event, prefix=f"[{i}]."))
+        errors.extend(validate_event(event, prefix=f"[{i}].", times=times))
     if errors:
         raise ValidationFailed(errors)
     return events
@@ -127,11 +171,37 @@ def whole_qty(qty: int | float) -> int:
     return int(qty)
 
 
-def validate_event(event: InventoryEvent, prefix: str = "") -> list[FieldError]:
-    """The cross-field rules of the contract, on an event whose fields are each well typed."""
+def validate_event(
+    event: InventoryEvent, prefix: str = "", times: TimeRange = DEFAULT_TIME_RANGE
+) -> list[FieldError]:
+    """The cross-field rules and the time range, on an event whose fields are each well typed."""
     return cross_field_errors(
         event.type, event.qty, event.site, event.to_site, event.transfer_id, prefix
-    )
+    ) + time_errors(event.occurred_at, event.recorded_at, prefix, times)
+
+
+def time_errors(
+    occurred_at: datetime,
+    recorded_at: datetime | None,
+    prefix: str = "",
+    times: TimeRange = DEFAULT_TIME_RANGE,
+) -> list[FieldError]:
+    """One `FieldError` (code `out_of_range`) per event time outside `times`."""
+    errors: list[FieldError] = []
+    for name, at in (("occurred_at", occurred_at), ("recorded_at", recorded_at)):
+        if at is not None and not times.earliest <= at < times.latest:
+            errors.append(
+                _err(
+                    prefix,
+                    name,
+                    at.isoformat(),
+                    "out_of_range",
+                    f"{name} {at.isoformat()} is outside the accepted event times, "
+                    f"{times.earliest.isoformat()} (included) to {times.latest.isoformat()} "
+                    "(excluded)",
+                )
+            )
+    return errors
 
 
 def cross_field_errors(
@@ -189,7 +259,10 @@ def cross_field_errors(
 
 
 def record_errors(
-    obj: Any, struct_type: type[msgspec.Struct], prefix: str = ""
+    obj: Any,
+    struct_type: type[msgspec.Struct],
+    prefix: str = "",
+    times: TimeRange = DEFAULT_TIME_RANGE,
 ) -> list[FieldError]:
     """Every problem of one decoded-to-plain-JSON record against an event-shaped Struct.
 
@@ -230,11 +303,17 @@ def record_errors(
                 prefix,
             )
         )
+    if "occurred_at" in valid:
+        errors.extend(time_errors(valid["occurred_at"], valid.get("recorded_at"), prefix, times))
     return errors
 
 
 def explain_failure(
-    raw: bytes | str, struct_type: type[msgspec.Struct], *, array: bool
+    raw: bytes | str,
+    struct_type: type[msgspec.Struct],
+    *,
+    array: bool,
+    times: TimeRange = DEFAULT_TIME_RANGE,
 ) -> list[FieldError]:
     """Re-read input that failed the fast path and list every problem in it.
 
@@ -254,9 +333,9 @@ def explain_failure(
     if array and isinstance(obj, list):
         errors: list[FieldError] = []
         for i, item in enumerate(obj):
-            errors.extend(record_errors(item, struct_type, prefix=f"[{i}]."))
+            errors.extend(record_errors(item, struct_type, prefix=f"[{i}].", times=times))
         return errors or [_unexplained()]
-    return record_errors(obj, struct_type) or [_unexplained()]
+    return record_errors(obj, struct_type, times=times) or [_unexplained()]
 
 
 def _unexplained() -> FieldError:

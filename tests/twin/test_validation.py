@@ -14,6 +14,10 @@ from hypothesis import strategies as st
 from twin.errors import ValidationFailed
 from twin.events import EventType, InventoryEvent
 from twin.validation import (
+    DEFAULT_TIME_RANGE,
+    HOLDABLE_EARLIEST,
+    HOLDABLE_LATEST,
+    TimeRange,
     decode_event,
     decode_events,
     plainly_valid,
@@ -267,3 +271,105 @@ def test_a_canonical_qty_is_a_whole_number_of_base_units() -> None:
         with pytest.raises(ValidationFailed) as caught:
             whole_qty(bad)
         assert [(e.field, e.code) for e in caught.value.errors] == [("qty", "not_whole")]
+
+
+@pytest.mark.parametrize("field", ["occurred_at", "recorded_at"])
+@pytest.mark.parametrize(
+    "when",
+    [
+        "9999-12-31T23:45:00Z",
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:01Z",
+        "1999-12-31T23:59:59Z",
+    ],
+)
+def test_an_event_time_outside_the_sane_range_is_refused_naming_the_field(
+    field: str, when: str
+) -> None:
+    raw = event_json(**{field: when})
+    for decode in (decode_event, decode_events):
+        with pytest.raises(ValidationFailed) as caught:
+            decode(raw)
+        [error] = caught.value.errors
+        assert (error.field, error.code) == (field, "out_of_range")
+        assert when[:10] in str(error.value) and "2000-01-01" in error.message
+    # in an array, with the record's index, next to its other errors
+    raw = json.dumps([GOOD, {**GOOD, field: when, "qty": 0}]).encode()
+    assert sorted(errors_of(raw)) == sorted(
+        [("[1].qty", "qty_not_positive"), (f"[1].{field}", "out_of_range")]
+    )
+
+
+def test_the_range_bounds_are_included_then_excluded_and_configurable() -> None:
+    assert decode_event(event_json(occurred_at="2000-01-01T00:00:00Z"))
+    assert errors_of(event_json(occurred_at="2100-01-01T00:00:00Z")) == [
+        ("occurred_at", "out_of_range")
+    ]
+    # an offset counts: this is 1999-12-31T23:30:00Z
+    assert errors_of(event_json(occurred_at="2000-01-01T00:30:00+01:00")) == [
+        ("occurred_at", "out_of_range")
+    ]
+    wide = TimeRange(earliest=datetime(1990, 1, 1, tzinfo=UTC))
+    assert decode_event(event_json(occurred_at="1995-06-01T00:00:00Z"), wide)
+    narrow = TimeRange(latest=datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValidationFailed):
+        decode_events(event_json(), narrow)
+    with pytest.raises(ValueError):
+        TimeRange(latest=datetime(9999, 1, 1, tzinfo=UTC))  # beyond what the core holds
+    with pytest.raises(ValueError):
+        TimeRange(
+            earliest=datetime(2030, 1, 1, tzinfo=UTC), latest=datetime(2020, 1, 1, tzinfo=UTC)
+        )
+
+
+def test_a_malformed_record_lists_its_time_out_of_range_with_its_other_errors() -> None:
+    raw = event_json(occurred_at="9999-12-31T23:45:00Z", qty="3")  # the slow path
+    assert sorted(errors_of(raw)) == [("occurred_at", "out_of_range"), ("qty", "type")]
+
+
+def test_the_core_holds_every_time_the_widest_range_accepts() -> None:
+    from twin.position import MAX_US, MIN_US, to_us
+
+    assert to_us(HOLDABLE_EARLIEST) == MIN_US and to_us(HOLDABLE_LATEST) == MAX_US
+    assert to_us(DEFAULT_TIME_RANGE.earliest) > MIN_US and to_us(DEFAULT_TIME_RANGE.latest) < MAX_US
+
+
+@pytest.mark.parametrize("qty", [0, 0.0])
+def test_a_zero_adjustment_is_refused_by_the_schema_and_the_validator_alike(qty: float) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from twin.events import event_json_schema
+
+    record = {**GOOD, "type": "ADJUSTED", "qty": qty}
+    validator = jsonschema.Draft202012Validator(event_json_schema())
+    assert not validator.is_valid(record)
+    assert errors_of(json.dumps(record).encode()) == [("qty", "qty_zero")]
+    for good in ({**record, "qty": -4}, {**record, "qty": 4}):
+        assert validator.is_valid(good)
+        assert decode_event(json.dumps(good).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(list(EventType)),
+    st.integers(-5, 5),
+    st.sampled_from([None, "WH-02"]),
+    st.sampled_from([None, "TR-1"]),
+)
+def test_the_schema_and_the_validator_agree_on_qty_and_transfer_rules(
+    kind: EventType, qty: int, to_site: str | None, transfer_id: str | None
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from twin.events import event_json_schema
+
+    record: dict[str, Any] = {**GOOD, "type": kind.value, "qty": qty}
+    if to_site is not None:
+        record["to_site"] = to_site
+    if transfer_id is not None:
+        record["transfer_id"] = transfer_id
+    by_schema = jsonschema.Draft202012Validator(event_json_schema()).is_valid(record)
+    try:
+        decode_event(json.dumps(record).encode())
+        by_validator = True
+    except ValidationFailed:
+        by_validator = False
+    assert by_schema == by_validator
