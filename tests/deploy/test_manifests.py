@@ -28,15 +28,15 @@ from twin.masterdata import load_master_data
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-OVERLAY = DEPLOY / "overlays" / "example"
+OVERLAYS = ("example", "secured")  # secured: every client on SASL_SSL with SCRAM
 # The oldest release deploy/ supports (the pod-index label is GA there) and the newest known.
 KUBERNETES_VERSIONS = ("1.32.0", kubernetes_validate.utils.latest_version())
 STRIMZI_GROUP = "kafka.strimzi.io/v1beta2"
 FLOWS = ("normalize", "twin")
 
 
-def rendered() -> list[Resource]:
-    return render(OVERLAY)
+def rendered(overlay: str = "example") -> list[Resource]:
+    return render(DEPLOY / "overlays" / overlay)
 
 
 def find(resources: list[Resource], kind: str, name: str | None = None) -> list[Resource]:
@@ -53,13 +53,15 @@ def one(resources: list[Resource], kind: str, name: str) -> Resource:
     return found[0]
 
 
-def containers() -> list[tuple[str, Resource, dict[str, Any]]]:
-    """(id, workload, container) of every container of the render."""
+def containers(overlays: tuple[str, ...] = OVERLAYS) -> list[tuple[str, Resource, dict[str, Any]]]:
+    """(overlay/workload/container, workload, container) of every container rendered."""
     out = []
-    for resource in rendered():
-        spec = pod_spec(resource)
-        for container in (spec or {}).get("containers", []):
-            out.append((f"{resource['metadata']['name']}/{container['name']}", resource, container))
+    for overlay in overlays:
+        for resource in rendered(overlay):
+            spec = pod_spec(resource)
+            for container in (spec or {}).get("containers", []):
+                name = f"{overlay}/{resource['metadata']['name']}/{container['name']}"
+                out.append((name, resource, container))
     return out
 
 
@@ -84,8 +86,9 @@ def argv(container: dict[str, Any]) -> list[str]:
 # -- rendering -----------------------------------------------------------------------------
 
 
-def test_the_overlay_renders_the_whole_stack_into_its_namespace() -> None:
-    resources = rendered()
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_overlay_renders_the_whole_stack_into_its_namespace(overlay: str) -> None:
+    resources = rendered(overlay)
     names = {(r["kind"], r["metadata"]["name"]) for r in resources}
     assert {
         ("Kafka", "invtwin"),
@@ -104,7 +107,7 @@ def test_the_overlay_renders_the_whole_stack_into_its_namespace() -> None:
     assert len(names) == len(resources), "two resources share a kind and name"
     namespaced = [r for r in resources if r["kind"] != "Namespace"]
     assert {r["metadata"].get("namespace") for r in namespaced} == {"inventory-twin"}
-    for _, _, container in containers():
+    for _, _, container in containers((overlay,)):
         assert container["image"] == "registry.example.com/inventory-twin:0.1.0"
 
 
@@ -114,10 +117,13 @@ def test_the_base_renders_on_its_own() -> None:
     assert not find(base, "Secret"), "the base must not carry secrets"
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_every_core_manifest_is_valid_against_the_kubernetes_schemas(version: str) -> None:
+def test_every_core_manifest_is_valid_against_the_kubernetes_schemas(
+    version: str, overlay: str
+) -> None:
     checked = 0
-    for resource in rendered():
+    for resource in rendered(overlay):
         if resource["apiVersion"] == STRIMZI_GROUP:
             continue
         kubernetes_validate.validate(resource, version, strict=True)
@@ -328,23 +334,42 @@ def test_kafka_is_three_kraft_nodes_with_replicated_topics() -> None:
     assert scram_listeners and all(listener["tls"] for listener in scram_listeners)
 
 
-def test_every_client_points_at_the_strimzi_bootstrap_service() -> None:
-    kafka = one(rendered(), "Kafka", "invtwin")
-    plain = [
-        listener["port"]
-        for listener in kafka["spec"]["kafka"]["listeners"]
-        if not listener["tls"] and "authentication" not in listener
-    ]
-    wanted = {f"invtwin-kafka-bootstrap:{port}" for port in plain}
-    for name, _, container in containers():
-        bootstrap = env_of(container)["TWIN_KAFKA_BOOTSTRAP"]["value"]
-        assert bootstrap in wanted, name
+@pytest.mark.parametrize(("name", "workload", "container"), containers(), ids=lambda v: str(v)[:32])
+def test_every_client_reaches_kafka_through_a_listener_it_can_use(
+    name: str, workload: Resource, container: dict[str, Any]
+) -> None:
+    overlay = name.split("/")[0]
+    resources = rendered(overlay)
+    kafka = one(resources, "Kafka", "invtwin")
+    env = env_of(container)
+    host, _, port = env["TWIN_KAFKA_BOOTSTRAP"]["value"].partition(":")
+    assert host == f"{kafka['metadata']['name']}-kafka-bootstrap"
+    (listener,) = [x for x in kafka["spec"]["kafka"]["listeners"] if x["port"] == int(port)]
+    protocol = env.get("TWIN_KAFKA_SECURITY_PROTOCOL", {}).get("value", "PLAINTEXT")
+    if "authentication" not in listener:
+        assert protocol == ("SSL" if listener["tls"] else "PLAINTEXT"), name
+        return
+    assert listener["authentication"]["type"] == "scram-sha-512" and listener["tls"]
+    assert protocol == "SASL_SSL", name
+    assert env["TWIN_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+    user = one(resources, "KafkaUser", env["TWIN_KAFKA_SASL_USERNAME"]["value"])
+    assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    password = env["TWIN_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": user["metadata"]["name"], "key": "password"}, "Strimzi's Secret"
+    # The CA file is the cluster CA certificate, mounted from the Secret Strimzi writes.
+    ca_path = Path(env["TWIN_KAFKA_SSL_CA_LOCATION"]["value"])
+    spec = pod_spec(workload)
+    assert spec is not None
+    mount = next(m for m in container["volumeMounts"] if Path(m["mountPath"]) == ca_path.parent)
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == f"{kafka['metadata']['name']}-cluster-ca-cert"
+    assert {"key": "ca.crt", "path": ca_path.name} in volume["secret"]["items"]
 
 
 # -- commands and settings ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "workload", "container"), containers(), ids=lambda v: str(v)[:24])
+@pytest.mark.parametrize(("name", "workload", "container"), containers(), ids=lambda v: str(v)[:32])
 def test_container_command_is_a_real_invtwin_command_line(
     name: str, workload: Resource, container: dict[str, Any]
 ) -> None:
@@ -354,7 +379,7 @@ def test_container_command_is_a_real_invtwin_command_line(
     assert path == words[1 : 1 + len(path)], name
 
 
-@pytest.mark.parametrize(("name", "workload", "container"), containers(), ids=lambda v: str(v)[:24])
+@pytest.mark.parametrize(("name", "workload", "container"), containers(), ids=lambda v: str(v)[:32])
 def test_container_twin_variables_are_read_by_its_settings(
     name: str, workload: Resource, container: dict[str, Any]
 ) -> None:
@@ -370,9 +395,10 @@ def test_container_twin_variables_are_read_by_its_settings(
 # -- flows: one Bytewax cluster per StatefulSet ----------------------------------------------
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("flow", FLOWS)
-def test_each_flow_statefulset_forms_one_bytewax_cluster(flow: str) -> None:
-    resources = rendered()
+def test_each_flow_statefulset_forms_one_bytewax_cluster(flow: str, overlay: str) -> None:
+    resources = rendered(overlay)
     sts = one(resources, "StatefulSet", flow)
     service = one(resources, "Service", sts["spec"]["serviceName"])
     assert service["spec"]["clusterIP"] == "None", "pod DNS names need a headless Service"
@@ -478,8 +504,9 @@ def _references(spec: dict[str, Any]) -> list[tuple[str, str]]:
     return refs
 
 
-def test_every_referenced_secret_configmap_and_claim_is_rendered() -> None:
-    resources = rendered()
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_referenced_secret_configmap_and_claim_is_rendered(overlay: str) -> None:
+    resources = rendered(overlay)
     # Strimzi writes these: the user's credentials and the cluster CA certificate.
     strimzi_secrets = {r["metadata"]["name"] for r in find(resources, "KafkaUser")} | {
         f"{r['metadata']['name']}-cluster-ca-cert" for r in find(resources, "Kafka")
