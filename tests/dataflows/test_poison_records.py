@@ -1,6 +1,9 @@
 """Records that once stopped a flow for good, on the real broker: each lands in the DLQ and a
 later good event is still applied.
 
+* an event dated 9999-12-31T23:45:00Z (its window ends past the last representable time),
+  and one dated 0001-01-01T00:00:01Z as its SKU's first event, posted to the API feed and
+  also written straight onto inventory.events.v1 (as a foreign producer could);
 * a ~988 KB 3PL file whose header says UNIT instead of UOM: its dead letter (base64, 4/3 of
   the size) would exceed the DLQ producer's 1,000,000 bytes, so it is cut to fit with the
   whole file's size and SHA-256.
@@ -52,6 +55,47 @@ def run_both_flows(bootstrap: str, suffix: str, tmp_path, master) -> None:
     settings = bounded_settings(bootstrap, suffix, tmp_path, flow_recovery=False)
     run_main(normalize_flow(settings, master))
     run_main(twin_flow(settings, master))
+
+
+def test_events_dated_year_9999_or_year_1_are_dead_lettered_and_later_events_still_apply(
+    kafka_bootstrap, twin_topics, topic_suffix, tmp_path
+):
+    master = calm_master()
+    t = twin_topics
+    later = (NOW - timedelta(minutes=1)).isoformat()
+    produce(
+        kafka_bootstrap,
+        t["feeds.api.v1"],
+        [
+            (None, api_event("far-future", "SKU-00001", 3, "9999-12-31T23:45:00Z")),
+            (None, api_event("good-1", "SKU-00001", 7, later)),
+            (None, api_event("far-past", "SKU-00002", 3, "0001-01-01T00:00:01Z")),
+            (None, api_event("good-2", "SKU-00002", 11, later)),
+        ],
+    )
+    # the same times straight on the events topic, past the normalize flow's checks
+    produce(
+        kafka_bootstrap,
+        t["inventory.events.v1"],
+        [
+            (b"SKU-00003", canonical_event("raw-future", "SKU-00003", "9999-12-31T23:45:00Z")),
+            (b"SKU-00004", canonical_event("raw-past", "SKU-00004", "0001-01-01T00:00:01Z")),
+        ],
+    )
+
+    run_both_flows(kafka_bootstrap, topic_suffix, tmp_path, master)
+
+    positions = latest_from_topic(kafka_bootstrap, t["twin.positions.v1"])
+    assert positions["SKU-00001"].sites["WH-01"].on_hand == 7
+    assert positions["SKU-00002"].sites["WH-01"].on_hand == 11
+    for sku in ("SKU-00003", "SKU-00004"):
+        assert sku not in positions or positions[sku].sites["WH-01"].on_hand == 0
+    letters = dead_letters(kafka_bootstrap, t["inventory.dlq.v1"])
+    originals = [bytes(x.original) for x in letters]
+    for event_id in (b"far-future", b"far-past", b"raw-future", b"raw-past"):
+        assert sum(event_id in o for o in originals) == 1, (event_id, letters)
+    assert not any(b"good-" in o for o in originals)
+    assert all(x.source_topic and x.offset >= 0 for x in letters)
 
 
 def test_a_988_kb_3pl_file_with_a_bad_header_is_dead_lettered_cut_to_fit(

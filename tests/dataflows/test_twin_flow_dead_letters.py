@@ -2,6 +2,7 @@
 dead letter with its exact bytes and coordinates, is counted, and the flow goes on.
 
 * older than the SKU's event-time horizon -> `outside_horizon`;
+* an event id seen before with other business content -> `event_id_conflict`;
 * an event the core raises on (a bug of ours, simulated by a shard that raises on one
   event id) -> `processing_failed`, and every other event of its batch is applied once.
 """
@@ -110,6 +111,24 @@ def test_an_event_outside_the_horizon_is_dead_lettered_and_counted(master, worke
     assert sum(m.events for m in figures) == 4
     assert sum(m.duplicates for m in figures) == 1
     assert sum(m.exceptions for m in figures) == 1  # 4 = 2 applied + 1 duplicate + 1 letter
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_event_id_seen_with_other_content_is_dead_lettered_as_a_conflict(master, workers):
+    events = [
+        received("e-1", 5),
+        received("e-1", 9),  # the same id, another quantity: a conflict, not a duplicate
+        received("e-1", 5),  # the same id and content: a duplicate
+        received("e-2", 2),
+    ]
+    out = run_twin(master, events, workers)
+
+    assert latest_positions(out.positions)["SKU-00001"].sites["WH-01"].on_hand == 7
+    letters = out.letters()
+    assert [(x.error_code, x.offset) for x in letters] == [("event_id_conflict", 1)]
+    assert_letters_carry_the_exact_records(letters, events)
+    figures = out.site_metrics()
+    assert (sum(m.duplicates for m in figures), sum(m.exceptions for m in figures)) == (1, 1)
 
 
 class ShardThatFailsOn(TwinShard):
