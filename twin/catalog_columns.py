@@ -227,6 +227,45 @@ class ColumnsBuilder:
         self.factor_uom.append(self.intern_uom(uom))
         self.factor_value.append(factor)
 
+    def add_skus(
+        self,
+        sku_ids: list[str],
+        names: list[str],
+        base_uoms: list[str],
+        unit_values: array[float],
+        extra_units: dict[str, list[tuple[str, int]]],
+    ) -> None:
+        """All SKUs at once (columns, in order) with their non-base units; then finished."""
+        for uom in dict.fromkeys(base_uoms):
+            self.intern_uom(uom)
+        for more in extra_units.values():
+            for uom, _ in more:
+                self.intern_uom(uom)
+        uom_pos, first = self.uom_pos, len(self.sku_ids)
+        base_at = array("l", map(uom_pos.__getitem__, base_uoms))
+        self.sku_pos.update(zip(sku_ids, range(first, first + len(sku_ids)), strict=True))
+        self.sku_ids.extend(sku_ids)
+        self.sku_names.extend(names)
+        self.base_uom.extend(base_at)
+        self.unit_value.extend(unit_values)
+        factor_start, factor_uom, factor_value = (
+            self.factor_start,
+            self.factor_uom,
+            self.factor_value,
+        )
+        if first and sku_ids:
+            factor_start.append(len(factor_uom))
+        for sku, base in zip(sku_ids, base_at, strict=True):
+            factor_uom.append(base)
+            factor_value.append(1)
+            for uom, factor in extra_units.get(sku, ()):
+                factor_uom.append(uom_pos[uom])
+                factor_value.append(factor)
+            factor_start.append(len(factor_uom))
+        if sku_ids:
+            factor_start.pop()  # finish_skus closes the last SKU
+        self.finish_skus()
+
     def finish_skus(self) -> None:
         if self.sku_ids:
             self.factor_start.append(len(self.factor_uom))

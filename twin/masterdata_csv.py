@@ -17,8 +17,8 @@ import math
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby, repeat
-from operator import add, gt, mul
+from itertools import chain, groupby, repeat
+from operator import add, eq, gt, mul
 from pathlib import Path
 from typing import TextIO, TypeVar
 
@@ -340,46 +340,72 @@ def _read_partners(folder: Path, errors: Problems, site_ids: set[str]) -> dict[s
     return partners
 
 
+@dataclass
+class _Items:
+    """items.csv as columns, in file order (each SKU once)."""
+
+    skus: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    bases: list[str] = field(default_factory=list)
+    values: array[float] = field(default_factory=lambda: array("d"))
+    base_of: dict[str, str] = field(default_factory=dict)
+
+
 def _read_items(folder: Path, errors: Problems, builder: ColumnsBuilder) -> None:
+    items = _Items()
     opened = _open_sheet(folder, "items.csv", errors)
-    base_of: dict[str, str] = {}
-    sku_rows: list[tuple[str, str, str, float]] = []
     if opened is not None:
         sheet, blocks = opened
-        at_sku, at_base = sheet.index.get("sku", 0), sheet.index.get("base_uom", 0)
-        at_value, at_name = sheet.index.get("unit_value", 0), sheet.index.get("name")
         for block in blocks:
-            for n, row in block.numbered():
-                if len(row) != sheet.width and not _well_formed(sheet, n, row):
-                    continue
-                sku, base = row[at_sku], row[at_base]
-                try:
-                    value = float(row[at_value])
-                except ValueError:
-                    value = math.nan
-                right = 0 < len(sku) <= MAX_ID_LENGTH and 0 < len(base) <= MAX_ID_LENGTH
-                if right and 0.0 <= value < math.inf and sku not in base_of:
-                    base_of[sku] = base
-                    name = "" if at_name is None else row[at_name]
-                    sku_rows.append((sku, name, base, value))
-                    continue
-                _item_problems(sheet, n, row, base_of)
-    extra_units = _read_conversions(folder, errors, base_of)
-    for sku, name, base, value in sku_rows:
-        builder.add_sku(sku, name, base, value)
-        for uom, factor in extra_units.get(sku, ()):
-            builder.add_unit(uom, factor)
-    builder.finish_skus()
+            if not _items_fast(sheet, block, items):
+                for n, row in block.numbered():
+                    if _well_formed(sheet, n, row):
+                        _item_row(sheet, n, row, items)
+    extra_units = _read_conversions(folder, errors, items.base_of)
+    builder.add_skus(items.skus, items.names, items.bases, items.values, extra_units)
 
 
-def _item_problems(sheet: Sheet, n: int, row: Row, base_of: dict[str, str]) -> None:
+def _items_fast(sheet: Sheet, block: Block, items: _Items) -> bool:
+    """Add a block of right items in C-level passes; False (nothing added) to read it slowly."""
+    if not block.uniform:
+        return False
+    skus, bases = block.column(sheet.index["sku"]), block.column(sheet.index["base_uom"])
+    for ids in (skus, bases):
+        if min(map(len, ids)) == 0 or max(map(len, ids)) > MAX_ID_LENGTH:
+            return False
+    try:
+        values = array("d", map(float, block.column(sheet.index["unit_value"])))
+    except ValueError:
+        return False
+    if not all(map(math.isfinite, values)) or min(values) < 0:
+        return False
+    if len(set(skus)) != len(skus) or not items.base_of.keys().isdisjoint(skus):
+        return False  # a SKU given twice
+    at_name = sheet.index.get("name")
+    items.skus.extend(skus)
+    items.names.extend([""] * len(skus) if at_name is None else block.column(at_name))
+    items.bases.extend(bases)
+    items.values.extend(values)
+    items.base_of.update(zip(skus, bases, strict=True))
+    return True
+
+
+def _item_row(sheet: Sheet, n: int, row: Row, items: _Items) -> None:
     sku = sheet.parse(n, row, "sku", ident)
     base = sheet.parse(n, row, "base_uom", ident)
     value = sheet.parse(n, row, "unit_value", lambda t: number(t, positive=False))
-    if sku is not None and sku in base_of:
+    if sku is None:
+        return
+    if sku in items.base_of:
         sheet.error(n, "sku", f"duplicate sku {sku!r}")
-    elif sku is not None and (base is None or value is None):
+    elif base is None or value is None:
         sheet.errors.broken.add(sku)
+    else:
+        items.skus.append(sku)
+        items.names.append(sheet.cell(row, "name"))
+        items.bases.append(base)
+        items.values.append(value)
+        items.base_of[sku] = base
 
 
 def _read_conversions(
@@ -391,33 +417,69 @@ def _read_conversions(
     if opened is None:
         return units
     sheet, blocks = opened
-    at_sku, at_uom, at_factor = (sheet.index.get(c, 0) for c in ("sku", "uom", "factor"))
+    seen: set[tuple[str, str]] = set()
     for block in blocks:
-        for n, row in block.numbered():
-            if len(row) != sheet.width and not _well_formed(sheet, n, row):
-                continue
-            sku, uom = row[at_sku], row[at_uom]
-            base = base_of.get(sku)
-            if base is None:
-                sheet.unknown(n, "sku", sku, f"unknown sku {sku!r} (not in items.csv)")
-                continue
-            try:
-                factor = int(row[at_factor])
-            except ValueError:
-                factor = 0
-            if factor < 1 or not 0 < len(uom) <= MAX_ID_LENGTH:
-                sheet.parse(n, row, "factor", positive_int)
-                sheet.parse(n, row, "uom", ident)
-                continue
-            known = units.setdefault(sku, [])
-            if uom == base or any(u == uom for u, _ in known):
-                if uom != base:
-                    sheet.error(n, "uom", f"sku {sku} has unit {uom!r} twice")
-                elif factor != 1:
-                    sheet.error(n, "factor", f"{uom!r} is the base unit of {sku}: its factor is 1")
-                continue
-            known.append((uom, factor))
+        if not _conversions_fast(sheet, block, base_of, seen, units):
+            for n, row in block.numbered():
+                if _well_formed(sheet, n, row):
+                    _conversion_row(sheet, n, row, base_of, seen, units)
     return units
+
+
+def _conversions_fast(
+    sheet: Sheet,
+    block: Block,
+    base_of: dict[str, str],
+    seen: set[tuple[str, str]],
+    units: dict[str, list[tuple[str, int]]],
+) -> bool:
+    """Add a block of right non-base units in C-level passes; False to read it slowly."""
+    if not block.uniform:
+        return False
+    skus, uoms = block.column(sheet.index["sku"]), block.column(sheet.index["uom"])
+    try:
+        factors = array("q", map(int, block.column(sheet.index["factor"])))
+    except (ValueError, OverflowError):
+        return False
+    if min(factors) < 1 or min(map(len, uoms)) == 0 or max(map(len, uoms)) > MAX_ID_LENGTH:
+        return False
+    bases = list(map(base_of.get, skus))
+    if None in bases or any(map(eq, uoms, bases)):
+        return False  # an unknown SKU, or a row for a base unit
+    pairs = list(zip(skus, uoms, strict=True))
+    if len(set(pairs)) != len(pairs) or not seen.isdisjoint(pairs):
+        return False  # a unit given twice
+    seen.update(pairs)
+    for sku, uom, factor in zip(skus, uoms, factors, strict=True):
+        units.setdefault(sku, []).append((uom, factor))
+    return True
+
+
+def _conversion_row(
+    sheet: Sheet,
+    n: int,
+    row: Row,
+    base_of: dict[str, str],
+    seen: set[tuple[str, str]],
+    units: dict[str, list[tuple[str, int]]],
+) -> None:
+    sku = sheet.cell(row, "sku")
+    base = base_of.get(sku)
+    if base is None:
+        sheet.unknown(n, "sku", sku, f"unknown sku {sku!r} (not in items.csv)")
+        return
+    uom = sheet.parse(n, row, "uom", ident)
+    factor = sheet.parse(n, row, "factor", positive_int)
+    if uom is None or factor is None:
+        return
+    if (sku, uom) in seen:
+        sheet.error(n, "uom", f"sku {sku} has unit {uom!r} twice")
+    elif uom == base:
+        if factor != 1:
+            sheet.error(n, "factor", f"{uom!r} is the base unit of {sku}: its factor is 1")
+    else:
+        units.setdefault(sku, []).append((uom, factor))
+    seen.add((sku, uom))
 
 
 def _read_partner_codes(
@@ -530,10 +592,7 @@ def _item_sites_fast(
     at = sheet.index
     if "reorder_point" not in at or "target" not in at or not block.uniform:
         return False
-    sku_at = list(map(builder.sku_pos.get, block.column(at["sku"])))
-    site_at = list(map(builder.site_pos.get, block.column(at["site"])))
-    if None in sku_at or None in site_at:
-        return False
+    skus, sites = block.column(at["sku"]), block.column(at["site"])
     try:
         points = array("q", map(int, block.column(at["reorder_point"])))
         targets = array("q", map(int, block.column(at["target"])))
@@ -541,15 +600,20 @@ def _item_sites_fast(
         return False  # an empty or bad cell
     if min(points) < 0 or min(targets) < 0 or any(map(gt, points, targets)):
         return False
-    offsets = list(map(add, map(mul, sku_at, repeat(len(builder.sites))), site_at))
-    lo, hi = offsets[0], offsets[0] + len(offsets)
-    if offsets == list(range(lo, hi)):  # SKU by SKU, every site: the shape an export has
+    span = _canonical_span(builder, skus, sites)
+    if span is not None:
+        lo, hi = span
         if 1 in placed[lo:hi]:
-            return False
+            return False  # a SKU-site given twice
         placed[lo:hi] = b"\x01" * (hi - lo)
         builder.reorder_point[lo:hi] = points
         builder.target[lo:hi] = targets
         return True
+    sku_at = list(map(builder.sku_pos.get, skus))
+    site_at = list(map(builder.site_pos.get, sites))
+    if None in sku_at or None in site_at:
+        return False
+    offsets = list(map(add, map(mul, sku_at, repeat(len(builder.sites))), site_at))
     if any(map(placed.__getitem__, offsets)) or len(set(offsets)) != len(offsets):
         return False  # a SKU-site given twice
     reorder_point, target = builder.reorder_point, builder.target
@@ -558,6 +622,33 @@ def _item_sites_fast(
         reorder_point[offset] = point
         target[offset] = goal
     return True
+
+
+def _canonical_span(
+    builder: ColumnsBuilder, skus: list[str], sites: list[str]
+) -> tuple[int, int] | None:
+    """The SKU-sites `lo:hi` when the rows run SKU by SKU over every site in order.
+
+    That is the shape an export has, and it is checked by comparing the columns with the
+    ids they must hold (string comparisons) instead of looking every cell up.
+    """
+    n = len(builder.sites)
+    i, s = builder.sku_pos.get(skus[0]), builder.site_pos.get(sites[0])
+    if i is None or s is None:
+        return None
+    lo = i * n + s
+    hi = lo + len(skus)
+    if hi > len(builder.reorder_point):
+        return None
+    site_ids = [site.id for site in builder.sites]
+    if sites != (site_ids * (len(sites) // n + 2))[s : s + len(sites)]:
+        return None
+    last = (hi - 1) // n
+    counts = [n] * (last - i + 1)
+    counts[0] -= s
+    counts[-1] -= n - 1 - (hi - 1) % n
+    expected = chain.from_iterable(map(repeat, builder.sku_ids[i : last + 1], counts))
+    return (lo, hi) if skus == list(expected) else None
 
 
 def _item_sites_slow(
