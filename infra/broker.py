@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra.broker_config import BrokerLayout, server_properties
+from infra.broker_config import BrokerLayout, SaslSslListener, server_properties
 from infra.errors import BrokerError, BrokerStartFailed, PortTaken
 from infra.jars import LOG4J2_CONFIG, ensure_jars
 from infra.prereqs import find_java
@@ -84,6 +84,8 @@ class LocalBroker:
         node_id: int = 1,
         voters: tuple[tuple[int, int], ...] = (),
         cluster_id: str | None = None,
+        sasl_ssl: SaslSslListener | None = None,
+        scram_users: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings or BrokerSettings()
         self.home = home or self.settings.kafka_dir()
@@ -97,7 +99,10 @@ class LocalBroker:
             node_id=node_id,
             session_timeout_ms=session_timeout_ms,
             voters=voters,
+            sasl_ssl=sasl_ssl,
         )
+        # SCRAM-SHA-512 logins (user -> password) written into the storage when it is formatted.
+        self._scram_users = dict(scram_users or {})
         # The nodes of a cluster share one id, given by the cluster (see infra.cluster).
         self.cluster_id = cluster_id
         self.version = KAFKA_VERSION
@@ -289,11 +294,17 @@ class LocalBroker:
         cluster_id = self.cluster_id or new_cluster_id()
         # A lone node makes itself the quorum; cluster nodes read theirs from the config.
         quorum = [] if self.layout.voters else ["--standalone"]
+        scram = [
+            arg
+            for user, password in self._scram_users.items()
+            for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")
+        ]
         cmd = [
             *self._java_cmd(java, libs),
             _STORAGE_TOOL,
             "format",
             *quorum,
+            *scram,
             "--cluster-id",
             cluster_id,
             "--config",

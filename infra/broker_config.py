@@ -18,6 +18,16 @@ from infra.settings import LOOPBACK
 
 
 @dataclass(frozen=True)
+class SaslSslListener:
+    """A second client listener with TLS and SCRAM-SHA-512 logins, as managed Kafka services
+    offer (for testing secured clients against a real broker). The keystore is PKCS12."""
+
+    port: int
+    keystore: Path
+    keystore_password: str
+
+
+@dataclass(frozen=True)
 class BrokerLayout:
     """Ports and folders of one local broker."""
 
@@ -31,6 +41,7 @@ class BrokerLayout:
     # The controller quorum of a cluster: (node id, controller port) of every node, this one
     # included. Empty for a single node, which bootstraps its quorum from its own port.
     voters: tuple[tuple[int, int], ...] = ()
+    sasl_ssl: SaslSslListener | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -79,6 +90,7 @@ def server_properties(layout: BrokerLayout) -> str:
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        **(_sasl_ssl_properties(layout.sasl_ssl, host) if layout.sasl_ssl else {}),
         "log.dirs": str(layout.data_dir),
         # Topics: tests and `invtwin kafka topics` create them explicitly, with their configs.
         "auto.create.topics.enable": "false",
@@ -113,6 +125,28 @@ def server_properties(layout: BrokerLayout) -> str:
         "message.max.bytes": 4 * 1024 * 1024,
         "replica.fetch.max.bytes": 4 * 1024 * 1024,
     }
+    if layout.sasl_ssl is not None:
+        # The secured listener joins the plain one in the listener lists built above.
+        secured = f"SASL_SSL://{host}:{layout.sasl_ssl.port}"
+        props["listeners"] = f"{props['listeners']},{secured}"
+        props["advertised.listeners"] = f"{props['advertised.listeners']},{secured}"
+        props["listener.security.protocol.map"] = (
+            f"{props['listener.security.protocol.map']},SASL_SSL:SASL_SSL"
+        )
     lines = ["# Written by infra/broker.py; regenerated on every start.", ""]
     lines += [f"{key}={value}" for key, value in props.items()]
     return "\n".join(lines) + "\n"
+
+
+def _sasl_ssl_properties(listener: SaslSslListener, host: str) -> dict[str, str | int]:
+    prefix = "listener.name.sasl_ssl."
+    return {
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        prefix + "scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        prefix + "ssl.keystore.type": "PKCS12",
+        prefix + "ssl.keystore.location": str(listener.keystore),
+        prefix + "ssl.keystore.password": listener.keystore_password,
+        prefix + "ssl.key.password": listener.keystore_password,
+    }
