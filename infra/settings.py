@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +79,9 @@ class KafkaSecuritySettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_ca_location: Path | None = None
     kafka_client_properties: Path | None = None
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        # librdkafka takes sasl_ssl as SASL_SSL: so do these settings.
+        return value.upper() if isinstance(value, str) else value

@@ -57,6 +57,16 @@ def test_sasl_ssl_settings_reach_producers_consumers_and_admin_clients(sasl_env:
     assert producer_config("h:1", **{"sasl.username": "other"})["sasl.username"] == "other"
 
 
+def test_protocol_and_mechanism_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWIN_KAFKA_SECURITY_PROTOCOL", "sasl_ssl")
+    monkeypatch.setenv("TWIN_KAFKA_SASL_MECHANISM", "scram-sha-256")
+    settings = KafkaSecuritySettings()
+    assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == (
+        "SASL_SSL",
+        "SCRAM-SHA-256",
+    )
+
+
 def test_the_password_is_hidden_in_settings_and_redacted_configs(sasl_env: Path) -> None:
     settings = KafkaSecuritySettings()
     assert PASSWORD not in repr(settings) and PASSWORD not in str(settings.model_dump())
