@@ -109,7 +109,7 @@ def _short_error(error: FieldError) -> FieldError:
 
 def consumer_error_message(
     encoder: msgspec.json.Encoder,
-    err: KafkaError,
+    err: KafkaError[Any, Any],
     now: datetime,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SinkRecord:
