@@ -12,7 +12,9 @@ Measured in one run, each step in a fresh child process (as each deployable load
 - `masterdata_load_s`: `twin.masterdata.load_master_index(bundle)` (read, check, index),
   wall seconds, median of `--repeat` children; `masterdata_rss_mb`: the child's resident
   memory after the load minus before it (the modules already imported), median too;
-  `masterdata_load_cpu_s` the CPU seconds of the same loads (the machine is shared);
+  `masterdata_load_cpu_s` the CPU seconds of the same loads, and `reference_loop_s` a fixed
+  pure-Python loop timed in the same children just before (the machine is shared: it says
+  how slow the machine was while the loads ran);
 - `small_*`: the same at 5,000 x 6, and `small_yaml_*` the YAML file of that network
   loaded the same way (`load_master_index(network.yaml)`): the baseline YAML path.
 Targets: load <= 5 s and <= 500 MB per process, generation <= 30 s.
@@ -49,10 +51,24 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def reference_loop_s() -> float:
+    """Seconds for 5 million additions in a Python loop: how fast this machine is right now.
+
+    About 0.25 s on a quiet core here; on a machine shared with other work it grows, and
+    the load time beside it can be read in proportion.
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return round(time.perf_counter() - started, 3)
+
+
 def child_load(path: str) -> dict[str, Any]:
     """Load master data in this (fresh) process: time, CPU and memory the load adds."""
     from twin.masterdata import load_master_index
 
+    reference = reference_loop_s()
     before = _rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
     index = load_master_index(path)
@@ -64,6 +80,7 @@ def child_load(path: str) -> dict[str, Any]:
         "load_s": round(took, 3),
         "load_cpu_s": round(cpu_took, 3),
         "rss_mb": round(after - before, 1),
+        "reference_loop_s": reference,
         "skus": len(index.sku_ids),
         "sites": len(index.site_ids),
     }
@@ -100,6 +117,7 @@ def _loads(path: Path, repeat: int) -> dict[str, Any]:
         "load_cpu_s": statistics.median(r["load_cpu_s"] for r in runs),
         "rss_mb": statistics.median(r["rss_mb"] for r in runs),
         "load_runs_s": [r["load_s"] for r in runs],
+        "reference_loop_s": statistics.median(r["reference_loop_s"] for r in runs),
     }
 
 
@@ -138,6 +156,7 @@ def main() -> None:
         "masterdata_load_cpu_s": big_load["load_cpu_s"],
         "masterdata_rss_mb": big_load["rss_mb"],
         "masterdata_load_runs_s": big_load["load_runs_s"],
+        "reference_loop_s": big_load["reference_loop_s"],
         "small_network_generate_s": small_generated["generate_s"],
         "small_masterdata_load_s": small_load["load_s"],
         "small_masterdata_rss_mb": small_load["rss_mb"],
