@@ -31,6 +31,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from dataflows.dead_letters import DEFAULT_MAX_BYTES, consumer_error_message, dead_letter_message
+from dataflows.failure_log import FailureLog
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from infra.clock import Clock, utc_now
 from twin.masterdata import MasterData
@@ -97,6 +98,7 @@ def _normalizer_step(
     message makes it raise becomes that message's dead letter: no record stops the flow."""
     normalize = normalizer.normalize
     encode = encoder.encode
+    failures = FailureLog(_log)
 
     def step(item: Any) -> Normalized:
         events: SinkBatch = []
@@ -117,13 +119,17 @@ def _normalizer_step(
                         for rejection in result.rejections
                     ]
             except Exception as exc:  # one record's failure, kept as data
-                dead.append(_failed(exc, feed, msg, clock(), encoder, max_bytes))
+                dead.append(_failed(exc, feed, msg, clock(), encoder, max_bytes, failures))
                 continue
             events += produced
             dead += rejected
         return Normalized(events, dead)
 
     return step
+
+
+def _where(source: RawRecord) -> str:
+    return f"{source.topic}:{source.partition}@{source.offset}"
 
 
 def _failed(
@@ -133,17 +139,12 @@ def _failed(
     now: datetime,
     encoder: msgspec.json.Encoder,
     max_bytes: int,
+    failures: FailureLog,
 ) -> tuple[bytes | None, bytes]:
     """The dead letter of a record the normalizer raised on: a bug or a limit of ours, not
-    the sender's, so the message says so and the log keeps the traceback."""
+    the sender's, so the message says so and the log keeps the traceback (`FailureLog`)."""
     source = RawRecord.of(msg)
-    _log.exception(
-        "normalizing a %s record failed (%s:%s@%s); dead-lettered",
-        feed,
-        source.topic,
-        source.partition,
-        source.offset,
-    )
+    failures.failed(exc, f"normalizing a {feed} record", _where(source))
     return dead_letter_message(
         encoder,
         error_code="processing_failed",

@@ -40,6 +40,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from dataflows import snapshots
 from dataflows.dead_letters import DEFAULT_MAX_BYTES
+from dataflows.failure_log import FailureLog
 from dataflows.messages import FreshnessSignal, ShardBatch, ShardEmit, ShardIn
 from dataflows.shard_dead_letters import DEAD_LETTERED, FAILED, ShardDeadLetters
 from infra.clock import DomainClock
@@ -122,7 +123,13 @@ class ShardFactory:
 
 
 class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
-    def __init__(self, state: ShardState, timing: ShardTiming, clock: DomainClock) -> None:
+    def __init__(
+        self,
+        state: ShardState,
+        timing: ShardTiming,
+        clock: DomainClock,
+        failures: FailureLog | None = None,
+    ) -> None:
         self.state = state
         self.timing = timing
         self.wall = clock.wall  # scheduling: flush_at and metrics_at are wall-clock times
@@ -130,7 +137,8 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         self.flush_at: datetime | None = None
         self.metrics_at = self.wall() + timing.metrics_interval
         self.encode = msgspec.json.Encoder().encode
-        self._failures: dict[str, str] = {}  # event id -> why the core raised on it
+        self._why_failed: dict[str, str] = {}  # event id -> why the core raised on it
+        self.failures = failures or FailureLog(_log)  # one per process's shards: see builder
         self.dead_letters = ShardDeadLetters(
             state.shard.config.position.horizon_s, timing.dead_letter_max_bytes
         )
@@ -139,9 +147,11 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
     def builder(
         cls, factory: ShardFactory, timing: ShardTiming, clock: DomainClock
     ) -> Callable[[bytes | None], ShardLogic]:
+        failures = FailureLog(_log)  # shared: one bug is logged once, not once per shard
+
         def build(resume: bytes | None) -> ShardLogic:
             state = ShardState.loads(resume, factory.rules()) if resume else factory.new()
-            return cls(state, timing, clock)
+            return cls(state, timing, clock, failures)
 
         return build
 
@@ -166,8 +176,8 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                 result = shard.apply_batch(events, now)
                 codes: bytes | bytearray = result.codes
                 emit.alerts += result.alerts
-            except Exception:  # the core raised on some event: find it, apply the others
-                _log.exception("a shard batch failed; applying its events one at a time")
+            except Exception as exc:  # the core raised on some event: find it, apply the others
+                self.failures.failed(exc, "applying a shard batch", "(applied again one by one)")
                 codes = self._apply_each(events, batch, now, emit)
             self._account(events, codes, batch, now, emit)
         if self.flush_at is None:
@@ -211,8 +221,8 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                     for window in add_to_windows(event):
                         emit.windows.append(window)
                         alerts += shard.on_window(window, now)
-                except Exception:  # applied already: its figures are lost, not the flow
-                    _log.exception("event %s applied, but not windowed", event.event_id)
+                except Exception as exc:  # applied already: its figures are lost, not the flow
+                    self.failures.failed(exc, "windowing an applied event", event.event_id)
 
     def _apply_each(
         self,
@@ -231,8 +241,9 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
             try:
                 result = apply_batch([event], now)
             except Exception as exc:
+                self.failures.failed(exc, "applying an event", event.event_id)
                 codes[i] = FAILED
-                self._failures[event.event_id] = f"{type(exc).__name__}: {str(exc)[:300]}"
+                self._why_failed[event.event_id] = f"{type(exc).__name__}: {str(exc)[:300]}"
                 continue
             codes[i] = result.codes[0]
             emit.alerts += result.alerts
@@ -246,7 +257,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         index: int,
         now: datetime,
     ) -> tuple[bytes | None, bytes]:
-        failure = self._failures.pop(event.event_id, "") if code == FAILED else ""
+        failure = self._why_failed.pop(event.event_id, "") if code == FAILED else ""
         return self.dead_letters.letter(event, code, batch, index, now, failure)
 
     def on_notify(self) -> tuple[Iterable[ShardEmit], bool]:

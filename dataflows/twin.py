@@ -43,6 +43,7 @@ from bytewax.operators import KeyedStream
 from bytewax.outputs import FixedPartitionedSink, Sink
 
 from dataflows.dead_letters import DEFAULT_MAX_BYTES, consumer_error_message, dead_letter_message
+from dataflows.failure_log import FailureLog
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.keys import all_shard_keys, shard_key, shard_of
 from dataflows.messages import DlqCount, ShardBatch, ShardEmit, ShardOut, SiteSeen
@@ -229,6 +230,7 @@ def _decode_and_group(
 ) -> Callable[[Any], list[tuple[str, Any]]]:
     encoder = msgspec.json.Encoder()
     keys: dict[str, str] = {}  # sku -> shard key: hashed once per SKU, not once per event
+    failures = FailureLog(_log)
 
     def step(item: Any) -> list[tuple[str, Any]]:
         groups: dict[str, ShardBatch] = {}
@@ -263,7 +265,7 @@ def _decode_and_group(
                 )
                 continue
             except Exception as exc:  # one record's failure, kept as data
-                unreadable.append(_failed(exc, msg, value, clock(), encoder, max_bytes))
+                unreadable.append(_failed(exc, msg, value, clock(), encoder, max_bytes, failures))
                 continue
             group = groups.get(key)
             if group is None:
@@ -289,15 +291,11 @@ def _failed(
     now: Any,
     encoder: msgspec.json.Encoder,
     max_bytes: int,
+    failures: FailureLog,
 ) -> tuple[bytes | None, bytes]:
     """The dead letter of a record the decode step raised on (a bug or limit of ours)."""
     source = RawRecord.of(msg)
-    _log.exception(
-        "reading an event failed (%s:%s@%s); dead-lettered",
-        source.topic,
-        source.partition,
-        source.offset,
-    )
+    failures.failed(exc, "reading an event", f"{source.topic}:{source.partition}@{source.offset}")
     return dead_letter_message(
         encoder,
         error_code="processing_failed",
