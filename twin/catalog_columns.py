@@ -238,9 +238,8 @@ class ColumnsBuilder:
         """All SKUs at once (columns, in order) with their non-base units; then finished."""
         for uom in dict.fromkeys(base_uoms):
             self.intern_uom(uom)
-        for more in extra_units.values():
-            for uom, _ in more:
-                self.intern_uom(uom)
+        for uom in dict.fromkeys(uom for more in extra_units.values() for uom, _ in more):
+            self.intern_uom(uom)
         uom_pos, first = self.uom_pos, len(self.sku_ids)
         base_at = array("l", map(uom_pos.__getitem__, base_uoms))
         self.sku_pos.update(zip(sku_ids, range(first, first + len(sku_ids)), strict=True))

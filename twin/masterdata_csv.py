@@ -17,7 +17,7 @@ import math
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, groupby, repeat
+from itertools import groupby, repeat
 from operator import add, eq, gt, mul
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -640,15 +640,19 @@ def _canonical_span(
     hi = lo + len(skus)
     if hi > len(builder.reorder_point):
         return None
+    # Row j is at site (s + j) % n, of SKU i + (s + j) // n: every n-th row from j0 on is
+    # one site's, of consecutive SKUs. Slices and list comparisons, all in C.
     site_ids = [site.id for site in builder.sites]
-    if sites != (site_ids * (len(sites) // n + 2))[s : s + len(sites)]:
-        return None
-    last = (hi - 1) // n
-    counts = [n] * (last - i + 1)
-    counts[0] -= s
-    counts[-1] -= n - 1 - (hi - 1) % n
-    expected = chain.from_iterable(map(repeat, builder.sku_ids[i : last + 1], counts))
-    return (lo, hi) if skus == list(expected) else None
+    sku_ids = builder.sku_ids
+    for j0 in range(min(n, len(skus))):
+        column_skus = skus[j0::n]
+        first = i + (s + j0) // n
+        if column_skus != sku_ids[first : first + len(column_skus)]:
+            return None
+        column_sites = sites[j0::n]
+        if column_sites.count(site_ids[(s + j0) % n]) != len(column_sites):
+            return None
+    return lo, hi
 
 
 def _item_sites_slow(
@@ -686,14 +690,17 @@ def _read_aliases(
         return
     sheet, blocks = opened
     scopes = set(builder.site_pos) | partner_ids
+    own_ids = dict(zip(builder.sku_ids, builder.sku_ids, strict=True))  # a cell -> the id object
     for block in blocks:
-        if not _aliases_fast(sheet, block, builder, scopes):
+        if not _aliases_fast(sheet, block, builder, scopes, own_ids):
             for n, row in block.numbered():
                 if _well_formed(sheet, n, row):
                     _alias_row(sheet, n, row, builder, scopes)
 
 
-def _aliases_fast(sheet: Sheet, block: Block, builder: ColumnsBuilder, scopes: set[str]) -> bool:
+def _aliases_fast(
+    sheet: Sheet, block: Block, builder: ColumnsBuilder, scopes: set[str], own_ids: dict[str, str]
+) -> bool:
     """Add a block of right aliases in C-level passes; False to read it slowly.
 
     Nothing is added unless the whole block is right. Rows come grouped by scope (a
@@ -703,8 +710,8 @@ def _aliases_fast(sheet: Sheet, block: Block, builder: ColumnsBuilder, scopes: s
         return False
     scope_column = block.column(sheet.index["scope"])
     codes = block.column(sheet.index["code"])
-    sku_at = list(map(builder.sku_pos.get, block.column(sheet.index["sku"])))
-    if None in sku_at or min(map(len, codes)) == 0 or max(map(len, codes)) > MAX_ID_LENGTH:
+    sku_ids = list(map(own_ids.get, block.column(sheet.index["sku"])))
+    if None in sku_ids or min(map(len, codes)) == 0 or max(map(len, codes)) > MAX_ID_LENGTH:
         return False
     runs: list[tuple[str, int, int]] = []
     lo = 0
@@ -719,10 +726,9 @@ def _aliases_fast(sheet: Sheet, block: Block, builder: ColumnsBuilder, scopes: s
         known = builder.aliases.get(scope, {})
         if not known.keys().isdisjoint(run_codes) or len(set(run_codes)) != hi - lo:
             return False  # a code given twice
-    sku_ids = [builder.sku_ids[i] for i in sku_at]  # type: ignore[index]
     for scope, lo, hi in runs:
         known = builder.aliases.setdefault(scope, {})
-        known.update(zip(codes[lo:hi], sku_ids[lo:hi], strict=True))
+        known.update(zip(codes[lo:hi], sku_ids[lo:hi], strict=True))  # type: ignore[arg-type]
     return True
 
 

@@ -146,6 +146,20 @@ def test_a_bad_row_deep_in_a_big_file_is_named_by_its_row(tmp_path: Path) -> Non
     assert "appears twice" in caught.value.errors[1]
 
 
+def test_rows_in_any_order_give_the_same_catalogue(tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    shutil.copytree(EXAMPLES / "network-bundle", bundle)
+    for name in ("item_sites.csv", "aliases.csv", "uom_conversions.csv", "items.csv"):
+        header, *rows = (bundle / name).read_text().splitlines(keepends=True)
+        (bundle / name).write_text(header + "".join(reversed(rows)))
+    index = load_master_index(bundle)
+    expected = load_master_data(EXAMPLES / "network.yaml")
+    assert index.sku_ids == [s.id for s in reversed(expected.skus)]  # the file's order
+    assert sorted(index.md.skus, key=lambda s: s.id) == expected.skus
+    for alias in expected.aliases:
+        assert index.resolve_item(alias.scope, alias.code) == alias.sku
+
+
 def test_quoted_cells_crlf_and_a_byte_order_mark_read_as_plain_ones(tmp_path: Path) -> None:
     bundle = tmp_path / "b"
     shutil.copytree(EXAMPLES / "network-bundle", bundle)
