@@ -203,26 +203,27 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         observe_transfer = state.transfers.observe
         partials = state.partials
         for i, (event, code) in enumerate(zip(events, codes, strict=True)):
-            site = event.site
-            partial = partials.get(site)
-            if partial is None:
-                partial = partials[site] = SitePartial(site)
-            duplicate = code == DUPLICATE
             # not applied for a reason to look at: an exception of the site, and a dead letter
             unapplied = code in DEAD_LETTERED
-            partial.observe(event, duplicate=duplicate, expired=unapplied, now=now)
             if unapplied:
                 emit.dead.append(self._letter(event, code, batch, i, now))
-            elif not duplicate:
-                try:
-                    cycle = observe_transfer(event)
-                    if cycle is not None:
-                        _partial(partials, cycle[0]).transfer_cycle.add(cycle[1] * 1000.0)
-                    for window in add_to_windows(event):
-                        emit.windows.append(window)
-                        alerts += shard.on_window(window, now)
-                except Exception as exc:  # applied already: its figures are lost, not the flow
-                    self.failures.failed(exc, "windowing an applied event", event.event_id)
+            try:
+                site = event.site
+                partial = partials.get(site)
+                if partial is None:
+                    partial = partials[site] = SitePartial(site)
+                duplicate = code == DUPLICATE
+                partial.observe(event, duplicate=duplicate, expired=unapplied, now=now)
+                if unapplied or duplicate:
+                    continue
+                cycle = observe_transfer(event)
+                if cycle is not None:
+                    _partial(partials, cycle[0]).transfer_cycle.add(cycle[1] * 1000.0)
+                for window in add_to_windows(event):
+                    emit.windows.append(window)
+                    alerts += shard.on_window(window, now)
+            except Exception as exc:  # the core has decided already: its figures are lost
+                self.failures.failed(exc, "counting or windowing an event", event.event_id)
 
     def _apply_each(
         self,
@@ -258,7 +259,11 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         now: datetime,
     ) -> tuple[bytes | None, bytes]:
         failure = self._why_failed.pop(event.event_id, "") if code == FAILED else ""
-        return self.dead_letters.letter(event, code, batch, index, now, failure)
+        try:
+            return self.dead_letters.letter(event, code, batch, index, now, failure)
+        except Exception as exc:  # the letter's words failed: keep the record all the same
+            self.failures.failed(exc, "explaining a dead letter", event.event_id)
+            return self.dead_letters.letter(event, FAILED, batch, index, now, repr(exc)[:300])
 
     def on_notify(self) -> tuple[Iterable[ShardEmit], bool]:
         wall = self.wall()
