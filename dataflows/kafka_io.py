@@ -28,6 +28,7 @@ from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from dataflows.settings import FlowSettings
 from infra.kafka_clients import ClientLogLimiter, producer_config
+from infra.kafka_security import security_config
 
 # How long an idle source partition waits before polling again: the added latency when a
 # topic goes from quiet to busy.
@@ -177,6 +178,9 @@ def kafka_source(
             # Larger local queues: the flow is throughput-bound on Python, not the network.
             "queued.min.messages": "20000",
             "log_level": "3",
+            # a secured cluster's settings (TWIN_KAFKA_SECURITY_PROTOCOL, ...), like every
+            # client the `infra.kafka_clients` factories build
+            **security_config(),
             **_logs(logs),
         },
         batch_size=settings.flow_consume_batch,

@@ -1,4 +1,4 @@
-"""The batch source's resume position: only real offsets move it."""
+"""The batch source's resume position (only real offsets move it) and its client settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
-from dataflows.kafka_io import _BatchPartition
+from dataflows.kafka_io import _BatchPartition, kafka_source
+from dataflows.settings import FlowSettings
+from infra.kafka_clients import ClientLogLimiter
 
 
 @dataclass
@@ -66,3 +68,14 @@ def test_an_error_without_an_offset_does_not_move_the_resume_position() -> None:
     part._consumer = _Consumer([[_Message(44)]])  # type: ignore[assignment]
     part.next_batch()
     assert part.snapshot() == 45
+
+
+def test_the_flow_sources_take_the_security_settings_and_the_log_limit(monkeypatch) -> None:
+    monkeypatch.setenv("TWIN_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("TWIN_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    logs = ClientLogLimiter()
+    source = kafka_source(FlowSettings(), ["feeds.api.v1"], logs)
+    config = source._add_config
+    assert config["security.protocol"] == "SASL_SSL"
+    assert config["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert config["logger"] is logs and config["error_cb"] == logs.error
