@@ -10,7 +10,7 @@
                                        │
     twin.metrics.v1 ◄─ SiteMetric, WindowMetric        twin.positions.v1, twin.alerts.v1 ◄─┘
 
-Items are batches: one per consumed Kafka batch, then one list of events per shard per batch,
+Items are batches: one per consumed Kafka batch, then one `ShardBatch` per shard per batch,
 one `ShardEmit` per shard call, lists of records into the sinks (see README, "batches").
 Keying: by a stable shard of the SKU, with the per-SKU positions and per-SKU-per-site windows
 kept inside the shard state (see `dataflows.shard_logic` for the measurements behind that).
