@@ -30,10 +30,10 @@ time (default 7 days) behind the newest event seen for the SKU (`max_us`):
   remembered, however many events came in between. A repeated id with the same business
   content (type, SKU, site, qty, uom, ``occurred_at``, ``to_site``, ``transfer_id``;
   ``recorded_at`` and ``source`` aside) is a `DUPLICATE`; with other content a `CONFLICT`.
-  Neither changes anything; both are counted. Ids are kept as a 64-bit key (two CRC-32s of
-  the id, forwards and backwards: stable across processes, unlike `hash`) in one sorted
-  ``array('Q')``, and beside each, in a second one, its event time in whole seconds
-  (32 bits) and a 32-bit CRC of its business content: 16 bytes an id.
+  Neither changes anything; both are counted. Ids are kept as a 62-bit key (from the CRC-32
+  and Adler-32 of the id: stable across processes, unlike `hash`) in one sorted
+  ``array('q')``, and beside each, in a second one, its event time in whole seconds
+  (32 bits) and a 30-bit CRC of its business content: 16 bytes an id.
 * **Counts.** A site keeps every on-hand delta newer than its latest count while it is inside
   the horizon (event time and qty interleaved in one ``array('q')``, 16 bytes a delta), so a
   count inside the horizon is always placed exactly. Only deltas older than the horizon are
@@ -55,12 +55,14 @@ from __future__ import annotations
 
 import sys
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left as _bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from struct import Struct
 from typing import TYPE_CHECKING, Any, Final
-from zlib import crc32
+from zlib import adler32 as _adler32
+from zlib import crc32 as _crc32
 
 from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr
@@ -72,13 +74,19 @@ from twin.wire import NetworkTotals, Position, SitePosition
 
 # `@mypyc_attr` on the classes: why each, in `twin._compiled`'s docstring
 
+# Functions called per event, as `Final` constants: compiled, an imported name is a lookup
+# in the module's dictionary on every call, a Final one a C static.
+crc32: Final = _crc32
+adler32: Final = _adler32
+bisect_left: Final = _bisect_left
+_array: Final = array
+
 if TYPE_CHECKING:
     from twin.rules import DemandBaseline
 
 # "before anything": what `max_at` says before the first event
 BEGINNING: Final = datetime.min.replace(tzinfo=UTC)
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_US: Final = timedelta(microseconds=1)
 US_PER_S: Final = 1_000_000
 # The event times the integer layout holds: 1970-01-01 <= t < 2**32 s (2106-02-07T06:28:16Z)
 MIN_US: Final = 0
@@ -88,14 +96,26 @@ NEVER: Final = -1
 # an id's content fingerprint 0 means "not known" (ids restored from a snapshot that kept
 # no fingerprint): any content then counts as a duplicate of it
 UNKNOWN_FINGERPRINT: Final = 0
-_FP_MASK: Final = 0xFFFFFFFF
+# an id's meta: event time in whole seconds (32 bits) above its fingerprint (30 bits), so
+# that it stays a machine integer compiled
+_FP_BITS: Final = 30
+_FP_MASK: Final = (1 << 30) - 1
 # the fewest remembered ids at which a SKU sweeps out what left its horizon
 _MIN_SWEEP: Final = 64
+# type number, qty, time (µs), CRC-32 of site and of uom, little-endian and fixed-width
+_FP_PACK: Final = Struct("<BqqLL").pack
+# CRC-32 of the texts met most (site ids, units): a pure memo, bounded
+_TEXT_CRC: Final[dict[str, int]] = {}
+_TEXT_CRC_MAX: Final = 4096
 
 
 def to_us(at: datetime) -> int:
-    """An aware datetime as whole microseconds since the Unix epoch, exactly (any datetime)."""
-    return (at - EPOCH) // _US
+    """An aware datetime as whole microseconds since the Unix epoch, exactly (any datetime).
+
+    From the difference's parts: three small-int reads, where `// timedelta(microseconds=1)`
+    costs a few times more (it goes through Python's arbitrary-precision integers)."""
+    since = at - EPOCH
+    return (since.days * 86_400 + since.seconds) * US_PER_S + since.microseconds
 
 
 def from_us(us: int) -> datetime:
@@ -103,20 +123,44 @@ def from_us(us: int) -> datetime:
 
 
 def id_key(event_id: str) -> int:
-    """The 64-bit key an event id is remembered by: CRC-32 of its UTF-8 forwards and
-    backwards. Stable across processes (snapshots), a few times cheaper than a
-    cryptographic hash; two ids collide only when their difference is a multiple of both
-    CRC polynomials (about 2**-64 for unrelated ids)."""
+    """The 62-bit key an event id is remembered by: its UTF-8's CRC-32, shifted, and Adler-32.
+
+    62 bits, so that compiled it stays a machine integer (mypyc boxes anything wider).
+
+    Stable across processes (snapshots), unlike `hash`, and several times cheaper than a
+    cryptographic hash. The two checksums are of different algebra (a polynomial remainder
+    and two running sums), so ids that collide in one almost never collide in the other.
+    """
     raw = event_id.encode()
-    return (crc32(raw) << 32) | crc32(raw[::-1])
+    return (crc32(raw) << 30) ^ adler32(raw)
+
+
+def text_crc(text: str | None) -> int:
+    """CRC-32 of a string's UTF-8 (0 for None); site ids and units are memoized."""
+    if text is None:
+        return 0
+    crc = _TEXT_CRC.get(text)
+    if crc is None:
+        crc = crc32(text.encode())
+        if len(_TEXT_CRC) < _TEXT_CRC_MAX:
+            _TEXT_CRC[text] = crc
+    return crc
 
 
 def fingerprint(
-    kind: str, site: str, qty: int, uom: str, t_us: int, to_site: object, transfer_id: object
+    kind: int, site: str, qty: int, uom: str, t_us: int, to_site: str | None, transfer: str | None
 ) -> int:
-    """32 bits of an event's business content (its SKU is the twin's own); never 0."""
-    text = f"{kind}\x1f{site}\x1f{qty}\x1f{uom}\x1f{t_us}\x1f{to_site}\x1f{transfer_id}"
-    return crc32(text.encode()) or 1
+    """30 bits of an event's business content (its SKU is the twin's own); never 0.
+
+    The CRC-32 of the type's number, qty, time and the CRC-32 of each text field, packed as
+    fixed-width integers: two events that differ in one field always differ here (a CRC
+    detects every difference of 32 bits or fewer), and otherwise collide with probability
+    about 2**-30. One `struct` pack and one CRC: a string built to hash would cost more.
+    """
+    crc = crc32(_FP_PACK(kind, qty, t_us, text_crc(site), text_crc(uom)))
+    if to_site is not None or transfer is not None:
+        crc = crc32(_FP_PACK(0, 0, 0, text_crc(to_site), text_crc(transfer)), crc)
+    return (crc & _FP_MASK) or 1
 
 
 @mypyc_attr(native_class=False)  # a plain frozen dataclass: it pickles as one
@@ -314,6 +358,22 @@ UNCHANGED: Final = 3  # applied (id remembered) but nothing visible moved, e.g. 
 CONFLICT: Final = 5  # an id seen before with other business content: not applied, dead-lettered
 
 
+# Each type's number in the content fingerprint (the branches of `apply_fields` set the same)
+_KIND: Final[dict[EventType, int]] = {
+    _RESERVED: 1,
+    _PICKED: 2,
+    _SHIPPED: 3,
+    _RECEIVED: 4,
+    _PUT_AWAY: 5,
+    _RESERVATION_RELEASED: 6,
+    _QUALITY_HOLD: 7,
+    _QUALITY_RELEASE: 8,
+    _ADJUSTED: 9,
+    _COUNTED: 10,
+    _TRANSFER_SHIPPED: 11,
+    _TRANSFER_RECEIVED: 12,
+    _RETURNED: 13,
+}
 _NO_TO_SITE: Final = "a TRANSFER_SHIPPED needs to_site, the site the stock travels to"
 _OUT_OF_RANGE: Final = (
     "is outside the event times the twin can hold (1970-01-01T00:00:00Z to 2106-02-07T06:28:16Z)"
@@ -364,9 +424,9 @@ class SkuTwin:
         # the newest event time seen (µs); NEVER before the first event
         self.max_us = NEVER
         # remembered ids: their keys sorted (`id_key`), and at the same index each one's
-        # event time in seconds (high 32 bits) and content fingerprint (low 32 bits)
-        self._id_keys: array[int] = array("Q")
-        self._id_meta: array[int] = array("Q")
+        # event time in seconds (high bits) and content fingerprint (low 30 bits)
+        self._id_keys: array[int] = array("q")
+        self._id_meta: array[int] = array("q")
         # at this many remembered ids, sweep out the ids and deltas that left the horizon
         self._sweep_at = _MIN_SWEEP
         self.duplicates = 0
@@ -401,7 +461,7 @@ class SkuTwin:
         if i < len(keys) and keys[i] == key:
             return
         keys.insert(i, key)
-        self._id_meta.insert(i, ((t_us // US_PER_S) << 32) | content)
+        self._id_meta.insert(i, ((t_us // US_PER_S) << _FP_BITS) | content)
 
     def apply(self, event: InventoryEvent) -> bool:
         """Fold one event in; False when it changed nothing (duplicate, conflict, expired)."""
@@ -436,7 +496,8 @@ class SkuTwin:
                 [FieldError(field="to_site", code="required", message=_NO_TO_SITE)]
             )
         at: datetime = fields[OCCURRED_AT]
-        t: int = (at - EPOCH) // _US
+        since = at - EPOCH  # to_us, inline
+        t: int = (since.days * 86_400 + since.seconds) * US_PER_S + since.microseconds
         if t < MIN_US or t >= MAX_US:
             raise _time_out_of_range(at)
         site: str = fields[SITE]
@@ -447,7 +508,7 @@ class SkuTwin:
         if i < n_ids and keys[i] == key:
             known = self._id_meta[i] & _FP_MASK
             content = fingerprint(
-                etype, site, q, fields[UOM], t, fields[TO_SITE], fields[TRANSFER_ID]
+                _KIND[etype], site, q, fields[UOM], t, fields[TO_SITE], fields[TRANSFER_ID]
             )
             if known in (content, UNKNOWN_FINGERPRINT):
                 self.duplicates += 1
@@ -472,42 +533,55 @@ class SkuTwin:
         # decoder gives the EventType members themselves). `delta` is the on-hand change,
         # placed below by COUNTED semantics.
         if etype is _RESERVED:
+            kind = 1
             b.reserved += q
             delta = 0
         elif etype is _PICKED:
+            kind = 2
             b.reserved -= q
             b.picked += q
             delta = 0
         elif etype is _SHIPPED:
+            kind = 3
             b.picked -= q
             delta = -q
         elif etype is _RECEIVED:
+            kind = 4
             b.receiving += q
             delta = q
         elif etype is _PUT_AWAY:
+            kind = 5
             b.receiving -= q
             delta = 0
         elif etype is _RESERVATION_RELEASED:
+            kind = 6
             b.reserved -= q
             delta = 0
         elif etype is _QUALITY_HOLD:
+            kind = 7
             b.quarantined += q
             delta = 0
         elif etype is _QUALITY_RELEASE:
+            kind = 8
             b.quarantined -= q
             delta = 0
         elif etype is _ADJUSTED:
+            kind = 9
             delta = q
         elif etype is _COUNTED:
+            kind = 10
             delta = 0  # it sets on-hand instead, below
         elif etype is _TRANSFER_SHIPPED:
+            kind = 11
             self._ship_to(fields[TO_SITE], q)
             delta = -q
         elif etype is _TRANSFER_RECEIVED:
+            kind = 12
             b.receiving += q
             b.in_transit -= q
             delta = q
         elif etype is _RETURNED:
+            kind = 13
             b.quarantined += q
             delta = q
         else:
@@ -517,8 +591,8 @@ class SkuTwin:
         keys.insert(i, key)
         self._id_meta.insert(
             i,
-            ((t // US_PER_S) << 32)
-            | fingerprint(etype, site, q, fields[UOM], t, fields[TO_SITE], fields[TRANSFER_ID]),
+            ((t // US_PER_S) << _FP_BITS)
+            | fingerprint(kind, site, q, fields[UOM], t, fields[TO_SITE], fields[TRANSFER_ID]),
         )
         last = b.last_event_at
         if last is None or at > last:
@@ -531,7 +605,7 @@ class SkuTwin:
                 b.on_hand += delta
                 deltas = b.deltas
                 if deltas is None:
-                    b.deltas = array("q", (t, delta))
+                    b.deltas = _array("q", (t, delta))
                 else:
                     deltas.append(t)
                     deltas.append(delta)
@@ -568,7 +642,7 @@ class SkuTwin:
         deltas = b.deltas
         if deltas is not None:
             listed = len(deltas)
-            later = array("q")
+            later = _array("q")
             for j in range(0, listed, 2):
                 if deltas[j] > t:
                     qty = deltas[j + 1]
@@ -592,11 +666,11 @@ class SkuTwin:
         # ids by whole seconds, rounded down a second more: kept a little longer, never less
         cutoff_s = cutoff // US_PER_S - 1
         keys, meta = self._id_keys, self._id_meta
-        kept_keys: array[int] = array("Q")
-        kept_meta: array[int] = array("Q")
+        kept_keys: array[int] = array("q")
+        kept_meta: array[int] = array("q")
         for j in range(len(keys)):
             m = meta[j]
-            if (m >> 32) >= cutoff_s:
+            if (m >> _FP_BITS) >= cutoff_s:
                 kept_keys.append(keys[j])
                 kept_meta.append(m)
         # in place: `apply_fields` holds `keys`
