@@ -12,8 +12,9 @@ default. The core (`twin/`) stays free of any snapshot concern.
 Snapshots written by earlier layouts still restore (`_restore_packed_buckets`,
 `_restore_buckets`, `_restore_twin` are the names they call):
 
-* a site's times become integer microseconds; its deltas (msgpack `(datetime, qty)` pairs,
-  or POSIX timestamps and quantities in two arrays) one interleaved array;
+* a site's times become integer microseconds, its episode numbers one packed int; its deltas
+  (msgpack `(datetime, qty)` pairs, or POSIX timestamps and quantities in two arrays) one
+  interleaved array;
 * a SKU's event ids (a msgpack list of strings, no times, no content) are remembered with the
   SKU's newest event time, so each stays for at least one horizon after the upgrade, and an
   unknown content fingerprint: a resend of one is a duplicate whatever it carries;
@@ -39,6 +40,7 @@ from twin.position import (
     SiteBuckets,
     SkuTwin,
     id_key,
+    packed_episodes,
     to_us,
 )
 
@@ -95,6 +97,8 @@ def _old_site(names: tuple[str, ...], values: tuple[Any, ...]) -> SiteBuckets:
     for name, value in zip(names, values, strict=True):
         if name in _SITE_TIMES:
             setattr(b, _SITE_TIMES[name], NEVER if value == BEGINNING else to_us(value))
+        elif name == "episodes":
+            b.episodes = packed_episodes(value)
         else:
             setattr(b, name, value)
     return b

@@ -60,7 +60,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from struct import Struct
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, get_args
 from zlib import adler32 as _adler32
 from zlib import crc32 as _crc32
 
@@ -70,7 +70,7 @@ from mypy_extensions import mypyc_attr
 from twin.errors import FieldError, ValidationFailed
 from twin.events import EventType, InventoryEvent
 from twin.validation import whole_qty
-from twin.wire import NetworkTotals, Position, SitePosition
+from twin.wire import AlertKind, NetworkTotals, Position, SitePosition
 
 # `@mypyc_attr` on the classes: why each, in `twin._compiled`'s docstring
 
@@ -232,9 +232,11 @@ class SiteBuckets:
         self.list_after = NEVER
         # on-hand deltas newer than the latest count, (time µs, qty) interleaved; None if none
         self.deltas: array[int] | None = None
-        # rule state (twin.rules): bit mask of open conditions, episode number per kind
+        # rule state (twin.rules): bit mask of open conditions, and the episode number of
+        # each alert kind packed in one int (`episode`, `with_episode`; a dict per site cost
+        # about 180 bytes), None before the first alert
         self.alert_mask = 0
-        self.episodes: dict[str, int] | None = None
+        self.episodes: int | None = None
         # the site's reorder point, cached by the RuleBook whose `token` is in rules_token
         self.reorder_point: int | None = None
         # the lowest ATP at which no bucket condition holds: max(reorder point, 0), cached
@@ -253,7 +255,7 @@ class SiteBuckets:
         self.rules_token = None
         self.deltas = None
         for name, value in (state if isinstance(state, dict) else state[1]).items():
-            setattr(self, name, value)
+            setattr(self, name, packed_episodes(value) if name == "episodes" else value)
 
     @property
     def atp(self) -> int:
@@ -276,6 +278,39 @@ class SiteBuckets:
             last_event_at=self.last_event_at,
             fresh=fresh,
         )
+
+
+# A site's episode numbers: one field of EPISODE_BITS per alert kind, in AlertKind's order
+EPISODE_BITS: Final = 20
+_EPISODE_MASK: Final = (1 << 20) - 1
+_EPISODE_SHIFT: Final[dict[str, int]] = {
+    kind: EPISODE_BITS * i for i, kind in enumerate(get_args(AlertKind))
+}
+
+
+def episode(b: SiteBuckets, kind: str) -> int:
+    """How many episodes of `kind` the site has opened (0 before the first)."""
+    packed = b.episodes
+    if packed is None:
+        return 0
+    return (packed >> _EPISODE_SHIFT[kind]) & _EPISODE_MASK
+
+
+def with_episode(packed: int | None, kind: str, n: int) -> int:
+    """`packed` with the episode number of `kind` set to `n` (held at the field's maximum)."""
+    shift = _EPISODE_SHIFT[kind]
+    cleared = (packed or 0) & ~(_EPISODE_MASK << shift)
+    return cleared | (min(n, _EPISODE_MASK) << shift)
+
+
+def packed_episodes(value: object) -> int | None:
+    """Episodes as stored: snapshots of the earlier layout hold a dict of kind -> number."""
+    if isinstance(value, dict):
+        packed: int | None = None
+        for kind, n in value.items():
+            packed = with_episode(packed, kind, n)
+        return packed
+    return value if isinstance(value, int) else None
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)

@@ -1,9 +1,9 @@
 """Alert rules: turn a SKU's changed position into alerts raised once and cleared once.
 
 The open/closed state of every condition lives in the SKU's own state (`SiteBuckets.alert_mask`
-and `episodes`), so it travels with the SKU in Bytewax snapshots. An alert id is stable per
-episode: ``f"{kind}:{sku}:{site}:{n}"`` where ``n`` counts the episodes of that condition;
-the cleared alert carries the same id as the raised one.
+and `episodes`, packed in one int), so it travels with the SKU in Bytewax snapshots. An alert
+id is stable per episode: ``f"{kind}:{sku}:{site}:{n}"`` where ``n`` counts the episodes of
+that condition; the cleared alert carries the same id as the raised one.
 
 Conditions at a site, evaluated for the site an event happened at (a site where the SKU is
 only in transit to is not judged until something happens there):
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from twin.masterdata import MasterData
-from twin.position import CountOutcome, SiteBuckets, SkuTwin
+from twin.position import CountOutcome, SiteBuckets, SkuTwin, episode, with_episode
 from twin.recommend import LaneIn, SkuLimits, recommend
 from twin.wire import Alert, AlertKind, Recommendation, Severity, WindowMetric
 
@@ -449,11 +449,8 @@ def _open(
     details: dict[str, float | int | str],
     recommendation: Recommendation | None = None,
 ) -> Alert:
-    episodes = b.episodes
-    if episodes is None:
-        episodes = b.episodes = {}
-    n = episodes.get(kind, 0) + 1
-    episodes[kind] = n
+    n = episode(b, kind) + 1
+    b.episodes = with_episode(b.episodes, kind, n)
     return Alert(
         id=alert_id(kind, sku, site, n),
         kind=kind,
@@ -468,7 +465,7 @@ def _open(
 
 
 def _clear(b: SiteBuckets, kind: AlertKind, sku: str, site: str, now: datetime, why: str) -> Alert:
-    n = b.episodes.get(kind, 0) if b.episodes is not None else 0
+    n = episode(b, kind)
     return Alert(
         id=alert_id(kind, sku, site, n),
         kind=kind,

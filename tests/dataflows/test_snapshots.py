@@ -8,6 +8,7 @@ import pickle
 import random
 from array import array
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import msgspec
 import pytest
@@ -16,8 +17,17 @@ from dataflows import snapshots
 from dataflows.shard_logic import ShardFactory, ShardState
 from tests.dataflows.scripted import script_events
 from twin.masterdata_gen import generate_master_data
-from twin.position import BEGINNING, NEVER, PositionConfig, SiteBuckets, SkuTwin, from_us
+from twin.position import (
+    BEGINNING,
+    NEVER,
+    PositionConfig,
+    SiteBuckets,
+    SkuTwin,
+    episode,
+    from_us,
+)
 from twin.site_stats import SitePartial
+from twin.wire import AlertKind
 
 NOW = datetime(2026, 11, 16, 18, 0, tzinfo=UTC)
 
@@ -49,6 +59,7 @@ def _fingerprint(state: ShardState, *, id_meta: bool = True) -> dict:
                 b.list_after,
                 None if b.deltas is None else list(b.deltas),
                 b.alert_mask,
+                b.episodes,
             )
             for site, b in twin.sites.items()
         }
@@ -162,6 +173,8 @@ def _earlier_layout(state: ShardState, ids: dict[str, list[str]], packed_deltas:
     def site(b: SiteBuckets) -> tuple[object, tuple[object, ...]]:
         old = {name: getattr(b, name, None) for name in _OLD_SITE}
         old.update(count_at=_times(b.count_us), fold_at=_times(b.fold_us))
+        kinds = {kind: episode(b, kind) for kind in get_args(AlertKind)}
+        old["episodes"] = {kind: n for kind, n in kinds.items() if n} or None
         old["list_after"] = _times(b.list_after)
         values = tuple(old[name] for name in _OLD_SITE)
         pairs = _pairs(b)
@@ -211,6 +224,7 @@ def test_a_snapshot_of_the_earlier_layout_restores_and_goes_on_the_same_way(
     for event in first:
         ids.setdefault(event.sku, []).append(event.event_id)
     assert any(b.deltas for t in original.shard.twins.values() for b in t.sites.values())
+    assert any(b.episodes for t in original.shard.twins.values() for b in t.sites.values())
 
     restored = snapshots.loads(_earlier_layout(original, ids, packed_deltas))
     restored.shard.rules = original.shard.rules = rules
