@@ -488,3 +488,23 @@ def test_rejections_and_their_dead_letters_name_the_site_they_came_from(
         rejected_at=datetime(2026, 11, 26, tzinfo=UTC),
     )
     assert dead_letter_decoder.decode(msgspec.json.encode(letter)).site == "WH-01"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"occurred_at": "9999-12-31T23:45:00-06:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:01+06:00"}, "occurred_at"),
+        ({"occurred_at": "1999-12-31T23:59:59Z"}, "occurred_at"),
+        ({"recorded_at": "2100-01-01T00:00:00Z"}, "recorded_at"),
+    ],
+)
+def test_an_event_time_outside_the_contract_range_is_refused_naming_it(
+    normalizer: Normalizer, changes: dict[str, Any], field: str
+) -> None:
+    for raw in (api_json(**changes), batch_json([json.loads(api_json(site="WH-02", **changes))])):
+        feed = "api" if raw.startswith(b'{"event_id"') else "batch"
+        result = normalizer.normalize(feed, raw)
+        assert result.events == []
+        (rejection,) = result.rejections
+        assert [(e.field, e.code) for e in rejection.errors] == [(field, "out_of_range")]

@@ -65,7 +65,7 @@ def expected_json_records(feed: str, raw: bytes) -> int:
         if feed == "batch":
             return len(batch_decoder.decode(raw).records)
         value = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):  # bytes that are not UTF-8
         return 1
     return len(value) if isinstance(value, list) else 1
 

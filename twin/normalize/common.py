@@ -16,7 +16,13 @@ import msgspec
 from twin.errors import FieldError
 from twin.events import MAX_QTY, AwareDatetime, EventId, EventType, InventoryEvent, NonEmpty
 from twin.masterdata import ConversionError, MasterIndex
-from twin.validation import DECODE_FAILURES, RULED_TYPES, cross_field_errors, explain_failure
+from twin.validation import (
+    DECODE_FAILURES,
+    RULED_TYPES,
+    cross_field_errors,
+    explain_failure,
+    time_errors,
+)
 from twin.wire import DeadLetter
 
 
@@ -142,7 +148,11 @@ def canonicalize(
     `scope` is where local item codes are looked up (the site, or the 3PL partner);
     `source` and `recorded_at` fill the event's fields when the raw event has none.
     """
-    errors: list[FieldError] = []
+    # the contract's time range first: converting a time near the edge of the datetime range
+    # to UTC would overflow
+    errors = time_errors(
+        raw.occurred_at, raw.recorded_at if raw.recorded_at is not None else recorded_at
+    )
     if raw.site not in index.sites:
         errors.append(_unknown_site("site", raw.site))
     if raw.to_site is not None and raw.to_site not in index.sites:
