@@ -14,7 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from simulator.plots import plt, save_figure, shade_windows
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window, as in simulator.plots
+
+import matplotlib.pyplot as plt
+
+from simulator.plots import save_figure, shade_windows
 
 
 def write_band_plots(report: dict[str, Any], out_dir: Path) -> dict[str, str]:
