@@ -36,6 +36,7 @@ from infra.kafka_clients import consumer_config, producer_config
 from infra.settings import BrokerSettings
 from infra.topics import FEEDS_3PL, FEEDS_API, FEEDS_BATCH, TWIN_METRICS, TWIN_POSITIONS
 from simulator.engine import REPO_ROOT, OnEvent, Simulation, make_recorder
+from simulator.faults import demand_windows
 from simulator.network import Network, load_network
 from simulator.report import build_report
 from simulator.spec import RestartFault, Scenario
@@ -340,6 +341,7 @@ def run_live(
         header=header,
         windows=sim.faults.windows(sim.end_s),
         recovered_accuracy=scenario.report.recovered_accuracy,
+        demand_windows=demand_windows(scenario),
     )
 
 
