@@ -24,6 +24,8 @@ from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
 from infra import topics
 from infra.kafka_clients import ClientLogLimiter
 from twin.masterdata import MasterData, load_master_data
+from twin.position import PositionConfig
+from twin.shard import TwinConfig
 from twin.windows import WindowConfig
 
 
@@ -72,6 +74,15 @@ def normalize_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
     )
 
 
+def shard_factory(settings: FlowSettings, master: MasterData) -> ShardFactory:
+    """Empty shard state as the settings say: the exactness horizon and the windows."""
+    windows = WindowConfig(
+        size_s=float(settings.flow_window_s), lateness_s=float(settings.flow_window_lateness_s)
+    )
+    horizon = PositionConfig(horizon_s=settings.flow_horizon_s)
+    return ShardFactory(master, TwinConfig(position=horizon), window=windows)
+
+
 def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
     t = settings.topic
     config = TwinFlowConfig(
@@ -84,9 +95,6 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
     )
     # one sink partition per shard key: the output spreads over the workers like the shards
     parts = settings.flow_shards
-    windows = WindowConfig(
-        size_s=float(settings.flow_window_s), lateness_s=float(settings.flow_window_lateness_s)
-    )
     logs = client_logs(settings)
     return build_twin_flow(
         kafka_source(settings, [t(topics.INVENTORY_EVENTS)], logs),
@@ -97,7 +105,7 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
             dlq=epoch_kafka_sink(settings, t(topics.INVENTORY_DLQ), parts, logs),
         ),
         master,
-        ShardFactory(master, window=windows),
+        shard_factory(settings, master),
         config=config,
         dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)], logs),
         clock=settings.domain_clock(),

@@ -72,6 +72,10 @@ class FlowSettings(ClockSettings):
     # Kafka client logs (librdkafka's, and client errors): the first line of each kind, then
     # at most one reminder per interval with the count held back (`ClientLogLimiter`).
     flow_kafka_log_reminder_s: float = Field(default=30.0, gt=0)
+    # The twin's exactness horizon: event time behind the newest event of a SKU within which a
+    # resend is recognised and a count placed exactly; an older event is dead-lettered
+    # (`outside_horizon`). Memory grows with it (ids and deltas are kept that long).
+    flow_horizon_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     flow_dead_letter_max_bytes: int = Field(
         default=DLQ_MAX_MESSAGE_BYTES - 10_000, ge=4_096, le=DLQ_MAX_MESSAGE_BYTES - 1_000
     )
