@@ -80,6 +80,10 @@ crc32: Final = _crc32
 adler32: Final = _adler32
 bisect_left: Final = _bisect_left
 _array: Final = array
+# methods taken once from their type: a call then skips the lookup by name on the instance
+_insert: Final = array.insert
+_append: Final = array.append
+_encode: Final = str.encode
 
 if TYPE_CHECKING:
     from twin.rules import DemandBaseline
@@ -131,7 +135,7 @@ def id_key(event_id: str) -> int:
     cryptographic hash. The two checksums are of different algebra (a polynomial remainder
     and two running sums), so ids that collide in one almost never collide in the other.
     """
-    raw = event_id.encode()
+    raw = _encode(event_id)
     return (crc32(raw) << 30) ^ adler32(raw)
 
 
@@ -623,8 +627,9 @@ class SkuTwin:
             raise AssertionError(f"{etype!r} has no branch in SkuTwin.apply_fields")
 
         # remember the id, its time and what it said, in key order
-        keys.insert(i, key)
-        self._id_meta.insert(
+        _insert(keys, i, key)
+        _insert(
+            self._id_meta,
             i,
             ((t // US_PER_S) << _FP_BITS)
             | fingerprint(kind, site, q, fields[UOM], t, fields[TO_SITE], fields[TRANSFER_ID]),
@@ -642,8 +647,8 @@ class SkuTwin:
                 if deltas is None:
                     b.deltas = _array("q", (t, delta))
                 else:
-                    deltas.append(t)
-                    deltas.append(delta)
+                    _append(deltas, t)
+                    _append(deltas, delta)
             elif t > b.count_us:  # after the count but among the folded deltas
                 b.on_hand += delta
             elif etype is _ADJUSTED and not moved:
