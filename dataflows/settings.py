@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SNAPSHOT_INTERVAL_S = 30.0
 # The normalize flow is stateless: its snapshot is a few Kafka offsets, so it can afford short
 # epochs. What they buy: after a normalize crash at most this much raw input is normalized again,
-# and the twin's per-SKU dedupe window (256 event ids per SKU) must cover those re-sent events.
+# and the twin's dedupe (every id within the event-time horizon) absorbs those re-sent events.
 NORMALIZE_SNAPSHOT_INTERVAL_S = 5.0
 # 64 shards: enough keys to spread over a handful of workers, few enough that the per-key
 # Bytewax overhead (one snapshot row and one logic per key) stays negligible.

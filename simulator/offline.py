@@ -36,6 +36,7 @@ class OfflineTwin:
         self.dlq = [0] * n_s
         self.applied = 0
         self.expired = 0
+        self.conflicts = 0
         self.alerts = 0
         self.messages = 0
         # The twin's ATP per SKU-site, kept as each event is applied: an event changes ATP
@@ -61,8 +62,12 @@ class OfflineTwin:
             if outcome.duplicate:
                 self.duplicates[s] += 1
                 continue
-            if outcome.expired:
-                self.expired += 1
+            if outcome.expired or outcome.conflict:
+                # not applied; the twin flow dead-letters these (outside_horizon,
+                # event_id_conflict), so they count where the flow would count them
+                self.expired += outcome.expired
+                self.conflicts += outcome.conflict
+                self.dlq[s] += 1
                 continue
             self.applied += 1
             if outcome.alerts:
