@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import State, Viewer
 from api.msgspec_response import MsgspecResponse
-from api.problems import NotFound, problem_responses
+from api.positions_csv import positions_csv
+from api.problems import ApiError, NotFound, problem_responses
 from api.schemas import (
     AlertListModel,
     NetworkModel,
@@ -17,6 +18,14 @@ from api.schemas import (
     SiteSummaryModel,
     SkuListModel,
 )
+from api.view import InvalidCursor, PositionFilter
+
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+
+
+class InvalidQuery(ApiError):
+    status, title = 422, "Invalid query"
+
 
 router = APIRouter(prefix="/v1", tags=["twin"], responses=problem_responses(401, 403, 422))
 
@@ -31,14 +40,86 @@ AlertKindParam = Literal[
 ]
 
 
-@router.get("/skus", response_model=SkuListModel, summary="Search SKU ids by prefix")
-def list_skus(
+_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": (
+            "A page of positions. With `Accept: text/csv`, one row per SKU-site; the next "
+            "page's cursor is in the `X-Next-Cursor` header and a `Link: rel=next` header."
+        ),
+        "headers": {
+            "X-Next-Cursor": {
+                "description": "The cursor of the next page; absent on the last page.",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+
+
+@router.get(
+    "/skus",
+    response_model=SkuListModel,
+    summary="List positions: filtered, a page at a time, in SKU-id order",
+    responses=_CSV_RESPONSE,
+)
+async def list_skus(
+    request: Request,
     _: Viewer,
     state: State,
-    prefix: Annotated[str, Query(max_length=128)] = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-) -> MsgspecResponse:
-    return MsgspecResponse({"skus": state.view.sku_ids(prefix, limit)})
+    prefix: Annotated[str, Query(max_length=128, description="SKU ids starting with this.")] = "",
+    site: Annotated[
+        str | None,
+        Query(
+            max_length=128,
+            description="Only SKUs stocked at this site (the other filters "
+            "then apply at this site, and CSV rows are this site's).",
+        ),
+    ] = None,
+    at_risk: Annotated[
+        bool | None,
+        Query(
+            description="true: ATP at or below the reorder point (0 without one) at some "
+            "site; false: at none."
+        ),
+    ] = None,
+    stale: Annotated[
+        bool | None,
+        Query(description="true: some site's figures are not fresh; false: all are."),
+    ] = None,
+    alert_kind: Annotated[
+        AlertKindParam | None, Query(description="Only SKUs with an open alert of this kind.")
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1024, description="`next_cursor` of the previous page (opaque)."),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description=f"Page size, at most {MAX_PAGE}.")
+    ] = DEFAULT_PAGE,
+) -> Response:
+    # On the event loop, like the feed that updates the view: a page never sees a
+    # half-applied batch, and its cost is bounded by the page (see TwinView.list_positions).
+    where = PositionFilter(
+        prefix=prefix, site=site, at_risk=at_risk, stale=stale, alert_kind=alert_kind
+    )
+    try:
+        page = state.view.list_positions(where, limit=limit, cursor=cursor)
+    except InvalidCursor as exc:
+        raise InvalidQuery(str(exc)) from exc
+    if "text/csv" in request.headers.get("accept", ""):
+        headers = {}
+        if page.next_cursor is not None:
+            next_url = request.url.include_query_params(cursor=page.next_cursor)
+            headers = {"X-Next-Cursor": page.next_cursor, "Link": f'<{next_url}>; rel="next"'}
+        return Response(positions_csv(page.positions, site), media_type="text/csv", headers=headers)
+    return MsgspecResponse(
+        {
+            "positions": page.positions,
+            "skus": [position.sku for position in page.positions],
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
 @router.get(

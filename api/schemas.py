@@ -100,7 +100,13 @@ class SiteMetricModel(BaseModel):
 
 
 class SkuListModel(BaseModel):
-    skus: list[str]
+    """A page of positions in SKU-id order; `next_cursor` fetches the next page."""
+
+    positions: list[PositionModel] = Field(description="The page, ascending by SKU id.")
+    skus: list[str] = Field(description="The page's SKU ids, in the same order.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null when the listing is complete."
+    )
 
 
 class AlertListModel(BaseModel):

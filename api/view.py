@@ -7,11 +7,13 @@ position is only ever replaced by a higher `version` (a replayed old record is i
 
 from __future__ import annotations
 
-import bisect
+import base64
+import binascii
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from api.sorted_ids import SortedIds
 from twin.wire import Alert, Metric, Position, SiteMetric, WindowMetric
 
 
@@ -58,6 +60,38 @@ class Catalog:
     reorder_points: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PositionFilter:
+    """What a listing keeps; every given criterion must hold (at `site` when one is given)."""
+
+    prefix: str = ""
+    site: str | None = None
+    at_risk: bool | None = None
+    stale: bool | None = None
+    alert_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class PositionPage:
+    positions: list[Position]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    """A cursor this API did not hand out."""
+
+
+def encode_cursor(sku: str) -> str:
+    return base64.urlsafe_b64encode(sku.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from exc
+
+
 class TwinView:
     """The API's in-memory copy of the twin's outputs."""
 
@@ -67,7 +101,15 @@ class TwinView:
         self.open_alerts: dict[str, Alert] = {}
         self.cleared_alerts: deque[Alert] = deque(maxlen=cleared_kept)
         self.site_metrics: dict[str, SiteMetric] = {}
-        self._sorted_skus: list[str] = []
+        # Listing indexes, kept as positions and alerts arrive so that a filtered page costs
+        # the page plus what it steps over, never a scan of the catalogue.
+        self._sorted_skus = SortedIds()
+        self._at_risk_sites: dict[str, frozenset[str]] = {}
+        self._at_risk = SortedIds()
+        self._stale_sites: dict[str, frozenset[str]] = {}
+        self._stale = SortedIds()
+        self._alert_sites: dict[str, dict[str, Counter[str | None]]] = {}
+        self._alert_skus: dict[str, SortedIds] = {}
         self._pending = Changes()
         self.last_position_as_of: datetime | None = None
         self.stale_versions_ignored = 0
@@ -81,19 +123,56 @@ class TwinView:
             self.stale_versions_ignored += current.version != position.version
             return False
         if current is None:
-            bisect.insort(self._sorted_skus, position.sku)
+            self._sorted_skus.add(position.sku)
         self.positions[position.sku] = position
+        self._index_position(position)
         self._pending.positions[position.sku] = position
         self.last_position_as_of = position.as_of
         return True
 
+    def set_reorder_point(self, sku: str, site: str, reorder_point: int) -> None:
+        """A reorder point changed in master data: the SKU's at-risk standing follows."""
+        self.catalog.reorder_points[(sku, site)] = reorder_point
+        position = self.positions.get(sku)
+        if position is not None:
+            self._index_position(position)
+
+    def _index_position(self, position: Position) -> None:
+        sku, reorder_points = position.sku, self.catalog.reorder_points
+        at_risk = frozenset(
+            site
+            for site, at_site in position.sites.items()
+            if at_site.atp <= reorder_points.get((sku, site), 0)
+        )
+        stale = frozenset(site for site, at_site in position.sites.items() if not at_site.fresh)
+        _set_membership(self._at_risk_sites, self._at_risk, sku, at_risk)
+        _set_membership(self._stale_sites, self._stale, sku, stale)
+
     def apply_alert(self, alert: Alert) -> None:
+        previous = self.open_alerts.pop(alert.id, None)
+        if previous is not None:
+            self._count_alert(previous, -1)
         if alert.state == "cleared":
-            self.open_alerts.pop(alert.id, None)
             self.cleared_alerts.append(alert)
         else:
             self.open_alerts[alert.id] = alert
+            self._count_alert(alert, +1)
         self._pending.alerts[alert.id] = alert
+
+    def _count_alert(self, alert: Alert, delta: int) -> None:
+        if alert.sku is None:
+            return
+        by_sku = self._alert_sites.setdefault(alert.kind, {})
+        sites = by_sku.setdefault(alert.sku, Counter())
+        sites[alert.site] += delta
+        if sites[alert.site] <= 0:
+            del sites[alert.site]
+        index = self._alert_skus.setdefault(alert.kind, SortedIds())
+        if sites:
+            index.add(alert.sku)
+        else:
+            del by_sku[alert.sku]
+            index.discard(alert.sku)
 
     def apply_metric(self, metric: Metric) -> None:
         if isinstance(metric, SiteMetric):
@@ -120,13 +199,62 @@ class TwinView:
     # -- queries -----------------------------------------------------------------------
 
     def sku_ids(self, prefix: str = "", limit: int = 50) -> list[str]:
-        start = bisect.bisect_left(self._sorted_skus, prefix)
-        out: list[str] = []
-        for sku in self._sorted_skus[start:]:
-            if not sku.startswith(prefix) or len(out) >= limit:
-                break
-            out.append(sku)
-        return out
+        page = self.list_positions(PositionFilter(prefix=prefix), limit=limit)
+        return [position.sku for position in page.positions]
+
+    def list_positions(
+        self, where: PositionFilter, *, limit: int, cursor: str | None = None, max_scan: int = 0
+    ) -> PositionPage:
+        """A page of positions in SKU-id order, after `cursor` (from a previous page).
+
+        Walks the smallest index that the filter allows (at-risk, stale or alert-kind SKUs,
+        else all SKUs from the prefix on), so the cost is the page plus the SKUs stepped
+        over. At most `max_scan` SKUs (default: 10 pages, at least 10,000) are stepped over
+        per call: a page may then come back short, with a cursor to go on from.
+        """
+        after = decode_cursor(cursor) if cursor is not None else None
+        budget = max_scan or max(10 * limit, 10_000)
+        if after is not None and after >= where.prefix:
+            candidates = self._candidates(where).iter_from(after, inclusive=False)
+        else:
+            candidates = self._candidates(where).iter_from(where.prefix)
+        page: list[Position] = []
+        scanned, last = 0, None
+        for sku in candidates:
+            if not sku.startswith(where.prefix):
+                return PositionPage(page, None)
+            if len(page) == limit or scanned == budget:
+                return PositionPage(page, encode_cursor(last) if last is not None else None)
+            scanned, last = scanned + 1, sku
+            position = self.positions.get(sku)
+            if position is not None and self._matches(position, where):
+                page.append(position)
+        return PositionPage(page, None)
+
+    def _candidates(self, where: PositionFilter) -> SortedIds:
+        indexes = [self._sorted_skus]
+        if where.at_risk:
+            indexes.append(self._at_risk)
+        if where.stale:
+            indexes.append(self._stale)
+        if where.alert_kind is not None:
+            indexes.append(self._alert_skus.get(where.alert_kind, SortedIds()))
+        return min(indexes, key=len)
+
+    def _matches(self, position: Position, where: PositionFilter) -> bool:
+        sku, site = position.sku, where.site
+        if site is not None and site not in position.sites:
+            return False
+        at_risk, stale = where.at_risk, where.stale
+        if at_risk is not None and _flagged(self._at_risk_sites, sku, site) != at_risk:
+            return False
+        if stale is not None and _flagged(self._stale_sites, sku, site) != stale:
+            return False
+        if where.alert_kind is not None:
+            sites = self._alert_sites.get(where.alert_kind, {}).get(sku)
+            if not sites or (site is not None and sites[site] <= 0):
+                return False
+        return True
 
     def known_sites(self) -> list[str]:
         sites = set(self.catalog.sites) | set(self.site_metrics)
@@ -164,13 +292,11 @@ class TwinView:
         Without a known reorder point, only ATP at or below zero counts as at risk.
         """
         out = []
-        for sku, pos in self.positions.items():
-            at_site = pos.sites.get(site)
-            if at_site is None:
+        for sku, sites in self._at_risk_sites.items():
+            if site not in sites:
                 continue
-            reorder = self.catalog.reorder_points.get((sku, site), 0)
-            if at_site.atp <= reorder:
-                out.append((sku, at_site.atp, reorder))
+            atp = self.positions[sku].sites[site].atp
+            out.append((sku, atp, self.catalog.reorder_points.get((sku, site), 0)))
         out.sort(key=lambda row: (row[1] - row[2], row[0]))
         return out
 
@@ -191,3 +317,18 @@ class TwinView:
         if metric is not None:
             return metric.fresh
         return all(pos.sites[site].fresh for pos in self.positions.values() if site in pos.sites)
+
+
+def _set_membership(
+    sites_by_sku: dict[str, frozenset[str]], index: SortedIds, sku: str, sites: frozenset[str]
+) -> None:
+    if sites:
+        sites_by_sku[sku] = sites
+        index.add(sku)
+    elif sites_by_sku.pop(sku, None) is not None:
+        index.discard(sku)
+
+
+def _flagged(sites_by_sku: dict[str, frozenset[str]], sku: str, site: str | None) -> bool:
+    sites = sites_by_sku.get(sku)
+    return sites is not None and (site is None or site in sites)

@@ -41,7 +41,10 @@ def test_sku_search_by_prefix(client: TestClient, feed: FakeFeed) -> None:
     response = client.get(
         "/v1/skus", params={"prefix": "SKU-1", "limit": 10}, headers=auth("viewer")
     )
-    assert response.json() == {"skus": ["SKU-10", "SKU-11"]}
+    body = response.json()
+    assert body["skus"] == ["SKU-10", "SKU-11"]
+    assert [p["sku"] for p in body["positions"]] == ["SKU-10", "SKU-11"]
+    assert body["next_cursor"] is None
 
 
 def test_network_sums_positions_and_counts_open_alerts(client: TestClient, feed: FakeFeed) -> None:
