@@ -123,6 +123,7 @@ def _run(
         return
     if (addresses is None) != (process_id is None):
         raise typer.BadParameter("-a and -i go together")
+    from dataflows.health import observe  # deferred, like the flow itself
     from dataflows.production import build_flow  # deferred: loads master data, Kafka libs
 
     # one line per record, with time and source: the Kafka clients' (rate-limited) logs and
@@ -135,7 +136,9 @@ def _run(
         process_id=process_id,
         addresses=addresses.split(";") if addresses else None,
     )
-    run_flow(build_flow(name, settings), settings, name, cluster)
+    # /metrics and /healthz on this process's own port (the flow's base port + process id)
+    metrics = observe(name, settings, process_id)
+    run_flow(build_flow(name, settings, metrics), settings, name, cluster)
 
 
 def _spawn_local_cluster(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bytewax.connectors.kafka import (
     KafkaError,
@@ -23,12 +23,15 @@ from bytewax.outputs import (
     StatefulSinkPartition,
     StatelessSinkPartition,
 )
-from confluent_kafka import OFFSET_BEGINNING, Producer
+from confluent_kafka import OFFSET_BEGINNING, Producer, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from dataflows.settings import FlowSettings
 from infra.kafka_clients import ClientLogLimiter, producer_config
 from infra.kafka_security import security_config
+
+if TYPE_CHECKING:
+    from dataflows.metrics import ConsumerLag
 
 # How long an idle source partition waits before polling again: the added latency when a
 # topic goes from quiet to busy.
@@ -139,14 +142,38 @@ class _BatchPartition(_KafkaSourcePartition):
     def next_awake(self) -> datetime | None:
         return self._awake
 
+    def lag(self) -> int | None:
+        """Records not read yet: librdkafka's cached high watermark (updated by every fetch
+        response, no request made) minus the next offset to read; None when not known yet
+        or the partition is closed. Called from the metrics thread, at scrape time."""
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, self._part_idx), cached=True
+            )
+        except Exception:  # closed (end of a bounded run) or no answer yet
+            return None
+        if high < 0:
+            return None
+        # before the first record the position is "the beginning": the low watermark, or 0
+        # while librdkafka has not learnt it (an upper bound on the lag then)
+        offset = self._offset
+        position = offset if offset is not None and offset >= 0 else max(low, 0)
+        return max(high - position, 0)
+
 
 class BatchKafkaSource(KafkaSource):
-    """`KafkaSource` whose items are whole consumed batches (lists of messages)."""
+    """`KafkaSource` whose items are whole consumed batches (lists of messages); `lag`, when
+    given, is told about every partition built, to export its consumer lag."""
+
+    lag: ConsumerLag | None = None
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _BatchPartition:
         part = super().build_part(step_id, for_part, resume_state)
         part.__class__ = _BatchPartition
-        return part  # type: ignore[return-value]
+        assert isinstance(part, _BatchPartition)
+        if self.lag is not None:
+            self.lag.watch(part._topic, part._part_idx, part)
+        return part
 
 
 def each_message(item: Any) -> list[Any]:
@@ -160,11 +187,15 @@ def _logs(limiter: ClientLogLimiter | None) -> dict[str, Any]:
 
 
 def kafka_source(
-    settings: FlowSettings, topics: list[str], logs: ClientLogLimiter | None = None
+    settings: FlowSettings,
+    topics: list[str],
+    logs: ClientLogLimiter | None = None,
+    lag: ConsumerLag | None = None,
 ) -> KafkaSource:
     """Read `topics` from the beginning, one item per consumed batch; offsets are kept by
-    Bytewax recovery, not a consumer group. `logs`: the process's limit on client logs."""
-    return BatchKafkaSource(
+    Bytewax recovery, not a consumer group. `logs`: the process's limit on client logs;
+    `lag`: where the partitions' consumer lag is exported (`dataflows.metrics`)."""
+    source = BatchKafkaSource(
         settings.brokers(),
         topics,
         tail=not settings.flow_stop_at_end,
@@ -186,6 +217,8 @@ def kafka_source(
         batch_size=settings.flow_consume_batch,
         raise_on_errors=False,
     )
+    source.lag = lag
+    return source
 
 
 class DeliveryFailed(RuntimeError):

@@ -33,6 +33,7 @@ from bytewax.outputs import Sink
 from dataflows.dead_letters import DEFAULT_MAX_BYTES, consumer_error_message, dead_letter_message
 from dataflows.failure_log import FailureLog
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
+from dataflows.metrics import FeedCounters, NormalizeMetrics
 from infra.clock import Clock, utc_now
 from twin.masterdata import MasterData
 from twin.normalize import Normalizer, Rejection
@@ -58,6 +59,7 @@ def build_normalize_flow(
     clock: Clock = utc_now,
     flow_id: str = "normalize",
     dead_letter_max_bytes: int = DEFAULT_MAX_BYTES,
+    metrics: NormalizeMetrics | None = None,
 ) -> Dataflow:
     """Wire one input per raw feed through the normalizer into the events and DLQ sinks.
 
@@ -71,7 +73,8 @@ def build_normalize_flow(
     normalized = []
     for feed, source in feed_sources.items():
         raw = op.input(f"read_{feed}_feed", flow, source)
-        step = _normalizer_step(normalizer, feed, encoder, clock, dead_letter_max_bytes)
+        counters = metrics.feed(feed) if metrics is not None else None
+        step = _normalizer_step(normalizer, feed, encoder, clock, dead_letter_max_bytes, counters)
         normalized.append(op.map(f"normalize_{feed}_records", raw, step))
     merged = op.merge("merge_feeds", *normalized) if len(normalized) > 1 else normalized[0]
     op.output("write_canonical_events", op.filter_map("events", merged, _events), events_sink)
@@ -93,9 +96,11 @@ def _normalizer_step(
     encoder: msgspec.json.Encoder,
     clock: Clock,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    counters: FeedCounters | None = None,
 ) -> Callable[[Any], Normalized]:
     """The per-batch step: a thin adapter around `Normalizer.normalize`. Whatever one
-    message makes it raise becomes that message's dead letter: no record stops the flow."""
+    message makes it raise becomes that message's dead letter: no record stops the flow.
+    `counters` are told once per batch (the dead letters' codes are listed only when any)."""
     normalize = normalizer.normalize
     encode = encoder.encode
     failures = FailureLog(_log)
@@ -103,9 +108,12 @@ def _normalizer_step(
     def step(item: Any) -> Normalized:
         events: SinkBatch = []
         dead: SinkBatch = []
-        for msg in each_message(item):
+        dead_codes: list[str] = []
+        msgs = each_message(item)
+        for msg in msgs:
             if isinstance(msg, KafkaError):
                 dead.append(consumer_error_message(encoder, msg, clock(), max_bytes))
+                dead_codes.append("KAFKA_CONSUMER_ERROR")
                 continue
             try:
                 result = normalize(feed, value_of(msg))
@@ -118,11 +126,15 @@ def _normalizer_step(
                         _dead_letter(rejection, source, now, encoder, max_bytes)
                         for rejection in result.rejections
                     ]
+                    dead_codes += [rejection.error_code for rejection in result.rejections]
             except Exception as exc:  # one record's failure, kept as data
                 dead.append(_failed(exc, feed, msg, clock(), encoder, max_bytes, failures))
+                dead_codes.append("processing_failed")
                 continue
             events += produced
             dead += rejected
+        if counters is not None:
+            counters.batch(len(msgs), len(events), dead_codes)
         return Normalized(events, dead)
 
     return step

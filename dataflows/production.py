@@ -17,6 +17,7 @@ from bytewax.inputs import SimplePollingSource
 
 from dataflows.kafka_io import epoch_kafka_sink, kafka_sink, kafka_source
 from dataflows.messages import Tick
+from dataflows.metrics import FlowMetrics, NormalizeMetrics, TwinMetrics
 from dataflows.normalize import build_normalize_flow
 from dataflows.settings import FlowSettings
 from dataflows.shard_logic import ShardFactory
@@ -41,14 +42,19 @@ class ClockTicks(SimplePollingSource[Tick, None]):
 
 
 def build_flow(
-    name: Literal["normalize", "twin"], settings: FlowSettings | None = None
+    name: Literal["normalize", "twin"],
+    settings: FlowSettings | None = None,
+    metrics: FlowMetrics | None = None,
 ) -> Dataflow:
+    """`metrics`: the process's (`dataflows.health.observe`), counted into by the steps."""
     settings = settings or FlowSettings()
     master = load_master_data(settings.master_data)
     if name == "normalize":
-        return normalize_flow(settings, master)
+        assert metrics is None or isinstance(metrics, NormalizeMetrics)
+        return normalize_flow(settings, master, metrics)
     if name == "twin":
-        return twin_flow(settings, master)
+        assert metrics is None or isinstance(metrics, TwinMetrics)
+        return twin_flow(settings, master, metrics)
     raise ValueError(f"unknown flow {name!r}")
 
 
@@ -57,20 +63,24 @@ def client_logs(settings: FlowSettings) -> ClientLogLimiter:
     return ClientLogLimiter(reminder_s=settings.flow_kafka_log_reminder_s)
 
 
-def normalize_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
+def normalize_flow(
+    settings: FlowSettings, master: MasterData, metrics: NormalizeMetrics | None = None
+) -> Dataflow:
     t = settings.topic
     logs = client_logs(settings)
+    lag = metrics.lag if metrics is not None else None
     return build_normalize_flow(
         {
-            "api": kafka_source(settings, [t(topics.FEEDS_API)], logs),
-            "batch": kafka_source(settings, [t(topics.FEEDS_BATCH)], logs),
-            "3pl": kafka_source(settings, [t(topics.FEEDS_3PL)], logs),
+            "api": kafka_source(settings, [t(topics.FEEDS_API)], logs, lag),
+            "batch": kafka_source(settings, [t(topics.FEEDS_BATCH)], logs, lag),
+            "3pl": kafka_source(settings, [t(topics.FEEDS_3PL)], logs, lag),
         },
         events_sink=kafka_sink(settings, t(topics.INVENTORY_EVENTS), logs),
         dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ), logs),
         master=master,
         clock=settings.domain_clock(),
         dead_letter_max_bytes=settings.flow_dead_letter_max_bytes,
+        metrics=metrics,
     )
 
 
@@ -83,7 +93,9 @@ def shard_factory(settings: FlowSettings, master: MasterData) -> ShardFactory:
     return ShardFactory(master, TwinConfig(position=horizon), window=windows)
 
 
-def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
+def twin_flow(
+    settings: FlowSettings, master: MasterData, metrics: TwinMetrics | None = None
+) -> Dataflow:
     t = settings.topic
     config = TwinFlowConfig(
         shards=settings.flow_shards,
@@ -96,8 +108,9 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
     # one sink partition per shard key: the output spreads over the workers like the shards
     parts = settings.flow_shards
     logs = client_logs(settings)
+    lag = metrics.lag if metrics is not None else None
     return build_twin_flow(
-        kafka_source(settings, [t(topics.INVENTORY_EVENTS)], logs),
+        kafka_source(settings, [t(topics.INVENTORY_EVENTS)], logs, lag),
         TwinSinks(
             positions=epoch_kafka_sink(settings, t(topics.TWIN_POSITIONS), parts, logs),
             alerts=epoch_kafka_sink(settings, t(topics.TWIN_ALERTS), parts, logs),
@@ -107,10 +120,11 @@ def twin_flow(settings: FlowSettings, master: MasterData) -> Dataflow:
         master,
         shard_factory(settings, master),
         config=config,
-        dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)], logs),
+        dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)], logs, lag),
         clock=settings.domain_clock(),
         # A bounded run must end when its input ends: no endless clock then.
         tick_source=None
         if settings.flow_stop_at_end
         else ClockTicks(timedelta(seconds=settings.flow_freshness_check_s)),
+        metrics=metrics,
     )

@@ -32,6 +32,9 @@ NORMALIZE_SNAPSHOT_INTERVAL_S = 5.0
 # 64 shards: enough keys to spread over a handful of workers, few enough that the per-key
 # Bytewax overhead (one snapshot row and one logic per key) stays negligible.
 DEFAULT_SHARDS = 64
+# Each flow process serves /metrics and /healthz on its flow's base port plus its process id
+# (`invtwin flow ... -p N` or `-i`), so ten processes of each flow fit side by side.
+DEFAULT_METRICS_PORTS = {"normalize": 9110, "twin": 9120}
 
 
 class FlowSettings(ClockSettings):
@@ -76,6 +79,9 @@ class FlowSettings(ClockSettings):
     # resend is recognised and a count placed exactly; an older event is dead-lettered
     # (`outside_horizon`). Memory grows with it (ids and deltas are kept that long).
     flow_horizon_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # Base port of the /metrics and /healthz endpoint (None: the flow's default above; 0: off)
+    flow_metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    flow_metrics_host: str = "0.0.0.0"  # every interface: Prometheus scrapes from elsewhere
     flow_dead_letter_max_bytes: int = Field(
         default=DLQ_MAX_MESSAGE_BYTES - 10_000, ge=4_096, le=DLQ_MAX_MESSAGE_BYTES - 1_000
     )
@@ -99,6 +105,15 @@ class FlowSettings(ClockSettings):
             NORMALIZE_SNAPSHOT_INTERVAL_S if flow == "normalize" else DEFAULT_SNAPSHOT_INTERVAL_S
         )
         return timedelta(seconds=default)
+
+    def metrics_port(self, flow: str, process_id: int | None = None) -> int | None:
+        """The port of this process's metrics endpoint, or None when metrics are off."""
+        base = self.flow_metrics_port
+        if base is None:
+            base = DEFAULT_METRICS_PORTS[flow]
+        if base == 0:
+            return None
+        return base + (process_id or 0)
 
     def coalesce(self) -> timedelta:
         return timedelta(milliseconds=self.flow_coalesce_ms)

@@ -31,6 +31,7 @@ On top of the pure shard the logic:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ from dataflows import snapshots
 from dataflows.dead_letters import DEFAULT_MAX_BYTES
 from dataflows.failure_log import FailureLog
 from dataflows.messages import FreshnessSignal, ShardBatch, ShardEmit, ShardIn
+from dataflows.metrics import TwinMetrics
 from dataflows.shard_dead_letters import DEAD_LETTERED, FAILED, ShardDeadLetters
 from infra.clock import DomainClock
 from twin.events import InventoryEvent
@@ -129,8 +131,10 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         timing: ShardTiming,
         clock: DomainClock,
         failures: FailureLog | None = None,
+        metrics: TwinMetrics | None = None,
     ) -> None:
         self.state = state
+        self.metrics = metrics  # the process's, shared by its shards (counted per call)
         self.timing = timing
         self.wall = clock.wall  # scheduling: flush_at and metrics_at are wall-clock times
         self.domain_at = clock.at  # meaning: applied_at, positions' as_of, latencies
@@ -145,13 +149,17 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
 
     @classmethod
     def builder(
-        cls, factory: ShardFactory, timing: ShardTiming, clock: DomainClock
+        cls,
+        factory: ShardFactory,
+        timing: ShardTiming,
+        clock: DomainClock,
+        metrics: TwinMetrics | None = None,
     ) -> Callable[[bytes | None], ShardLogic]:
         failures = FailureLog(_log)  # shared: one bug is logged once, not once per shard
 
         def build(resume: bytes | None) -> ShardLogic:
             state = ShardState.loads(resume, factory.rules()) if resume else factory.new()
-            return cls(state, timing, clock, failures)
+            return cls(state, timing, clock, failures, metrics)
 
         return build
 
@@ -180,6 +188,8 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                 self.failures.failed(exc, "applying a shard batch", "(applied again one by one)")
                 codes = self._apply_each(events, batch, now, emit)
             self._account(events, codes, batch, now, emit)
+            if self.metrics is not None:
+                self.metrics.outcomes(codes)
         if self.flush_at is None:
             if self.timing.coalesce <= timedelta(0):
                 emit.positions = self._positions(now)
@@ -296,14 +306,26 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         return min(self.flush_at, self.metrics_at)
 
     def snapshot(self) -> bytes:
-        return self.state.dumps() if self.timing.persist else b""
+        if not self.timing.persist:
+            return b""
+        if self.metrics is None:
+            return self.state.dumps()
+        started = time.perf_counter()
+        data = self.state.dumps()
+        self.metrics.shard_snapshot_seconds.observe(time.perf_counter() - started)
+        return data
 
     def _positions(self, now: datetime) -> list[tuple[bytes | None, bytes]]:
         """The changed SKUs' positions, encoded for `twin.positions.v1` (key = SKU)."""
         shard = self.state.shard
         position = shard.position
         encode = self.encode
-        return [(sku.encode(), encode(position(sku, now))) for sku in shard.take_dirty()]
+        records: list[tuple[bytes | None, bytes]] = [
+            (sku.encode(), encode(position(sku, now))) for sku in shard.take_dirty()
+        ]
+        if self.metrics is not None and records:
+            self.metrics.positions_written.inc(len(records))
+        return records
 
     def _partials(self) -> list[SitePartial]:
         state = self.state

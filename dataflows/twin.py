@@ -47,6 +47,7 @@ from dataflows.failure_log import FailureLog
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.keys import all_shard_keys, shard_key, shard_of
 from dataflows.messages import DlqCount, ShardBatch, ShardEmit, ShardOut, SiteSeen
+from dataflows.metrics import TwinMetrics
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
 from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
 from infra.clock import Clock, as_domain_clock, utc_now
@@ -101,6 +102,7 @@ def build_twin_flow(
     tick_source: Source | None = None,
     clock: Clock = utc_now,
     flow_id: str = "twin",
+    metrics: TwinMetrics | None = None,
 ) -> Dataflow:
     """Wire the twin flow. `shards` builds empty shard state (the composition root decides
     its configuration); `tick_source` is a clock that keeps freshness judged when no event
@@ -118,7 +120,7 @@ def build_twin_flow(
     decoded = op.flat_map(
         "decode_and_group_by_shard",
         raw,
-        _decode_and_group(config.shards, domain, config.dead_letter_max_bytes),
+        _decode_and_group(config.shards, domain, config.dead_letter_max_bytes, metrics),
     )
     by_shard: Stream[tuple[str, ShardBatch]] = op.filter(
         "shard_batches", decoded, lambda kv: kv[0] != _UNREADABLE and kv[0] != _SEEN
@@ -148,7 +150,7 @@ def build_twin_flow(
         dead_letter_max_bytes=config.dead_letter_max_bytes,
     )
     shard_out: KeyedStream[ShardEmit] = op.stateful_batch(
-        "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, domain)
+        "apply_to_twin_shard", shard_in, ShardLogic.builder(shards, timing, domain, metrics)
     )
     emitted: Stream[ShardEmit] = op.key_rm("unkey_shards", shard_out)
 
@@ -226,7 +228,10 @@ def _write(step_id: str, records: KeyedStream[SinkBatch], sink: Sink[Any]) -> No
 
 
 def _decode_and_group(
-    shards: int, clock: Clock, max_bytes: int = DEFAULT_MAX_BYTES
+    shards: int,
+    clock: Clock,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    metrics: TwinMetrics | None = None,
 ) -> Callable[[Any], list[tuple[str, Any]]]:
     encoder = msgspec.json.Encoder()
     keys: dict[str, str] = {}  # sku -> shard key: hashed once per SKU, not once per event
@@ -235,9 +240,12 @@ def _decode_and_group(
     def step(item: Any) -> list[tuple[str, Any]]:
         groups: dict[str, ShardBatch] = {}
         unreadable: SinkBatch = []
-        for msg in each_message(item):
+        reasons: list[str] = []  # of the unreadable records, for the metrics
+        msgs = each_message(item)
+        for msg in msgs:
             if isinstance(msg, KafkaError):
                 unreadable.append(consumer_error_message(encoder, msg, clock(), max_bytes))
+                reasons.append("KAFKA_CONSUMER_ERROR")
                 continue
             value = value_of(msg)
             try:
@@ -263,9 +271,11 @@ def _decode_and_group(
                         max_bytes=max_bytes,
                     )
                 )
+                reasons.append("INVALID_CANONICAL_EVENT")
                 continue
             except Exception as exc:  # one record's failure, kept as data
                 unreadable.append(_failed(exc, msg, value, clock(), encoder, max_bytes, failures))
+                reasons.append("processing_failed")
                 continue
             group = groups.get(key)
             if group is None:
@@ -279,6 +289,10 @@ def _decode_and_group(
             out.append((_SEEN, [SiteSeen(site, now) for site in sites]))
         if unreadable:
             out.append((_UNREADABLE, unreadable))
+        if metrics is not None:
+            metrics.records_in.inc(len(msgs))
+            if reasons:
+                metrics.unreadable(reasons)
         return out
 
     return step
