@@ -1,0 +1,274 @@
+"""The flows' `/metrics` and `/healthz`, scraped from the real `invtwin flow` processes on the
+real broker, and the Grafana dashboard that queries them.
+
+A burst of API feed records (good ones, re-sent ones, unreadable ones) goes through both
+flows; every counter must end at what was sent and every partition's consumer lag at 0.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+
+import msgspec
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from dataflows.health import health_app
+from dataflows.metrics import NormalizeMetrics, TwinMetrics
+from dataflows.settings import FlowSettings
+from tests.dataflows.kafkakit import REPO, produce, start_flow
+from tests.dataflows.scripted import script_events
+from tests.dataflows.test_flows_on_kafka import calm_master
+from tests.polling import wait_until
+from twin.masterdata import dump_master_data
+
+GOOD = 3_000
+RESENT = 200
+UNREADABLE = 10
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""  # not listening yet
+
+
+def _scrape(port: int) -> Samples:
+    status, text = _get(port, "/metrics")
+    assert status == 200, (status, text[:300])
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of `name` over the series whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
+
+
+def _lags(samples: Samples, topic: str) -> dict[str, float]:
+    return {
+        dict(ls)["partition"]: v
+        for (n, ls), v in samples.items()
+        if n == "invtwin_flow_consumer_lag" and dict(ls)["topic"] == topic
+    }
+
+
+@pytest.mark.integration
+def test_scraped_counters_match_a_burst_and_the_lag_falls_to_zero(
+    kafka_bootstrap, twin_topics, topic_suffix, tmp_path
+):
+    master = calm_master()
+    master_path = tmp_path / "master.yaml"
+    master_path.write_text(dump_master_data(master))
+    events = script_events(master, random.Random(5), GOOD)
+    encode = msgspec.json.Encoder().encode
+    records = [encode(e) for e in events]
+    records += random.Random(6).sample(records, RESENT)  # same ids again: twin duplicates
+    records += [b"{not json %d" % i for i in range(UNREADABLE)]
+    random.Random(7).shuffle(records)
+
+    ports = {"normalize": _free_port(), "twin": _free_port()}
+    flows: dict[str, subprocess.Popen] = {}
+    try:
+        for name, port in ports.items():
+            env = {
+                "TWIN_KAFKA_BOOTSTRAP": kafka_bootstrap,
+                "TWIN_MASTER_DATA": str(master_path),
+                "TWIN_STATE_DIR": str(tmp_path),
+                "TWIN_FLOW_METRICS_PORT": str(port),
+                "TWIN_FLOW_METRICS_HOST": "127.0.0.1",
+            }
+            args = ["--topic-suffix", topic_suffix, "--no-recovery"]
+            flows[name] = start_flow(name, args, env, tmp_path / f"{name}.log")
+        for name, port in ports.items():
+            wait_until(
+                lambda port=port, name=name: (
+                    _get(port, "/healthz")[0] == 200 or flows[name].poll() is not None
+                ),
+                120,
+                f"{name} /healthz",
+            )
+            assert flows[name].poll() is None, (tmp_path / f"{name}.log").read_text()[-3000:]
+            assert _get(port, "/healthz") == (200, "ok\n")
+
+        produce(kafka_bootstrap, twin_topics["feeds.api.v1"], ((None, r) for r in records))
+
+        events_topic = twin_topics["inventory.events.v1"]
+        api_topic = twin_topics["feeds.api.v1"]
+        seen_in: list[float] = []  # the twin's records_in at each scrape, during the burst
+
+        def twin_done() -> bool:
+            samples = _scrape(ports["twin"])
+            seen_in.append(_value(samples, "invtwin_twin_records_in_total"))
+            return seen_in[-1] >= GOOD + RESENT
+
+        wait_until(twin_done, 120, "the twin flow to read every event")
+        assert seen_in == sorted(seen_in)  # a counter only grows
+
+        def caught_up(port: int, topic: str) -> bool:
+            lags = _lags(_scrape(port), topic)
+            return len(lags) == 6 and not any(lags.values())
+
+        wait_until(lambda: caught_up(ports["normalize"], api_topic), 60, "normalize lag 0")
+        wait_until(lambda: caught_up(ports["twin"], events_topic), 60, "twin lag 0")
+
+        normalize = _scrape(ports["normalize"])
+        feed = {"feed": "api"}
+        assert _value(normalize, "invtwin_normalize_records_in_total", **feed) == len(records)
+        assert _value(normalize, "invtwin_normalize_events_out_total", **feed) == GOOD + RESENT
+        assert _value(normalize, "invtwin_normalize_dead_letters_total", **feed) == UNREADABLE
+        for other in ("batch", "3pl"):
+            assert _value(normalize, "invtwin_normalize_records_in_total", feed=other) == 0
+
+        twin = _scrape(ports["twin"])
+        assert _value(twin, "invtwin_twin_records_in_total") == GOOD + RESENT
+        assert _value(twin, "invtwin_twin_events_applied_total") == GOOD
+        assert _value(twin, "invtwin_twin_duplicates_total") == RESENT
+        assert _value(twin, "invtwin_twin_dead_letters_total") == 0
+        skus = {e.sku for e in events}
+        wait_until(
+            lambda: (
+                _value(_scrape(ports["twin"]), "invtwin_twin_positions_written_total") >= len(skus)
+            ),
+            30,
+            "a position written per SKU",
+        )
+        # the twin reads the DLQ too (dead letters per site): it holds the normalize letters
+        dlq_lags = _lags(twin, twin_topics["inventory.dlq.v1"])
+        assert dlq_lags and set(dlq_lags.values()) <= {0}
+        for name, flow in flows.items():
+            assert flow.poll() is None, (tmp_path / f"{name}.log").read_text()[-3000:]
+    finally:
+        for flow in flows.values():
+            flow.terminate()
+        for flow in flows.values():
+            try:
+                flow.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                flow.kill()
+                flow.wait()
+
+
+def test_the_endpoint_answers_healthz_metrics_and_nothing_else():
+    metrics = TwinMetrics()
+    metrics.records_in.inc(3)
+    app = health_app(metrics.registry)
+    replies: list[str] = []
+
+    def get(path: str) -> str:
+        body = b"".join(
+            app(
+                {"PATH_INFO": path, "REQUEST_METHOD": "GET", "QUERY_STRING": ""},
+                lambda status, headers, *_: replies.append(status),
+            )
+        )
+        return body.decode()
+
+    assert get("/healthz") == "ok\n" and replies[-1].startswith("200")
+    assert "invtwin_twin_records_in_total 3.0" in get("/metrics") and replies[-1].startswith("200")
+    get("/elsewhere")
+    assert replies[-1].startswith("404")
+
+
+def test_each_process_of_a_flow_gets_its_own_port_and_zero_turns_metrics_off():
+    settings = FlowSettings()
+    assert settings.metrics_port("normalize") == 9110
+    assert [settings.metrics_port("twin", i) for i in (None, 0, 1, 2)] == [9120, 9120, 9121, 9122]
+    assert FlowSettings(flow_metrics_port=9300).metrics_port("twin", 3) == 9303
+    assert FlowSettings(flow_metrics_port=0).metrics_port("normalize", 1) is None
+
+
+def test_the_shard_outcome_codes_are_counted_per_reason():
+    from dataflows.shard_dead_letters import FAILED
+    from twin.shard import APPLIED, CONFLICT, DUPLICATE, EXPIRED, UNCHANGED
+
+    metrics = TwinMetrics()
+    metrics.outcomes(bytes([APPLIED, UNCHANGED, DUPLICATE, DUPLICATE, EXPIRED, CONFLICT, FAILED]))
+    got = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in metrics.registry.collect()
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    assert got[("invtwin_twin_events_applied_total", ())] == 2
+    assert got[("invtwin_twin_duplicates_total", ())] == 2
+    for reason in ("outside_horizon", "event_id_conflict", "processing_failed"):
+        assert got[("invtwin_twin_dead_letters_total", (("reason", reason),))] == 1
+
+
+# ---- the Grafana dashboard ----------------------------------------------------------------
+
+DASHBOARD = REPO / "docs" / "grafana" / "inventory-twin.json"
+_DEFINED = re.compile(r"""["'](invtwin_[a-z0-9_]+)["']""")
+_QUERIED = re.compile(r"\b(invtwin_[a-z0-9_]+)")
+_SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
+
+
+def _defined_metric_names() -> set[str]:
+    sources = [REPO / "api" / "telemetry.py", REPO / "dataflows" / "metrics.py"]
+    return {name for path in sources for name in _DEFINED.findall(path.read_text())}
+
+
+def _base_name(series: str, defined: set[str]) -> str:
+    if series in defined:
+        return series
+    for suffix in _SUFFIXES:
+        if series.endswith(suffix) and series[: -len(suffix)] in defined:
+            return series[: -len(suffix)]
+    return series
+
+
+def _expressions(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["expr"]] if isinstance(node.get("expr"), str) else []
+        return found + [e for value in node.values() for e in _expressions(value)]
+    if isinstance(node, list):
+        return [e for value in node for e in _expressions(value)]
+    return []
+
+
+def test_the_dashboard_parses_and_queries_only_metrics_the_code_defines():
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["title"] and dashboard["panels"]
+    expressions = _expressions(dashboard)
+    assert len(expressions) >= 10
+    defined = _defined_metric_names()
+    assert {"invtwin_ingest_events", "invtwin_flow_consumer_lag"} <= defined
+    queried = {_base_name(s, defined) for e in expressions for s in _QUERIED.findall(e)}
+    assert queried - defined == set()
+    # the flows' metrics and the API's WebSocket ones are all on the dashboard
+    flow_names = set(_DEFINED.findall((REPO / "dataflows" / "metrics.py").read_text()))
+    assert flow_names <= queried
+    assert {"invtwin_ws_connections", "invtwin_ws_refused"} <= queried
+
+
+def test_every_flow_metric_is_registered_under_its_documented_name():
+    names = {
+        family.name
+        for metrics in (NormalizeMetrics(), TwinMetrics())
+        for family in metrics.registry.collect()
+    }
+    documented = set(_DEFINED.findall((REPO / "dataflows" / "metrics.py").read_text()))
+    assert names == documented
