@@ -30,6 +30,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _at_risk(position: dict[str, Any]) -> bool:
+    at_site = position["sites"].get("WH-02")
+    return at_site is not None and at_site["atp"] <= 100
+
+
 class FakeTwin:
     """Positions, alerts and per-connection queues, kept in memory."""
 
@@ -125,9 +130,26 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
         return {"as_of": _now(), "totals": totals, "sites": sites, "open_alerts": {}}
 
     @app.get("/v1/skus")
-    def skus(request: Request, prefix: str = "", limit: int = 20) -> dict[str, Any]:
+    def skus(
+        request: Request,
+        prefix: str = "",
+        at_risk: bool | None = None,
+        cursor: str = "",
+        limit: int = 100,
+    ) -> dict[str, Any]:
         role(request)
-        return {"skus": sorted(s for s in twin.positions if s.startswith(prefix))[:limit]}
+        # The real listing's shape; the cursor is the last SKU id (opaque to the page).
+        # At risk here: ATP at or below a reorder point of 100 at WH-02, the fake's rule.
+        matching = [
+            position
+            for sku, position in sorted(twin.positions.items())
+            if sku.startswith(prefix)
+            and sku > cursor
+            and (at_risk is None or _at_risk(position) == at_risk)
+        ]
+        page = matching[:limit]
+        next_cursor = page[-1]["sku"] if len(matching) > limit else None
+        return {"positions": page, "skus": [p["sku"] for p in page], "next_cursor": next_cursor}
 
     @app.get("/v1/skus/{sku}")
     def sku(request: Request, sku: str) -> dict[str, Any]:

@@ -165,3 +165,60 @@ def test_the_page_reconnects_after_the_server_drops_its_streams(page: Page, fake
         timeout=5,
     ).raise_for_status()
     expect(page.get_by_test_id("sku-on_hand-WH-02")).to_have_text("107")
+
+
+def listed(url: str, **params: str) -> list[str]:
+    """Every SKU the listing holds for these filters, straight from the API."""
+    response = httpx.get(
+        f"{url}/v1/skus",
+        params={**params, "limit": "1000"},
+        headers={"Authorization": "Bearer viewer-token"},
+        timeout=5,
+    )
+    response.raise_for_status()
+    skus: list[str] = response.json()["skus"]
+    return skus
+
+
+def shown_results(page: Page) -> list[str]:
+    ids: list[str] = (
+        page.get_by_test_id("sku-results")
+        .locator("button")
+        .evaluate_all("buttons => buttons.map((b) => b.dataset.testid.replace('sku-result-', ''))")
+    )
+    return ids
+
+
+def page_through_results(page: Page) -> list[str]:
+    more = page.get_by_test_id("sku-more")
+    for _ in range(20):
+        if more.is_hidden():
+            return shown_results(page)
+        count = len(shown_results(page))
+        more.click()
+        expect(page.get_by_test_id("sku-results").locator("button")).not_to_have_count(count)
+    raise AssertionError("the More button never went away")
+
+
+def test_search_and_at_risk_skus_come_a_page_at_a_time(page: Page, fake_url: str) -> None:
+    asked: list[str] = []
+    page.on(
+        "request", lambda request: asked.append(request.url) if "/v1/skus?" in request.url else None
+    )
+    page.get_by_test_id("sku-search").fill("SKU-0")
+    expect(page.get_by_test_id("sku-results").locator("button")).to_have_count(12)
+    expect(page.get_by_test_id("sku-more")).to_be_visible()
+    assert page_through_results(page) == listed(fake_url, prefix="SKU-0")
+
+    page.get_by_test_id("sku-search").fill("")
+    expect(page.get_by_test_id("sku-results").locator("li")).to_have_count(0)  # search settled
+    page.get_by_test_id("sku-at-risk").check()
+    expect(page.get_by_test_id("sku-results").locator("button").first).to_contain_text("ATP")
+    at_risk = listed(fake_url, at_risk="true")
+    assert len(at_risk) > 12, "the fake should hold more than a page of at-risk SKUs"
+    assert page_through_results(page) == at_risk
+
+    assert asked and all("limit=12" in url for url in asked), "never the whole catalogue"
+    page.get_by_test_id(f"sku-result-{at_risk[-1]}").click()
+    expect(page.get_by_test_id("sku-name")).to_have_text(at_risk[-1])
+    expect(page.get_by_test_id("sku-more")).to_be_hidden()

@@ -5,22 +5,30 @@ import { clock, el, num, setAnimated } from "./format.js";
 const BUCKETS = ["on_hand", "receiving", "reserved", "picked", "quarantined", "in_transit", "atp"];
 const SEARCH_DELAY_MS = 200;
 
+// Search pages through GET /v1/skus (a cursor per page): the catalogue is never fetched whole.
+const PAGE_SIZE = 12;
+
 export class SkuView {
   // onSelect(sku) is called when the operator picks a SKU (the app re-subscribes the stream).
   constructor(root, api, onSelect) {
     this.api = api;
     this.onSelect = onSelect;
     this.input = root.querySelector("#sku-search");
+    this.atRisk = root.querySelector("#sku-at-risk");
     this.results = root.querySelector("#sku-results");
+    this.more = root.querySelector("#sku-more");
     this.detail = root.querySelector("#sku-detail");
     this.body = root.querySelector("#sku-body");
     this.selected = null;
     this.version = -1;
     this.timer = null;
+    this.nextCursor = null;
     this.input.addEventListener("input", () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.searchSafely(), SEARCH_DELAY_MS);
     });
+    this.atRisk.addEventListener("change", () => this.searchSafely());
+    this.more.addEventListener("click", () => this.guarded(this.loadMore()));
     root.querySelector("#sku-search-form").addEventListener("submit", (event) => {
       event.preventDefault();
       clearTimeout(this.timer);
@@ -29,29 +37,84 @@ export class SkuView {
   }
 
   searchSafely(pickExact = false) {
-    this.search(pickExact).catch((error) =>
+    this.guarded(this.search(pickExact));
+  }
+
+  guarded(promise) {
+    promise.catch((error) =>
       this.results.replaceChildren(el("li", { class: "error", role: "alert" }, `Search failed: ${error.message}`)),
     );
   }
 
+  // What the results list shows: a newer query makes older answers moot.
+  query() {
+    return { prefix: this.input.value.trim(), atRisk: this.atRisk.checked };
+  }
+
+  sameQuery(a, b) {
+    return a.prefix === b.prefix && a.atRisk === b.atRisk;
+  }
+
+  pageUrl(query, cursor) {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (query.prefix) params.set("prefix", query.prefix);
+    if (query.atRisk) params.set("at_risk", "true");
+    if (cursor) params.set("cursor", cursor);
+    return `/v1/skus?${params}`;
+  }
+
   async search(pickExact = false) {
-    const prefix = this.input.value.trim();
-    if (!prefix) {
+    const query = this.query();
+    this.showMore(null);
+    if (!query.prefix && !query.atRisk) {
       this.results.replaceChildren();
       return;
     }
-    const { skus } = await this.api.get(`/v1/skus?prefix=${encodeURIComponent(prefix)}&limit=12`);
-    if (prefix !== this.input.value.trim()) return; // a newer search is on its way
-    if (pickExact && skus.includes(prefix)) {
-      this.select(prefix);
+    const page = await this.api.get(this.pageUrl(query, null));
+    if (!this.sameQuery(query, this.query())) return; // a newer search is on its way
+    if (pickExact && page.positions.some((position) => position.sku === query.prefix)) {
+      this.select(query.prefix);
       return;
     }
-    this.results.replaceChildren(
-      ...skus.map((sku) =>
-        el("li", {}, el("button", { type: "button", "data-testid": `sku-result-${sku}`, onclick: () => this.select(sku) }, sku)),
-      ),
-    );
-    if (!skus.length) this.results.replaceChildren(el("li", { class: "hint" }, `No SKU starts with “${prefix}”.`));
+    this.results.replaceChildren(...page.positions.map((position) => this.resultItem(position, query)));
+    if (!page.positions.length) {
+      const what = query.prefix ? `starts with “${query.prefix}”` : "is at risk";
+      const extra = query.prefix && query.atRisk ? " and is at risk" : "";
+      this.results.replaceChildren(el("li", { class: "hint" }, `No SKU ${what}${extra}.`));
+    }
+    this.showMore(page.next_cursor);
+  }
+
+  async loadMore() {
+    const query = this.query();
+    const cursor = this.nextCursor;
+    if (!cursor) return;
+    this.more.disabled = true;
+    try {
+      const page = await this.api.get(this.pageUrl(query, cursor));
+      if (!this.sameQuery(query, this.query()) || cursor !== this.nextCursor) return;
+      this.results.append(...page.positions.map((position) => this.resultItem(position, query)));
+      this.showMore(page.next_cursor);
+    } finally {
+      this.more.disabled = false;
+    }
+  }
+
+  showMore(cursor) {
+    this.nextCursor = cursor;
+    this.more.hidden = !cursor;
+  }
+
+  resultItem(position, query) {
+    const attrs = { type: "button", "data-testid": `sku-result-${position.sku}`, onclick: () => this.select(position.sku) };
+    let label = position.sku;
+    if (query.atRisk) {
+      const atps = Object.values(position.sites).map((site) => site.atp);
+      attrs.class = "at-risk";
+      attrs.title = "ATP at or below the reorder point at some site";
+      if (atps.length) label = `${position.sku} · ATP ${num(Math.min(...atps))}`;
+    }
+    return el("li", {}, el("button", attrs, label));
   }
 
   async select(sku) {
@@ -59,6 +122,7 @@ export class SkuView {
     this.version = -1;
     this.body.replaceChildren();
     this.results.replaceChildren();
+    this.showMore(null);
     this.onSelect(sku);
     try {
       this.render(await this.api.get(`/v1/skus/${encodeURIComponent(sku)}`));
