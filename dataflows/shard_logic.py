@@ -134,7 +134,11 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         metrics: TwinMetrics | None = None,
     ) -> None:
         self.state = state
-        self.metrics = metrics  # the process's, shared by its shards (counted per call)
+        self.metrics = metrics  # the process's, shared by its shards
+        # Outcome codes since the last report: counted into `metrics` when the logic is woken
+        # (at most every coalesce interval), as one C-level count per code. A counter update
+        # per call (~1.4 us, a lock) cost more than the per-event work of a shard's few events.
+        self.outcomes = bytearray()
         self.timing = timing
         self.wall = clock.wall  # scheduling: flush_at and metrics_at are wall-clock times
         self.domain_at = clock.at  # meaning: applied_at, positions' as_of, latencies
@@ -189,7 +193,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                 codes = self._apply_each(events, batch, now, emit)
             self._account(events, codes, batch, now, emit)
             if self.metrics is not None:
-                self.metrics.outcomes(codes)
+                self.outcomes += codes
         if self.flush_at is None:
             if self.timing.coalesce <= timedelta(0):
                 emit.positions = self._positions(now)
@@ -275,7 +279,13 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
             self.failures.failed(exc, "explaining a dead letter", event.event_id)
             return self.dead_letters.letter(event, FAILED, batch, index, now, repr(exc)[:300])
 
+    def _report_outcomes(self) -> None:
+        if self.metrics is not None and self.outcomes:
+            self.metrics.outcomes(self.outcomes)
+            self.outcomes = bytearray()
+
     def on_notify(self) -> tuple[Iterable[ShardEmit], bool]:
+        self._report_outcomes()
         wall = self.wall()
         now = self.domain_at(wall)
         emit = ShardEmit()
@@ -289,6 +299,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
 
     def on_eof(self) -> tuple[Iterable[ShardEmit], bool]:
         # The input ended (bounded runs, tests): close the windows, write everything pending.
+        self._report_outcomes()
         now = self.domain_at(self.wall())
         self.flush_at = None
         emit = ShardEmit()
