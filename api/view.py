@@ -92,6 +92,40 @@ def decode_cursor(cursor: str) -> str:
         raise InvalidCursor(f"invalid cursor {cursor!r}") from exc
 
 
+class SiteFlags:
+    """Which sites of which SKUs carry a flag (at risk, stale), indexed for listing."""
+
+    def __init__(self) -> None:
+        self._sites_by_sku: dict[str, frozenset[str]] = {}
+        self._any_site = SortedIds()
+        self._per_site: dict[str, SortedIds] = {}
+
+    def set(self, sku: str, sites: frozenset[str]) -> None:
+        before = self._sites_by_sku.get(sku, frozenset())
+        if sites == before:
+            return
+        for site in before - sites:
+            self._per_site[site].discard(sku)
+        for site in sites - before:
+            self._per_site.setdefault(site, SortedIds()).add(sku)
+        if sites:
+            self._sites_by_sku[sku] = sites
+            self._any_site.add(sku)
+        else:
+            del self._sites_by_sku[sku]
+            self._any_site.discard(sku)
+
+    def flagged(self, sku: str, site: str | None) -> bool:
+        sites = self._sites_by_sku.get(sku)
+        return sites is not None and (site is None or site in sites)
+
+    def index(self, site: str | None) -> SortedIds:
+        """SKUs flagged at `site` (at any site when None)."""
+        if site is None:
+            return self._any_site
+        return self._per_site.get(site) or SortedIds()
+
+
 class TwinView:
     """The API's in-memory copy of the twin's outputs."""
 
@@ -104,10 +138,8 @@ class TwinView:
         # Listing indexes, kept as positions and alerts arrive so that a filtered page costs
         # the page plus what it steps over, never a scan of the catalogue.
         self._sorted_skus = SortedIds()
-        self._at_risk_sites: dict[str, frozenset[str]] = {}
-        self._at_risk = SortedIds()
-        self._stale_sites: dict[str, frozenset[str]] = {}
-        self._stale = SortedIds()
+        self._at_risk = SiteFlags()
+        self._stale = SiteFlags()
         self._alert_sites: dict[str, dict[str, Counter[str | None]]] = {}
         self._alert_skus: dict[str, SortedIds] = {}
         self._pending = Changes()
@@ -145,8 +177,8 @@ class TwinView:
             if at_site.atp <= reorder_points.get((sku, site), 0)
         )
         stale = frozenset(site for site, at_site in position.sites.items() if not at_site.fresh)
-        _set_membership(self._at_risk_sites, self._at_risk, sku, at_risk)
-        _set_membership(self._stale_sites, self._stale, sku, stale)
+        self._at_risk.set(sku, at_risk)
+        self._stale.set(sku, stale)
 
     def apply_alert(self, alert: Alert) -> None:
         previous = self.open_alerts.pop(alert.id, None)
@@ -234,9 +266,9 @@ class TwinView:
     def _candidates(self, where: PositionFilter) -> SortedIds:
         indexes = [self._sorted_skus]
         if where.at_risk:
-            indexes.append(self._at_risk)
+            indexes.append(self._at_risk.index(where.site))
         if where.stale:
-            indexes.append(self._stale)
+            indexes.append(self._stale.index(where.site))
         if where.alert_kind is not None:
             indexes.append(self._alert_skus.get(where.alert_kind, SortedIds()))
         return min(indexes, key=len)
@@ -246,9 +278,9 @@ class TwinView:
         if site is not None and site not in position.sites:
             return False
         at_risk, stale = where.at_risk, where.stale
-        if at_risk is not None and _flagged(self._at_risk_sites, sku, site) != at_risk:
+        if at_risk is not None and self._at_risk.flagged(sku, site) != at_risk:
             return False
-        if stale is not None and _flagged(self._stale_sites, sku, site) != stale:
+        if stale is not None and self._stale.flagged(sku, site) != stale:
             return False
         if where.alert_kind is not None:
             sites = self._alert_sites.get(where.alert_kind, {}).get(sku)
@@ -292,9 +324,7 @@ class TwinView:
         Without a known reorder point, only ATP at or below zero counts as at risk.
         """
         out = []
-        for sku, sites in self._at_risk_sites.items():
-            if site not in sites:
-                continue
+        for sku in self._at_risk.index(site).iter_from(""):
             atp = self.positions[sku].sites[site].atp
             out.append((sku, atp, self.catalog.reorder_points.get((sku, site), 0)))
         out.sort(key=lambda row: (row[1] - row[2], row[0]))
@@ -317,18 +347,3 @@ class TwinView:
         if metric is not None:
             return metric.fresh
         return all(pos.sites[site].fresh for pos in self.positions.values() if site in pos.sites)
-
-
-def _set_membership(
-    sites_by_sku: dict[str, frozenset[str]], index: SortedIds, sku: str, sites: frozenset[str]
-) -> None:
-    if sites:
-        sites_by_sku[sku] = sites
-        index.add(sku)
-    elif sites_by_sku.pop(sku, None) is not None:
-        index.discard(sku)
-
-
-def _flagged(sites_by_sku: dict[str, frozenset[str]], sku: str, site: str | None) -> bool:
-    sites = sites_by_sku.get(sku)
-    return sites is not None and (site is None or site in sites)

@@ -177,6 +177,8 @@ def test_paging_under_updates_returns_each_sku_once_in_order() -> None:
 
     at_risk_seen = page_through(view, PositionFilter(at_risk=True), limit=4, between=churn)
     assert at_risk_seen == sorted(set(at_risk_seen))
+    for where in FILTERS:  # the indexes followed every update
+        assert page_through(view, where, limit=9) == expected(view, where), where
 
 
 def test_a_changed_reorder_point_moves_the_sku_in_and_out_of_at_risk() -> None:
