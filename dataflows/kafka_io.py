@@ -8,6 +8,8 @@ into the flow as `KafkaError` items and end up in the dead-letter topic like any
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 # How long an idle source partition waits before polling again: the added latency when a
 # topic goes from quiet to busy.
 IDLE_POLL_BACKOFF = timedelta(milliseconds=5)
+
+# Told how long each wait for the broker's acknowledgements took (a histogram's `observe`).
+FlushTimer = Callable[[float], None]
 
 
 class SinkRecord(NamedTuple):
@@ -234,8 +239,9 @@ class _Deliveries:
     nothing here.
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], timer: FlushTimer | None = None) -> None:
         self.failed: list[str] = []
+        self.timer = timer
         self.producer = Producer(
             {**config, "delivery.report.only.error": True, "on_delivery": self._report}
         )
@@ -246,7 +252,10 @@ class _Deliveries:
 
     def flush(self) -> None:
         """Wait for every record sent so far; `DeliveryFailed` if any did not arrive."""
+        started = time.perf_counter()
         undelivered = self.producer.flush()
+        if self.timer is not None:
+            self.timer(time.perf_counter() - started)
         if self.failed or undelivered:
             failed, self.failed = self.failed, []
             count = len(failed) + undelivered
@@ -288,12 +297,13 @@ class BatchKafkaSink(DynamicSink[SinkBatch]):
     """Bytewax's `KafkaSink` for lists of `(key, value)` records, one topic: every write
     waits until the broker has the records."""
 
-    def __init__(self, config: dict[str, Any], topic: str) -> None:
+    def __init__(self, config: dict[str, Any], topic: str, timer: FlushTimer | None = None) -> None:
         self._config = config
         self._topic = topic
+        self._timer = timer
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _BatchSinkPartition:
-        return _BatchSinkPartition(_Deliveries(self._config), self._topic)
+        return _BatchSinkPartition(_Deliveries(self._config, self._timer), self._topic)
 
 
 class _EpochFlushedPartition(StatefulSinkPartition[SinkBatch, None]):
@@ -329,9 +339,12 @@ class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
     process share one producer, so a flush covers them all.
     """
 
-    def __init__(self, config: dict[str, Any], topic: str, partitions: int) -> None:
+    def __init__(
+        self, config: dict[str, Any], topic: str, partitions: int, timer: FlushTimer | None = None
+    ) -> None:
         self._config = config
         self._topic = topic
+        self._timer = timer
         self._parts = [f"{topic}-{n}" for n in range(partitions)]
         self._deliveries: _Deliveries | None = None
         self._lock = threading.Lock()  # workers of one process are threads
@@ -342,20 +355,29 @@ class EpochKafkaSink(FixedPartitionedSink[SinkBatch, None]):
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _EpochFlushedPartition:
         with self._lock:
             if self._deliveries is None:
-                self._deliveries = _Deliveries(self._config)
+                self._deliveries = _Deliveries(self._config, self._timer)
             return _EpochFlushedPartition(self._deliveries, self._topic)
 
 
 def kafka_sink(
-    settings: FlowSettings, topic: str, logs: ClientLogLimiter | None = None
+    settings: FlowSettings,
+    topic: str,
+    logs: ClientLogLimiter | None = None,
+    timer: FlushTimer | None = None,
 ) -> BatchKafkaSink:
-    """A sink with the project's idempotent `acks=all` producer (`producer_config`)."""
-    return BatchKafkaSink(producer_config(settings.kafka_bootstrap, **_logs(logs)), topic)
+    """A sink with the project's idempotent `acks=all` producer (`producer_config`);
+    `timer` is told how long each wait for acknowledgements took (`dataflows.metrics`)."""
+    config = producer_config(settings.kafka_bootstrap, **_logs(logs))
+    return BatchKafkaSink(config, topic, timer)
 
 
 def epoch_kafka_sink(
-    settings: FlowSettings, topic: str, partitions: int, logs: ClientLogLimiter | None = None
+    settings: FlowSettings,
+    topic: str,
+    partitions: int,
+    logs: ClientLogLimiter | None = None,
+    timer: FlushTimer | None = None,
 ) -> EpochKafkaSink:
     """The sink for a keyed stream: delivery awaited once per epoch (see `EpochKafkaSink`)."""
     config = producer_config(settings.kafka_bootstrap, **_logs(logs))
-    return EpochKafkaSink(config, topic, partitions)
+    return EpochKafkaSink(config, topic, partitions, timer)

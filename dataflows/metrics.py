@@ -17,11 +17,15 @@ Names (Prometheus adds `_total` to counters):
     invtwin_twin_positions_written                   position records written
     invtwin_twin_shard_snapshot_seconds              time to snapshot one shard (histogram)
     invtwin_flow_consumer_lag{flow,topic,partition}  high watermark minus next offset to read
+    invtwin_flow_sink_flush_seconds{flow,topic}      waits for the broker's acknowledgements:
+                                                     the twin's once per epoch and sink, the
+                                                     normalize flow's once per write
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -54,10 +58,12 @@ class ConsumerLag(Collector):
     def __init__(self, flow: str) -> None:
         self.flow = flow
         self._parts: dict[tuple[str, int], LagReader] = {}
+        self._lock = threading.Lock()  # workers register while a scrape may be reading
 
     def watch(self, topic: str, partition: int, reader: LagReader) -> None:
         # a partition rebuilt (after a resume) replaces the old reader of the same coordinates
-        self._parts[(topic, partition)] = reader
+        with self._lock:
+            self._parts[(topic, partition)] = reader
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -66,7 +72,9 @@ class ConsumerLag(Collector):
             "the next offset to read)",
             labels=["flow", "topic", "partition"],
         )
-        for (topic, partition), reader in sorted(self._parts.items()):
+        with self._lock:
+            parts = sorted(self._parts.items())
+        for (topic, partition), reader in parts:
             lag = reader.lag()
             if lag is not None:
                 family.add_metric([self.flow, topic, str(partition)], lag)
@@ -81,6 +89,17 @@ class FlowMetrics:
         self.registry = CollectorRegistry()
         self.lag = ConsumerLag(flow)
         self.registry.register(self.lag)
+        self.sink_flush_seconds = Histogram(
+            "invtwin_flow_sink_flush_seconds",
+            "Waits for the broker to acknowledge what a sink wrote",
+            ["flow", "topic"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
+            registry=self.registry,
+        )
+
+    def flush_timer(self, topic: str) -> Callable[[float], None]:
+        """What the sink writing `topic` reports its waits to (`kafka_io.FlushTimer`)."""
+        return self.sink_flush_seconds.labels(flow=self.flow, topic=topic).observe
 
 
 class FeedCounters:

@@ -15,7 +15,13 @@ from typing import Literal
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import SimplePollingSource
 
-from dataflows.kafka_io import epoch_kafka_sink, kafka_sink, kafka_source
+from dataflows.kafka_io import (
+    EpochKafkaSink,
+    FlushTimer,
+    epoch_kafka_sink,
+    kafka_sink,
+    kafka_source,
+)
 from dataflows.messages import Tick
 from dataflows.metrics import FlowMetrics, NormalizeMetrics, TwinMetrics
 from dataflows.normalize import build_normalize_flow
@@ -63,6 +69,10 @@ def client_logs(settings: FlowSettings) -> ClientLogLimiter:
     return ClientLogLimiter(reminder_s=settings.flow_kafka_log_reminder_s)
 
 
+def flush_timer(metrics: FlowMetrics | None, topic: str) -> FlushTimer | None:
+    return metrics.flush_timer(topic) if metrics is not None else None
+
+
 def normalize_flow(
     settings: FlowSettings, master: MasterData, metrics: NormalizeMetrics | None = None
 ) -> Dataflow:
@@ -75,8 +85,15 @@ def normalize_flow(
             "batch": kafka_source(settings, [t(topics.FEEDS_BATCH)], logs, lag),
             "3pl": kafka_source(settings, [t(topics.FEEDS_3PL)], logs, lag),
         },
-        events_sink=kafka_sink(settings, t(topics.INVENTORY_EVENTS), logs),
-        dlq_sink=kafka_sink(settings, t(topics.INVENTORY_DLQ), logs),
+        events_sink=kafka_sink(
+            settings,
+            t(topics.INVENTORY_EVENTS),
+            logs,
+            flush_timer(metrics, t(topics.INVENTORY_EVENTS)),
+        ),
+        dlq_sink=kafka_sink(
+            settings, t(topics.INVENTORY_DLQ), logs, flush_timer(metrics, t(topics.INVENTORY_DLQ))
+        ),
         master=master,
         clock=settings.domain_clock(),
         dead_letter_max_bytes=settings.flow_dead_letter_max_bytes,
@@ -109,13 +126,17 @@ def twin_flow(
     parts = settings.flow_shards
     logs = client_logs(settings)
     lag = metrics.lag if metrics is not None else None
+
+    def sink(topic: str) -> EpochKafkaSink:
+        return epoch_kafka_sink(settings, t(topic), parts, logs, flush_timer(metrics, t(topic)))
+
     return build_twin_flow(
         kafka_source(settings, [t(topics.INVENTORY_EVENTS)], logs, lag),
         TwinSinks(
-            positions=epoch_kafka_sink(settings, t(topics.TWIN_POSITIONS), parts, logs),
-            alerts=epoch_kafka_sink(settings, t(topics.TWIN_ALERTS), parts, logs),
-            metrics=epoch_kafka_sink(settings, t(topics.TWIN_METRICS), parts, logs),
-            dlq=epoch_kafka_sink(settings, t(topics.INVENTORY_DLQ), parts, logs),
+            positions=sink(topics.TWIN_POSITIONS),
+            alerts=sink(topics.TWIN_ALERTS),
+            metrics=sink(topics.TWIN_METRICS),
+            dlq=sink(topics.INVENTORY_DLQ),
         ),
         master,
         shard_factory(settings, master),

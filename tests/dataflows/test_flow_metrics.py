@@ -139,9 +139,21 @@ def test_scraped_counters_match_a_burst_and_the_lag_falls_to_zero(
         assert _value(normalize, "invtwin_normalize_records_in_total", **feed) == len(records)
         assert _value(normalize, "invtwin_normalize_events_out_total", **feed) == GOOD + RESENT
         assert _value(normalize, "invtwin_normalize_dead_letters_total", **feed) == UNREADABLE
+        flushes = "invtwin_flow_sink_flush_seconds_count"
+        assert _value(normalize, flushes, topic=events_topic) > 0
         for other in ("batch", "3pl"):
             assert _value(normalize, "invtwin_normalize_records_in_total", feed=other) == 0
 
+        def outcomes_counted() -> bool:
+            # shards count their outcomes when they wake (every coalesce interval)
+            samples = _scrape(ports["twin"])
+            return (
+                _value(samples, "invtwin_twin_events_applied_total")
+                + _value(samples, "invtwin_twin_duplicates_total")
+                >= GOOD + RESENT
+            )
+
+        wait_until(outcomes_counted, 30, "the shards to count every event")
         twin = _scrape(ports["twin"])
         assert _value(twin, "invtwin_twin_records_in_total") == GOOD + RESENT
         assert _value(twin, "invtwin_twin_events_applied_total") == GOOD
