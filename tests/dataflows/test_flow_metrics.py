@@ -183,6 +183,79 @@ def test_scraped_counters_match_a_burst_and_the_lag_falls_to_zero(
                 flow.wait()
 
 
+def _free_port_run(count: int) -> int:
+    """The first of `count` consecutive free ports."""
+    for _ in range(50):
+        first = _free_port()
+        sockets: list[socket.socket] = []
+        try:
+            for n in range(count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", first + n))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise AssertionError(f"no {count} consecutive free ports")
+
+
+@pytest.mark.integration
+def test_each_process_of_a_local_cluster_serves_its_own_metrics(
+    kafka_bootstrap, twin_topics, topic_suffix, tmp_path
+):
+    master = calm_master()
+    master_path = tmp_path / "master.yaml"
+    master_path.write_text(dump_master_data(master))
+    encode = msgspec.json.Encoder().encode
+    records = [encode(e) for e in script_events(master, random.Random(8), 2_000)]
+    produce(kafka_bootstrap, twin_topics["feeds.api.v1"], ((None, r) for r in records))
+    metrics_port = _free_port_run(2)
+    env = {
+        "TWIN_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "TWIN_MASTER_DATA": str(master_path),
+        "TWIN_STATE_DIR": str(tmp_path),
+        "TWIN_FLOW_METRICS_PORT": str(metrics_port),
+        "TWIN_FLOW_METRICS_HOST": "127.0.0.1",
+    }
+    args = ["-p", "2", "--base-port", str(_free_port_run(2))]
+    args += ["--topic-suffix", topic_suffix, "--no-recovery"]
+    log = tmp_path / "normalize.log"
+    cluster = start_flow("normalize", args, env, log)
+    ports = (metrics_port, metrics_port + 1)
+    api_topic = twin_topics["feeds.api.v1"]
+    try:
+
+        def all_read() -> bool:
+            assert cluster.poll() is None, log.read_text()[-3000:]
+            if any(_get(port, "/healthz")[0] != 200 for port in ports):
+                return False
+            scrapes = [_scrape(port) for port in ports]
+            total = sum(_value(s, "invtwin_normalize_records_in_total") for s in scrapes)
+            lags = [_lags(s, api_topic) for s in scrapes]
+            return total == len(records) and not set(lags[0]) & set(lags[1])
+
+        wait_until(all_read, 120, "both processes to serve their metrics and read the burst")
+        scrapes = [_scrape(port) for port in ports]
+        # the feed's six partitions are shared out: each process reports the lag of its own
+        owned = [_lags(s, api_topic) for s in scrapes]
+        assert all(owned) and len(owned[0]) + len(owned[1]) == 6
+        wait_until(
+            lambda: not any(v for port in ports for v in _lags(_scrape(port), api_topic).values()),
+            60,
+            "lag 0 on every partition",
+        )
+    finally:
+        cluster.terminate()
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.wait()
+
+
 def test_the_endpoint_answers_healthz_metrics_and_nothing_else():
     metrics = TwinMetrics()
     metrics.records_in.inc(3)
