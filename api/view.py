@@ -138,6 +138,7 @@ class TwinView:
         # Listing indexes, kept as positions and alerts arrive so that a filtered page costs
         # the page plus what it steps over, never a scan of the catalogue.
         self._sorted_skus = SortedIds()
+        self._sites_seen: set[str] = set()
         self._at_risk = SiteFlags()
         self._stale = SiteFlags()
         self._alert_sites: dict[str, dict[str, Counter[str | None]]] = {}
@@ -157,6 +158,8 @@ class TwinView:
         if current is None:
             self._sorted_skus.add(position.sku)
         self.positions[position.sku] = position
+        if not self._sites_seen.issuperset(position.sites):
+            self._sites_seen.update(position.sites)
         self._index_position(position)
         self._pending.positions[position.sku] = position
         self.last_position_as_of = position.as_of
@@ -245,6 +248,8 @@ class TwinView:
         per call: a page may then come back short, with a cursor to go on from.
         """
         after = decode_cursor(cursor) if cursor is not None else None
+        if where.site is not None and where.site not in self._sites_seen:
+            return PositionPage([], None)  # no position has that site: nothing to walk
         budget = max_scan or max(10 * limit, 10_000)
         if after is not None and after >= where.prefix:
             candidates = self._candidates(where).iter_from(after, inclusive=False)
@@ -289,10 +294,7 @@ class TwinView:
         return True
 
     def known_sites(self) -> list[str]:
-        sites = set(self.catalog.sites) | set(self.site_metrics)
-        for pos in self.positions.values():
-            sites.update(pos.sites)
-        return sorted(sites)
+        return sorted(set(self.catalog.sites) | set(self.site_metrics) | self._sites_seen)
 
     def alerts(
         self,

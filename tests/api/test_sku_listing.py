@@ -122,6 +122,7 @@ FILTERS = [
     PositionFilter(prefix="ABC"),
     PositionFilter(prefix="NOPE"),
     PositionFilter(site="WH-02"),
+    PositionFilter(site="WH-99"),
     PositionFilter(at_risk=True),
     PositionFilter(at_risk=False),
     PositionFilter(stale=True),
@@ -142,7 +143,7 @@ def test_each_filter_returns_exactly_the_matching_skus(where: PositionFilter) ->
     want = expected(view, where)
     assert page_through(view, where, limit=7) == want
     assert [p.sku for p in view.list_positions(where, limit=1000).positions] == want
-    if where != PositionFilter(prefix="NOPE") and where.alert_kind != "ANOMALY":
+    if where.prefix != "NOPE" and where.site != "WH-99" and where.alert_kind != "ANOMALY":
         assert want, "the fixture should give every filter something to find"
 
 
@@ -263,6 +264,7 @@ def test_filters_over_http(client: TestClient, feed: FakeFeed) -> None:
     assert skus_of(get(client)) == ["OTHER", "SKU-1", "SKU-2", "SKU-3"]
     assert skus_of(get(client, prefix="SKU")) == ["SKU-1", "SKU-2", "SKU-3"]
     assert skus_of(get(client, site="WH-02")) == ["SKU-1", "SKU-3"]
+    assert get(client, site="WH-99") == {"positions": [], "skus": [], "next_cursor": None}
     assert skus_of(get(client, at_risk="true")) == ["SKU-1", "SKU-3"]
     assert skus_of(get(client, at_risk="true", site="WH-02")) == ["SKU-3"]
     assert skus_of(get(client, stale="true")) == ["SKU-1"]
@@ -356,10 +358,11 @@ def test_a_prefix_page_of_a_200k_sku_view_costs_the_page_not_the_catalogue() -> 
     prefix_s, prefix_n = timed(PositionFilter(prefix="SKU-01234"))
     risky_s, risky_n = timed(PositionFilter(at_risk=True, stale=True))
     first_s, first_n = timed(PositionFilter())
+    nowhere_s, nowhere_n = timed(PositionFilter(site="NOWHERE"))
     print(
         f"200k SKUs: load {loaded_s:.2f} s, prefix page {prefix_s * 1000:.2f} ms, "
         f"at-risk+stale page {risky_s * 1000:.2f} ms, first page {first_s * 1000:.2f} ms"
     )
-    assert (prefix_n, first_n) == (100, 100) and risky_n > 0
-    assert max(prefix_s, risky_s, first_s) < 0.5
+    assert (prefix_n, first_n, nowhere_n) == (100, 100, 0) and risky_n > 0
+    assert max(prefix_s, risky_s, first_s, nowhere_s) < 0.5
     assert loaded_s < 60
