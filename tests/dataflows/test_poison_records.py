@@ -6,7 +6,8 @@ later good event is still applied.
   also written straight onto inventory.events.v1 (as a foreign producer could);
 * a ~988 KB 3PL file whose header says UNIT instead of UOM: its dead letter (base64, 4/3 of
   the size) would exceed the DLQ producer's 1,000,000 bytes, so it is cut to fit with the
-  whole file's size and SHA-256.
+  whole file's size and SHA-256;
+* an event id sent again with other content: a conflict, dead-lettered, never merged.
 """
 
 from __future__ import annotations
@@ -123,3 +124,36 @@ def test_a_988_kb_3pl_file_with_a_bad_header_is_dead_lettered_cut_to_fit(
     assert letter.original_sha256 == hashlib.sha256(big_file).hexdigest()
     assert 600_000 < len(letter.original) < len(big_file)
     assert big_file.startswith(bytes(letter.original))
+
+
+def test_an_event_id_reused_with_other_content_lands_in_the_dlq_as_a_conflict(
+    kafka_bootstrap, twin_topics, topic_suffix, tmp_path
+):
+    master = calm_master()
+    t = twin_topics
+    at = (NOW - timedelta(minutes=5)).isoformat()
+    later = (NOW - timedelta(minutes=1)).isoformat()
+    first = api_event("reused-1", "SKU-00005", 5, at)
+    resend = api_event("reused-1", "SKU-00005", 5, at)  # the same event again: a duplicate
+    other = api_event("reused-1", "SKU-00005", 9, at)  # the same id, other content
+    produce(
+        kafka_bootstrap,
+        t["feeds.api.v1"],
+        [
+            (None, first),
+            (None, resend),
+            (None, other),
+            (None, api_event("next", "SKU-00005", 2, later)),
+        ],
+    )
+
+    run_both_flows(kafka_bootstrap, topic_suffix, tmp_path, master)
+
+    positions = latest_from_topic(kafka_bootstrap, t["twin.positions.v1"])
+    assert positions["SKU-00005"].sites["WH-01"].on_hand == 5 + 2
+    letters = dead_letters(kafka_bootstrap, t["inventory.dlq.v1"])
+    conflicts = [x for x in letters if x.error_code == "event_id_conflict"]
+    assert len(conflicts) == 1, letters
+    assert b"reused-1" in bytes(conflicts[0].original)
+    assert msgspec.json.decode(bytes(conflicts[0].original))["qty"] == 9
+    assert conflicts[0].source_topic == t["inventory.events.v1"] and conflicts[0].offset >= 0
