@@ -11,6 +11,9 @@ Every process needs the same master data and, with recovery, the same recovery d
 An accelerated domain clock (what the demo runs the flows on, see `infra.clock`):
     invtwin flow twin --clock-origin 2026-11-27T06:00:00Z --clock-speed 600
 (or TWIN_CLOCK_ORIGIN / TWIN_CLOCK_SPEED); every process of the stack must get the same pair.
+
+Every flow process serves /metrics (Prometheus) and /healthz on its flow's base port plus its
+process id: TWIN_FLOW_METRICS_PORT, by default 9110 (normalize) and 9120 (twin); 0 turns it off.
 """
 
 from __future__ import annotations

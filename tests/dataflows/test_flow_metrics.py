@@ -2,7 +2,8 @@
 real broker, and the Grafana dashboard that queries them.
 
 A burst of API feed records (good ones, re-sent ones, unreadable ones) goes through both
-flows; every counter must end at what was sent and every partition's consumer lag at 0.
+flows; every counter must end at what was sent and every partition's consumer lag at 0. A
+local cluster (`-p 2`) serves one endpoint per process, on consecutive ports.
 """
 
 from __future__ import annotations
