@@ -366,3 +366,26 @@ def test_a_prefix_page_of_a_200k_sku_view_costs_the_page_not_the_catalogue() -> 
     assert (prefix_n, first_n, nowhere_n) == (100, 100, 0) and risky_n > 0
     assert max(prefix_s, risky_s, first_s, nowhere_s) < 0.5
     assert loaded_s < 60
+
+
+def test_alerts_as_csv(client: TestClient, feed: FakeFeed) -> None:
+    feed.push(alert("a1", sku="SKU-2", site="WH-01", kind="OVER_ALLOCATION"))
+    response = client.get(
+        "/v1/alerts",
+        params={"kind": "OVER_ALLOCATION"},
+        headers={**auth("viewer"), "Accept": "text/csv"},
+    )
+    assert response.headers["content-type"].startswith("text/csv")
+    assert list(csv.reader(io.StringIO(response.text))) == [
+        ["id", "kind", "severity", "state", "sku", "site", "detected_at", "explanation"],
+        [
+            "a1",
+            "OVER_ALLOCATION",
+            "warning",
+            "raised",
+            "SKU-2",
+            "WH-01",
+            T0.isoformat(),
+            "ATP below reorder point",
+        ],
+    ]
