@@ -233,10 +233,6 @@ class TwinView:
 
     # -- queries -----------------------------------------------------------------------
 
-    def sku_ids(self, prefix: str = "", limit: int = 50) -> list[str]:
-        page = self.list_positions(PositionFilter(prefix=prefix), limit=limit)
-        return [position.sku for position in page.positions]
-
     def list_positions(
         self, where: PositionFilter, *, limit: int, cursor: str | None = None, max_scan: int = 0
     ) -> PositionPage:
