@@ -1,11 +1,9 @@
 """Feeds of the materialized view: the Kafka consumer of the twin topics, and a fake one.
 
-`KafkaFeed` runs a confluent-kafka consumer in a thread (the client is blocking), decodes
-records there, and hands each batch to the event loop, where the view is mutated: the
-view is only ever touched from the loop, so it needs no locks. It reads the compacted
-positions topic and the alerts topic from the beginning (every replica builds a full view),
-and only the tail of the metrics topic (the latest site metrics). It is *ready* once it has
-consumed up to the end offsets that existed when it started.
+`KafkaFeed` is a `TopicReader` (a consumer thread that hands decoded batches to the event
+loop, ready once caught up): it reads the compacted positions topic and the alerts topic from
+the beginning (every replica builds a full view), and only the tail of the metrics topic (the
+latest site metrics).
 
 `FakeFeed` is what tests push records into.
 """
@@ -14,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from api.topic_reader import Targets, TopicReader
 from api.view import TwinView
-from infra.kafka_clients import consumer_config
 from infra.topics import TWIN_ALERTS, TWIN_METRICS, TWIN_POSITIONS
 from twin.wire import Alert, Metric, Position, alert_decoder, metric_decoder, position_decoder
 
@@ -94,7 +90,7 @@ def _decode(topic_kind: str, value: bytes) -> Record:
     return metric_decoder.decode(value)
 
 
-class KafkaFeed:
+class KafkaFeed(TopicReader[TwinView]):
     """Consumes `twin.positions.v1`, `twin.alerts.v1` and `twin.metrics.v1` into the view."""
 
     def __init__(
@@ -105,7 +101,7 @@ class KafkaFeed:
         metrics_tail: int = 500,
         on_records: Callable[[str, int], None] | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        super().__init__(bootstrap, name="view", log=log)
         self.kinds = {
             topics[TWIN_POSITIONS]: "positions",
             topics[TWIN_ALERTS]: "alerts",
@@ -113,69 +109,12 @@ class KafkaFeed:
         }
         self.metrics_tail = metrics_tail
         self.on_records = on_records
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
         self.bad_records = 0
 
-    def start(self, view: TwinView, loop: asyncio.AbstractEventLoop) -> None:
-        self._thread = threading.Thread(
-            target=self._run, args=(view, loop), name="twin-view-feed", daemon=True
-        )
-        self._thread.start()
-
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    # -- the consumer thread --------------------------------------------------------------
-
-    def _run(self, view: TwinView, loop: asyncio.AbstractEventLoop) -> None:
-        while not self._stop.is_set():
-            try:
-                self._consume(view, loop)
-                return
-            except KafkaException as exc:
-                log.warning("view feed failed, retrying", extra={"error": str(exc)})
-                self._stop.wait(2.0)
-
-    def _consume(self, view: TwinView, loop: asyncio.AbstractEventLoop) -> None:
-        # A group of its own per replica: every replica reads everything; no commits needed.
-        config = consumer_config(
-            self.bootstrap,
-            f"invtwin-api-view-{uuid.uuid4().hex[:10]}",
-            **{
-                "enable.auto.commit": False,
-                "topic.metadata.refresh.interval.ms": 5000,
-                "logger": logging.getLogger("api.kafka.consumer"),
-            },
-        )
-        consumer = Consumer(config)
-        try:
-            assignment, targets = self._assignment(consumer)
-            consumer.assign(assignment)
-            while not self._stop.is_set():
-                msgs = consumer.consume(num_messages=1000, timeout=0.2)
-                batch = self._decode_batch(msgs)
-                if batch:
-                    loop.call_soon_threadsafe(_apply_batch, view, batch)
-                if not self._ready.is_set() and self._caught_up(consumer, targets):
-                    # Scheduled after the batch: ready means the records are in the view.
-                    loop.call_soon_threadsafe(self._mark_ready)
-        finally:
-            consumer.close()
-
-    def _assignment(
-        self, consumer: Consumer
-    ) -> tuple[list[TopicPartition], dict[tuple[str, int], int]]:
-        """Partitions to read with their start offsets, and the end offsets to catch up to."""
+    def _assignment(self, consumer: Consumer) -> tuple[list[TopicPartition], Targets]:
         metadata = consumer.list_topics(timeout=10)
         assignment: list[TopicPartition] = []
-        targets: dict[tuple[str, int], int] = {}
+        targets: Targets = {}
         for topic, kind in self.kinds.items():
             info = metadata.topics.get(topic)
             if info is None or info.error is not None:
@@ -193,24 +132,7 @@ class KafkaFeed:
                     targets[(topic, partition)] = high
         return assignment, targets
 
-    def _caught_up(self, consumer: Consumer, targets: dict[tuple[str, int], int]) -> bool:
-        """True once the consumer's position reached every start-time end offset.
-
-        Positions, not message offsets: the last offsets of a compacted topic may be gone.
-        """
-        if targets:
-            positions = consumer.position([TopicPartition(t, p) for t, p in targets])
-            for tp in positions:
-                if tp.offset >= targets[(tp.topic, tp.partition)]:
-                    del targets[(tp.topic, tp.partition)]
-        return not targets
-
-    def _mark_ready(self) -> None:
-        if not self._ready.is_set():
-            self._ready.set()
-            log.info("view caught up with the twin topics")
-
-    def _decode_batch(self, msgs: Sequence[Any]) -> list[Record]:
+    def _batch(self, msgs: Sequence[Any]) -> list[Record]:
         batch: list[Record] = []
         counts: dict[str, int] = {}
         for msg in msgs:
@@ -232,7 +154,7 @@ class KafkaFeed:
                 self.on_records(kind, count)
         return batch
 
-
-def _apply_batch(view: TwinView, batch: list[Record]) -> None:
-    for record in batch:
-        view.apply(record)
+    @staticmethod
+    def _deliver(target: TwinView, batch: list[Any]) -> None:
+        for record in batch:
+            target.apply(record)

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -32,7 +30,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from api.event_identity import business_fingerprint
 from api.event_index import EventIdIndex
-from infra.kafka_clients import consumer_config
+from api.topic_reader import Targets, TopicReader
 from twin.events import AwareDatetime
 
 log = logging.getLogger("api.idempotency")
@@ -105,68 +103,16 @@ def written_events(value: bytes) -> list[_Written]:
 Entry = tuple[str, int, float]  # event id, fingerprint, written at (epoch seconds)
 
 
-class KafkaIdempotencyLog:
+class KafkaIdempotencyLog(TopicReader[EventIdIndex]):
     """Reads the ingest topic into the index (on the loop), from a bounded look-back."""
 
     def __init__(self, bootstrap: str, topic: str, *, window_s: float, max_ids: int) -> None:
-        self.bootstrap = bootstrap
+        super().__init__(bootstrap, name="idempotency", log=log)
         self.topic = topic
         self.window_s = window_s
         self.max_ids = max_ids
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None:
-        self._thread = threading.Thread(
-            target=self._run, args=(index, loop), name="idempotency-log", daemon=True
-        )
-        self._thread.start()
-
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    # -- the consumer thread --------------------------------------------------------------
-
-    def _run(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None:
-        while not self._stop.is_set():
-            try:
-                self._consume(index, loop)
-                return
-            except KafkaException as exc:
-                log.warning("idempotency log failed, retrying", extra={"error": str(exc)})
-                self._stop.wait(2.0)
-
-    def _consume(self, index: EventIdIndex, loop: asyncio.AbstractEventLoop) -> None:
-        config = consumer_config(
-            self.bootstrap,
-            f"invtwin-api-idempotency-{uuid.uuid4().hex[:10]}",
-            **{
-                "enable.auto.commit": False,
-                "topic.metadata.refresh.interval.ms": 5000,
-                "logger": logging.getLogger("api.kafka.consumer"),
-            },
-        )
-        consumer = Consumer(config)
-        try:
-            assignment, targets = self._assignment(consumer)
-            consumer.assign(assignment)
-            while not self._stop.is_set():
-                msgs = consumer.consume(num_messages=1000, timeout=0.2)
-                batch = _entries(msgs)
-                if batch:
-                    loop.call_soon_threadsafe(_remember_all, index, batch)
-                if not self._ready.is_set() and _caught_up(consumer, self.topic, targets):
-                    loop.call_soon_threadsafe(self._mark_ready)  # after the batch above
-        finally:
-            consumer.close()
-
-    def _assignment(self, consumer: Consumer) -> tuple[list[TopicPartition], dict[int, int]]:
+    def _assignment(self, consumer: Consumer) -> tuple[list[TopicPartition], Targets]:
         # A short wait, retried by `_run`: `stop` is then never held up long by a broker
         # that does not answer.
         metadata = consumer.list_topics(self.topic, timeout=2)
@@ -180,7 +126,7 @@ class KafkaIdempotencyLog:
         )
         per_partition = max(1, self.max_ids // max(1, len(partitions)))
         assignment: list[TopicPartition] = []
-        targets: dict[int, int] = {}
+        targets: Targets = {}
         records = 0
         for tp in by_time:
             low, high = consumer.get_watermark_offsets(
@@ -190,25 +136,18 @@ class KafkaIdempotencyLog:
             start = max(start, low, high - per_partition)
             assignment.append(TopicPartition(self.topic, tp.partition, start))
             if high > start:
-                targets[tp.partition] = high
+                targets[(self.topic, tp.partition)] = high
                 records += high - start
         log.info("idempotency log reading back", extra={"topic": self.topic, "records": records})
         return assignment, targets
 
-    def _mark_ready(self) -> None:
-        if not self._ready.is_set():
-            self._ready.set()
-            log.info("idempotency log caught up", extra={"topic": self.topic})
+    def _batch(self, msgs: Sequence[Any]) -> list[Entry]:
+        return _entries(msgs)
 
-
-def _caught_up(consumer: Consumer, topic: str, targets: dict[int, int]) -> bool:
-    """True once the position reached every start-time end offset (positions, not record
-    offsets: a transactional marker may hold the last one)."""
-    if targets:
-        for tp in consumer.position([TopicPartition(topic, p) for p in targets]):
-            if tp.offset >= targets[tp.partition]:
-                del targets[tp.partition]
-    return not targets
+    @staticmethod
+    def _deliver(target: EventIdIndex, batch: list[Any]) -> None:
+        for event_id, fingerprint, written_at in batch:
+            target.remember(event_id, fingerprint, written_at)
 
 
 def _entries(msgs: Sequence[Any]) -> list[Entry]:
@@ -222,8 +161,3 @@ def _entries(msgs: Sequence[Any]) -> list[Entry]:
         for event in written_events(value):
             out.append((event.event_id, business_fingerprint(event), written_at))
     return out
-
-
-def _remember_all(index: EventIdIndex, batch: list[Entry]) -> None:
-    for event_id, fingerprint, written_at in batch:
-        index.remember(event_id, fingerprint, written_at)
