@@ -136,14 +136,17 @@ def test_an_event_id_reused_with_other_content_lands_in_the_dlq_as_a_conflict(
     first = api_event("reused-1", "SKU-00005", 5, at)
     resend = api_event("reused-1", "SKU-00005", 5, at)  # the same event again: a duplicate
     other = api_event("reused-1", "SKU-00005", 9, at)  # the same id, other content
+    # keyed by SKU, as the API produces them: one partition, so the first one sent is the one
+    # applied and the other content is the conflict
+    key = b"SKU-00005"
     produce(
         kafka_bootstrap,
         t["feeds.api.v1"],
         [
-            (None, first),
-            (None, resend),
-            (None, other),
-            (None, api_event("next", "SKU-00005", 2, later)),
+            (key, first),
+            (key, resend),
+            (key, other),
+            (key, api_event("next", "SKU-00005", 2, later)),
         ],
     )
 
