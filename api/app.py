@@ -76,24 +76,36 @@ buffer, else `resync` then a fresh snapshot. A client that cannot keep up is clo
 
 
 def load_master_index(path: Path | None) -> MasterIndex | None:
-    """Master data indexed once at start-up (None without `TWIN_MASTER_DATA`)."""
+    """Master data indexed once at start-up (None without `TWIN_MASTER_DATA`): a YAML file,
+    or a CSV bundle read straight into columns."""
     if path is None:
         return None
-    from twin.masterdata import MasterIndex, load_master_data
+    from twin.masterdata import load_master_index as load
 
-    return MasterIndex(load_master_data(path))
+    return load(path)
 
 
 def load_catalog(master: MasterIndex | None) -> Catalog:
-    """Site names and reorder points from master data (an empty catalog without it)."""
+    """Site names and reorder points from master data (an empty catalog without it), read
+    from the index's columns: a catalogue never becomes a struct per SKU here."""
     if master is None:
         return Catalog()
-    md = master.md
+    from twin.catalog_columns import NO_POLICY
+
+    cols = master.columns
+    site_ids = [site.id for site in cols.sites]
+    n_sites = len(site_ids)
+    points = cols.reorder_point
+    reorder_points: dict[tuple[str, str], int] = {}
+    for i, sku in enumerate(cols.sku_ids):
+        base = i * n_sites
+        for s, site in enumerate(site_ids):
+            point = points[base + s]
+            if point != NO_POLICY:
+                reorder_points[(sku, site)] = point
     return Catalog(
-        sites={s.id: SiteInfo(name=s.name or s.id, feed_mode=s.feed_mode) for s in md.sites},
-        reorder_points={
-            (sku.id, site): point for sku in md.skus for site, point in sku.reorder_point.items()
-        },
+        sites={s.id: SiteInfo(name=s.name or s.id, feed_mode=s.feed_mode) for s in cols.sites},
+        reorder_points=reorder_points,
     )
 
 
