@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import jsonschema
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -336,7 +337,6 @@ def test_the_core_holds_every_time_the_widest_range_accepts() -> None:
 
 @pytest.mark.parametrize("qty", [0, 0.0])
 def test_a_zero_adjustment_is_refused_by_the_schema_and_the_validator_alike(qty: float) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     from twin.events import event_json_schema
 
     record = {**GOOD, "type": "ADJUSTED", "qty": qty}
@@ -358,7 +358,6 @@ def test_a_zero_adjustment_is_refused_by_the_schema_and_the_validator_alike(qty:
 def test_the_schema_and_the_validator_agree_on_qty_and_transfer_rules(
     kind: EventType, qty: int, to_site: str | None, transfer_id: str | None
 ) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     from twin.events import event_json_schema
 
     record: dict[str, Any] = {**GOOD, "type": kind.value, "qty": qty}
