@@ -9,7 +9,7 @@ import pytest
 
 from tests.twin.factories import at, ev
 from twin.errors import ValidationFailed
-from twin.events import InventoryEvent
+from twin.events import EventType, InventoryEvent
 from twin.position import (
     BEGINNING,
     CHANGED,
@@ -276,3 +276,15 @@ def test_a_malformed_event_is_refused_before_anything_changes(bad: InventoryEven
     assert failed.value.errors[0].field in ("to_site", "qty")
     assert (twin.version, twin.sites["WH-01"].on_hand, twin.max_at) == before
     assert not twin.seen(bad.event_id)
+
+
+@pytest.mark.parametrize("kind", list(EventType))
+def test_a_resend_of_any_type_is_a_duplicate_not_a_conflict(kind: EventType) -> None:
+    # the fingerprint remembered with an applied event and the one a resend is checked
+    # against are computed in two places: they must agree for every type
+    twin = SkuTwin("SKU-1")
+    to_site = "WH-02" if kind is EventType.TRANSFER_SHIPPED else None
+    event = ev(kind, 3, t=10, event_id="E-resent", to_site=to_site)
+    assert twin.apply_code(event) in (CHANGED, UNCHANGED)
+    assert twin.apply_code(event) == DUPLICATE
+    assert twin.conflicts == 0
