@@ -9,9 +9,10 @@ line per `reminder_s` with how many more there were; the dead letters keep every
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
+
+from infra.log_limit import KindLimit
 
 
 class FailureLog:
@@ -23,22 +24,15 @@ class FailureLog:
     ) -> None:
         self.logger = logger
         self.reminder_s = reminder_s
-        self._clock = clock
-        self._lock = threading.Lock()  # a step's closure may serve several workers
-        self._kinds: dict[str, tuple[float, int]] = {}  # kind -> (last logged at, held back)
+        self._limit = KindLimit(reminder_s, clock)  # a step's closure may serve several workers
 
     def failed(self, exc: BaseException, step: str, where: str = "") -> None:
         """`exc` was raised on one record in `step`; `where` says which record."""
-        kind = f"{step}: {type(exc).__name__}"
         what = f"{step} failed on {where}" if where else f"{step} failed"
-        now = self._clock()
-        with self._lock:
-            last = self._kinds.get(kind)
-            if last is not None and now - last[0] < self.reminder_s:
-                self._kinds[kind] = (last[0], last[1] + 1)
-                return
-            self._kinds[kind] = (now, 0)
-        if last is None:
+        admitted = self._limit.admit(f"{step}: {type(exc).__name__}")
+        if admitted is None:
+            return
+        if admitted.first:
             self.logger.error("%s; dead-lettered", what, exc_info=exc)
         else:
             self.logger.error(
@@ -46,6 +40,6 @@ class FailureLog:
                 what,
                 type(exc).__name__,
                 exc,
-                last[1],
-                now - last[0],
+                admitted.held,
+                admitted.since_s,
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +18,7 @@ from confluent_kafka.admin import NewTopic
 
 from infra.errors import BrokerError
 from infra.kafka_security import security_config
+from infra.log_limit import KindLimit
 from infra.probe import quiet_admin
 from infra.topics import TopicSpec
 
@@ -45,9 +45,7 @@ class ClientLogLimiter:
     ) -> None:
         self.logger = logger or logging.getLogger("kafka")
         self.reminder_s = reminder_s
-        self._clock = clock
-        self._lock = threading.Lock()  # clients are served on the workers' threads
-        self._kinds: dict[str, tuple[float, int]] = {}  # kind -> (last logged at, held back)
+        self._limit = KindLimit(reminder_s, clock)
 
     def config(self) -> dict[str, Any]:
         """The client settings that route its logs and errors here."""
@@ -68,16 +66,11 @@ class ClientLogLimiter:
         self._emit(level, err.name(), f"Kafka client error {err.name()}: {err.str()}")
 
     def _emit(self, level: int, kind: str, text: str) -> None:
-        now = self._clock()
-        with self._lock:
-            last = self._kinds.get(kind)
-            if last is not None and now - last[0] < self.reminder_s:
-                self._kinds[kind] = (last[0], last[1] + 1)
-                return
-            held, since = (last[1], now - last[0]) if last is not None else (0, 0.0)
-            self._kinds[kind] = (now, 0)
-        if held:
-            text += f" ({held} more like it in the last {since:.0f} s)"
+        admitted = self._limit.admit(kind)
+        if admitted is None:
+            return
+        if admitted.held:
+            text += f" ({admitted.held} more like it in the last {admitted.since_s:.0f} s)"
         self.logger.log(level, "%s", text)
 
 
