@@ -24,11 +24,12 @@ only in transit to is not judged until something happens there):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from twin.masterdata import MasterData
+from twin.catalog_columns import NO_POLICY, CatalogColumns
+from twin.masterdata import Lane, MasterData, MasterIndex, Site
 from twin.position import CountOutcome, SiteBuckets, SkuTwin, episode, with_episode
 from twin.recommend import LaneIn, SkuLimits, recommend
 from twin.wire import Alert, AlertKind, Recommendation, Severity, WindowMetric
@@ -87,43 +88,104 @@ class DemandBaseline:
         self.windows += 1
 
 
+class SkuLimitsView(Mapping[str, SkuLimits]):
+    """`Mapping[sku id, SkuLimits]` read from the catalogue's columns when asked for.
+
+    A LOW_STOCK recommendation or a count's value needs one SKU's figures; building them
+    for that SKU alone keeps the rule book at no memory per SKU-site beyond the columns.
+    """
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: MasterIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, sku: str) -> SkuLimits:
+        cols = self._index.columns
+        i = cols.sku_pos[sku]
+        n = len(cols.sites)
+        row = slice(i * n, (i + 1) * n)
+        return SkuLimits(
+            reorder_point=_per_site(cols.sites, cols.reorder_point[row]),
+            target=_per_site(cols.sites, cols.target[row]),
+            unit_value=float(cols.unit_value[i]),
+        )
+
+    def __contains__(self, sku: object) -> bool:
+        return sku in self._index.columns.sku_pos
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.columns.sku_ids)
+
+    def __len__(self) -> int:
+        return len(self._index.columns.sku_ids)
+
+
+def _per_site(sites: list[Site], figures: Iterable[int]) -> dict[str, int]:
+    return {
+        site.id: value for site, value in zip(sites, figures, strict=True) if value != NO_POLICY
+    }
+
+
+def _lanes_in(lanes: Iterable[Lane]) -> dict[str, list[LaneIn]]:
+    lanes_in: dict[str, list[LaneIn]] = {}
+    for lane in lanes:
+        lanes_in.setdefault(lane.to_site, []).append(
+            LaneIn(from_site=lane.from_site, transit_s=lane.transit_hours * 3600.0)
+        )
+    return lanes_in
+
+
 class RuleBook:
-    """The rules plus the master data they need, held as plain dicts (picklable)."""
+    """The rules plus the master data they read: the catalogue's columns, never a dict or an
+    object per SKU-site (at 100,000 SKUs x 20 sites those were gigabytes per process).
 
-    __slots__ = ("config", "lanes_in", "limits", "token")
+    The index is the process's own, shared by every shard and changed in place when
+    `masterdata.v1` says so; `master_changed()` must follow each change, so the reorder
+    points cached on the buckets are read again and lanes are re-indexed.
+    """
 
-    def __init__(
-        self,
-        limits: dict[str, SkuLimits],
-        lanes_in: dict[str, list[LaneIn]],
-        config: RuleConfig | None = None,
-    ) -> None:
-        self.limits = limits
-        self.lanes_in = lanes_in
+    __slots__ = ("config", "index", "lanes_in", "limits", "token")
+
+    def __init__(self, index: MasterIndex, config: RuleConfig | None = None) -> None:
+        self.index = index
         self.config = config if config is not None else RuleConfig()
-        # Identifies this book in the reorder points cached on each SiteBuckets (`evaluate`
-        # reads the cache only when the token is this very object). A plain object: a
-        # snapshot unpickled in another process gets a new one, so a shard resumed under
-        # different master data refills its cache instead of trusting the old figures.
-        # `limits` must not change after construction (nothing does).
+        self.limits = SkuLimitsView(index)
+        self.lanes_in = _lanes_in(index.columns.lanes)
+        # Identifies this book's figures in the reorder points cached on each SiteBuckets
+        # (`evaluate` reads the cache only when the token is this very object). A plain
+        # object: a snapshot unpickled in another process gets a new one, so a shard resumed
+        # under different master data refills its cache instead of trusting the old figures;
+        # a master-data change makes a new one (`master_changed`) for the same reason.
         self.token = object()
 
     @classmethod
-    def from_master(cls, md: MasterData | None, config: RuleConfig | None = None) -> RuleBook:
-        limits: dict[str, SkuLimits] = {}
-        lanes_in: dict[str, list[LaneIn]] = {}
-        if md is not None:
-            for sku in md.skus:
-                limits[sku.id] = SkuLimits(
-                    reorder_point=dict(sku.reorder_point),
-                    target=dict(sku.target),
-                    unit_value=float(sku.unit_value),
-                )
-            for lane in md.lanes:
-                lanes_in.setdefault(lane.to_site, []).append(
-                    LaneIn(from_site=lane.from_site, transit_s=lane.transit_hours * 3600.0)
-                )
-        return cls(limits, lanes_in, config)
+    def from_master(
+        cls,
+        master: MasterData | MasterIndex | CatalogColumns | None,
+        config: RuleConfig | None = None,
+    ) -> RuleBook:
+        """The rule book over `master`: an index is used as it is (shared, changes seen)."""
+        if isinstance(master, MasterIndex):
+            return cls(master, config)
+        if master is None:
+            master = MasterData(sites=[], skus=[])
+        return cls(MasterIndex(master), config)
+
+    def master_changed(self) -> None:
+        """The index changed in place: re-read the lanes, and every cached reorder point."""
+        self.lanes_in = _lanes_in(self.index.columns.lanes)
+        self.token = object()
+
+    def reorder_point(self, sku: str, site: str) -> int | None:
+        """The SKU's reorder point at `site`; None when it has none there (or is unknown)."""
+        cols = self.index.columns
+        i = cols.sku_pos.get(sku)
+        s = cols.site_pos.get(site)
+        if i is None or s is None:
+            return None
+        point = cols.reorder_point[i * len(cols.sites) + s]
+        return None if point == NO_POLICY else point
 
     # -- bucket conditions ---------------------------------------------------------------
     def evaluate(
@@ -176,8 +238,7 @@ class RuleBook:
 
     def _cache_limits(self, sku: str, site: str, b: SiteBuckets) -> None:
         """Copy the site's reorder point from the master data onto its buckets."""
-        limits = self.limits.get(sku)
-        point = limits.reorder_point.get(site) if limits is not None else None
+        point = self.reorder_point(sku, site)
         b.reorder_point = point
         b.atp_floor = 0 if point is None else max(point, 0)
         b.rules_token = self.token
@@ -308,8 +369,9 @@ class RuleBook:
             b.alert_mask &= ~COUNT_DISCREPANCY
         if diff == 0:
             return alerts
-        limits = self.limits.get(sku)
-        value = abs(diff) * (limits.unit_value if limits is not None else 0.0)
+        cols = self.index.columns
+        i = cols.sku_pos.get(sku)
+        value = abs(diff) * (float(cols.unit_value[i]) if i is not None else 0.0)
         cfg = self.config
         severity: Severity = (
             "critical"
