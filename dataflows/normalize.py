@@ -35,7 +35,7 @@ from dataflows.failure_log import FailureLog
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.metrics import FeedCounters, NormalizeMetrics
 from infra.clock import Clock, utc_now
-from twin.masterdata import MasterData
+from twin.masterdata import MasterData, MasterIndex
 from twin.normalize import Normalizer, Rejection
 
 Feed = Literal["api", "batch", "3pl"]
@@ -54,7 +54,7 @@ def build_normalize_flow(
     feed_sources: Mapping[Feed, Source],
     events_sink: Sink[SinkBatch],
     dlq_sink: Sink[SinkBatch],
-    master: MasterData,
+    master: MasterData | MasterIndex,
     *,
     clock: Clock = utc_now,
     flow_id: str = "normalize",

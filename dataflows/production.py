@@ -30,7 +30,7 @@ from dataflows.shard_logic import ShardFactory
 from dataflows.twin import TwinFlowConfig, TwinSinks, build_twin_flow
 from infra import topics
 from infra.kafka_clients import ClientLogLimiter
-from twin.masterdata import MasterData, load_master_data
+from twin.masterdata import MasterData, MasterIndex, load_master_index
 from twin.position import PositionConfig
 from twin.shard import TwinConfig
 from twin.windows import WindowConfig
@@ -54,7 +54,7 @@ def build_flow(
 ) -> Dataflow:
     """`metrics`: the process's (`dataflows.health.observe`), counted into by the steps."""
     settings = settings or FlowSettings()
-    master = load_master_data(settings.master_data)
+    master = load_master_index(settings.master_data)  # columns: catalogue-sized
     if name == "normalize":
         assert metrics is None or isinstance(metrics, NormalizeMetrics)
         return normalize_flow(settings, master, metrics)
@@ -74,7 +74,9 @@ def flush_timer(metrics: FlowMetrics | None, topic: str) -> FlushTimer | None:
 
 
 def normalize_flow(
-    settings: FlowSettings, master: MasterData, metrics: NormalizeMetrics | None = None
+    settings: FlowSettings,
+    master: MasterData | MasterIndex,
+    metrics: NormalizeMetrics | None = None,
 ) -> Dataflow:
     t = settings.topic
     logs = client_logs(settings)
@@ -101,7 +103,7 @@ def normalize_flow(
     )
 
 
-def shard_factory(settings: FlowSettings, master: MasterData) -> ShardFactory:
+def shard_factory(settings: FlowSettings, master: MasterData | MasterIndex) -> ShardFactory:
     """Empty shard state as the settings say: the exactness horizon and the windows."""
     windows = WindowConfig(
         size_s=float(settings.flow_window_s), lateness_s=float(settings.flow_window_lateness_s)
@@ -111,7 +113,7 @@ def shard_factory(settings: FlowSettings, master: MasterData) -> ShardFactory:
 
 
 def twin_flow(
-    settings: FlowSettings, master: MasterData, metrics: TwinMetrics | None = None
+    settings: FlowSettings, master: MasterData | MasterIndex, metrics: TwinMetrics | None = None
 ) -> Dataflow:
     t = settings.topic
     config = TwinFlowConfig(

@@ -47,7 +47,7 @@ from dataflows.metrics import TwinMetrics
 from dataflows.shard_dead_letters import DEAD_LETTERED, FAILED, ShardDeadLetters
 from infra.clock import DomainClock
 from twin.events import InventoryEvent
-from twin.masterdata import MasterData
+from twin.masterdata import MasterData, MasterIndex
 from twin.rules import RuleBook
 from twin.shard import DUPLICATE, TwinConfig, TwinShard
 from twin.site_stats import SitePartial
@@ -104,7 +104,7 @@ class ShardFactory:
 
     def __init__(
         self,
-        master: MasterData | None,
+        master: MasterData | MasterIndex | None,
         config: TwinConfig | None = None,
         window: WindowConfig | None = None,
     ) -> None:

@@ -52,7 +52,7 @@ from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
 from dataflows.site_logic import FreshnessLogic, SiteMetricsLogic
 from infra.clock import Clock, as_domain_clock, utc_now
 from twin.errors import ValidationFailed
-from twin.masterdata import MasterData
+from twin.masterdata import MasterData, MasterIndex
 from twin.validation import decode_event, whole_qty
 from twin.wire import WindowMetric, dead_letter_decoder
 
@@ -94,7 +94,7 @@ class TwinSinks:
 def build_twin_flow(
     events_source: Source,
     sinks: TwinSinks,
-    master: MasterData,
+    master: MasterData | MasterIndex,
     shards: ShardFactory,
     *,
     config: TwinFlowConfig | None = None,
@@ -133,7 +133,7 @@ def build_twin_flow(
     watched = op.stateful_batch(
         "watch_site_freshness",
         op.key_on("key_network", seen, lambda _: _NETWORK_KEY),
-        FreshnessLogic.builder(master, config.freshness_check, domain),
+        FreshnessLogic.builder(_sites_of(master), config.freshness_check, domain),
     )
     watched_out = op.key_rm("unkey_freshness", watched)
     signals = op.filter_map("freshness_signals", watched_out, _of_kind("freshness"))
@@ -322,6 +322,13 @@ def _failed(
         now=now,
         max_bytes=max_bytes,
     )
+
+
+def _sites_of(master: MasterData | MasterIndex) -> MasterData:
+    """The sites alone, what freshness needs (never the catalogue as a struct per SKU)."""
+    if isinstance(master, MasterData):
+        return master
+    return MasterData(sites=list(master.columns.sites), skus=[])
 
 
 def _value_for(key: str, default: Any = None) -> Callable[[tuple[str, Any]], Any]:
