@@ -1,21 +1,25 @@
 """The simulator's view of the network: master data turned into indexed arrays.
 
 Sites and SKUs are addressed by position (`s`, `k`) so that the physical model can keep its
-ground truth and policies in numpy arrays. The master data itself is kept (`master`): it is
-what the twin core is built from, so simulator and twin always agree on the network.
+ground truth and policies in numpy arrays. The master data itself is kept (`index`, the
+catalogue in columns as the flows load it): it is what the twin core is built from, so
+simulator and twin always agree on the network. A file (YAML or CSV bundle) and a generated
+network are loaded straight into columns, never as a struct per SKU-site.
 """
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from simulator.spec import NetworkSpec
+from twin.catalog_columns import NO_POLICY, CatalogColumns
 from twin.events import EventType
-from twin.masterdata import MasterData, PartnerProfile, load_master_data
-from twin.masterdata_gen import generate_master_data
+from twin.masterdata import MasterData, MasterIndex, PartnerProfile, load_master_index
+from twin.masterdata_gen import generate_columns
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +54,7 @@ class PartnerCodes:
 class Network:
     """Sites, SKUs, policies and lanes of one network, with arrays indexed `[site, sku]`."""
 
-    master: MasterData
+    index: MasterIndex
     sites: list[SiteInfo]
     sku_ids: list[str]
     base_uom: list[str]
@@ -63,6 +67,12 @@ class Network:
     # item_code[s][k] = the code the site's feed uses for SKU k (an alias, or the SKU id)
     item_code: list[list[str]]
     partners: dict[int, PartnerCodes] = field(default_factory=dict)
+
+    @property
+    def master(self) -> MasterData:
+        """The network as `MasterData` (a struct per SKU, built once when asked: for small
+        networks, e.g. writing a demo's YAML)."""
+        return self.index.md
 
     @property
     def n_sites(self) -> int:
@@ -89,15 +99,22 @@ def load_network(spec: NetworkSpec, *, base_dir: Path | None = None) -> Network:
                 if root is not None and (root / path).exists():
                     path = root / path
                     break
-        return network_from_master(load_master_data(path))
+        return network_from_index(load_master_index(path))
     gen = spec.generate
     if gen is None:
-        return network_from_master(generate_master_data())
-    return network_from_master(generate_master_data(sites=gen.sites, skus=gen.skus, seed=gen.seed))
+        return network_from_index(MasterIndex(generate_columns()))
+    columns = generate_columns(sites=gen.sites, skus=gen.skus, seed=gen.seed)
+    return network_from_index(MasterIndex(columns))
 
 
 def network_from_master(md: MasterData) -> Network:
     """Index master data for the simulator (arrays by position, codes per site)."""
+    return network_from_index(MasterIndex(md))
+
+
+def network_from_index(index: MasterIndex) -> Network:
+    """Index the catalogue's columns for the simulator (arrays by position, codes per site)."""
+    cols = index.columns
     sites = [
         SiteInfo(
             index=i,
@@ -107,31 +124,28 @@ def network_from_master(md: MasterData) -> Network:
             timezone=s.timezone,
             partner=s.partner,
         )
-        for i, s in enumerate(md.sites)
+        for i, s in enumerate(cols.sites)
     ]
     site_pos = {s.id: s.index for s in sites}
-    n_s, n_k = len(sites), len(md.skus)
-    reorder_point = np.zeros((n_s, n_k), dtype=np.int64)
-    target = np.zeros((n_s, n_k), dtype=np.int64)
-    for k, sku in enumerate(md.skus):
-        for site_id, value in sku.reorder_point.items():
-            reorder_point[site_pos[site_id], k] = value
-        for site_id, value in sku.target.items():
-            target[site_pos[site_id], k] = value
+    reorder_point = _per_site_sku(cols.reorder_point, cols.n_skus, len(sites))
+    target = _per_site_sku(cols.target, cols.n_skus, len(sites))
     # A site without a policy for a SKU still stocks a little of it, so demand can be served.
     target = np.maximum(target, reorder_point + 1)
     lanes_to: list[list[tuple[int, float]]] = [[] for _ in sites]
-    for lane in md.lanes:
+    for lane in cols.lanes:
         lanes_to[site_pos[lane.to_site]].append((site_pos[lane.from_site], lane.transit_hours))
-    partners = {site_pos[p.site]: _partner_codes(p, [s.id for s in sites]) for p in md.partners}
-    item_code = [_item_codes(md, site, partners.get(site.index)) for site in sites]
+    partners = {site_pos[p.site]: _partner_codes(p, [s.id for s in sites]) for p in cols.partners}
+    item_code = [_item_codes(cols, site, partners.get(site.index)) for site in sites]
+    uoms = cols.uoms
     return Network(
-        master=md,
+        index=index,
         sites=sites,
-        sku_ids=[s.id for s in md.skus],
-        base_uom=[s.base_uom for s in md.skus],
-        case_factor=np.array([s.uom_factors.get("case", 0) for s in md.skus], dtype=np.int64),
-        unit_value=np.array([s.unit_value for s in md.skus], dtype=np.float64),
+        sku_ids=list(cols.sku_ids),
+        base_uom=[uoms[u] for u in cols.base_uom],
+        case_factor=np.array(
+            [cols.factor(k, "case") or 0 for k in range(cols.n_skus)], dtype=np.int64
+        ),
+        unit_value=np.array(cols.unit_value, dtype=np.float64),
         reorder_point=reorder_point,
         target=target,
         lanes_to=lanes_to,
@@ -162,9 +176,16 @@ def _partner_codes(profile: PartnerProfile, site_ids: list[str]) -> PartnerCodes
     )
 
 
-def _item_codes(md: MasterData, site: SiteInfo, partner: PartnerCodes | None) -> list[str]:
+def _per_site_sku(figures: array[int], n_skus: int, n_sites: int) -> np.ndarray:
+    """A policy column (row-major by SKU, `NO_POLICY` where none) as an `(S, K)` array, 0
+    where the site has no figure."""
+    by_sku = np.frombuffer(figures, dtype=np.dtype(figures.typecode)).reshape(n_skus, n_sites)
+    return np.where(by_sku == NO_POLICY, 0, by_sku).T.copy()
+
+
+def _item_codes(cols: CatalogColumns, site: SiteInfo, partner: PartnerCodes | None) -> list[str]:
     # The feed of a site uses the local code when one exists for its scope (the partner for
     # a 3PL site, else the site itself): that is what the normalizer must map back.
     scope = partner.id if partner is not None else site.id
-    local = {a.sku: a.code for a in md.aliases if a.scope == scope}
-    return [local.get(s.id, s.id) for s in md.skus]
+    local = {sku: code for code, sku in cols.aliases.get(scope, {}).items()}
+    return [local.get(sku, sku) for sku in cols.sku_ids]

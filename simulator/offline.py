@@ -14,6 +14,7 @@ import numpy as np
 
 from simulator.network import Network
 from twin.normalize import Normalizer
+from twin.rules import RuleBook
 from twin.shard import TwinShard
 
 
@@ -24,8 +25,9 @@ class OfflineTwin:
         self.network = network
         self.start = start
         self._start_ts = start.timestamp()
-        self.normalizer = Normalizer(network.master)
-        self.shard = TwinShard(network.master)
+        self.normalizer = Normalizer(network.index)
+        self.shard = TwinShard()  # its rules over the network's columns, not a dict per SKU
+        self.shard.rules = RuleBook.from_master(network.index, self.shard.config.rules)
         self._sku_pos = {sku: k for k, sku in enumerate(network.sku_ids)}
         self._site_pos = {site.id: site.index for site in network.sites}
         n_s = network.n_sites
