@@ -15,6 +15,11 @@ Measured in one run, each step in a fresh child process (as each deployable load
   `masterdata_load_cpu_s` the CPU seconds of the same loads, and `reference_loop_s` a fixed
   pure-Python loop timed in the same children just before (the machine is shared: it says
   how slow the machine was while the loads ran);
+- `flow_start_s` / `flow_rss_mb`, per flow (`normalize`, `twin`): a fresh process that
+  imports the flow, loads the bundle and builds the dataflow as `invtwin flow` does
+  (`dataflows.production.build_flow`, with the twin's shard state built once), up to the
+  point Bytewax would run it: the process's wall seconds from its start and its resident
+  memory then (the whole process: interpreter, Bytewax, Kafka client, master data), medians;
 - `small_*`: the same at 5,000 x 6, and `small_yaml_*` the YAML file of that network
   loaded the same way (`load_master_index(network.yaml)`): the baseline YAML path.
 Targets: load <= 5 s and <= 500 MB per process, generation <= 30 s.
@@ -86,6 +91,34 @@ def child_load(path: str) -> dict[str, Any]:
     }
 
 
+def child_flow(name: str, path: str) -> dict[str, Any]:
+    """Build flow `name` over the bundle at `path` in this (fresh) process, as `invtwin flow`
+    does before Bytewax runs it: seconds since the process started, and its memory."""
+    from dataflows.production import normalize_flow, shard_factory, twin_flow
+    from dataflows.settings import FlowSettings
+    from twin.masterdata import load_master_index
+
+    # what `build_flow` does, keeping the index to build the first shard's state from it
+    settings = FlowSettings(master_data=Path(path))
+    master = load_master_index(settings.master_data)
+    if name == "twin":
+        twin_flow(settings, master)
+        shard_factory(settings, master).new()  # the rule book every shard of a process shares
+    else:
+        normalize_flow(settings, master)
+    took = time.time() - _process_started()
+    return {"start_s": round(took, 3), "rss_mb": round(_rss_mb(), 1)}
+
+
+def _process_started() -> float:
+    """This process's start time (epoch seconds), from /proc."""
+    with Path("/proc/self/stat").open() as stat:
+        started_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+    with Path("/proc/stat").open() as proc_stat:
+        boot = next(int(line.split()[1]) for line in proc_stat if line.startswith("btime"))
+    return boot + started_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def child_generate(sites: int, skus: int, out: str) -> dict[str, Any]:
     """`invtwin sim network` in this (fresh) process: wall time and peak memory."""
     from cli.masterdata import write_master
@@ -121,6 +154,15 @@ def _loads(path: Path, repeat: int) -> dict[str, Any]:
     }
 
 
+def _flow_starts(name: str, path: Path, repeat: int) -> dict[str, Any]:
+    runs = [_in_child("flow", name, str(path)) for _ in range(repeat)]
+    return {
+        "start_s": statistics.median(r["start_s"] for r in runs),
+        "rss_mb": statistics.median(r["rss_mb"] for r in runs),
+        "start_runs_s": [r["start_s"] for r in runs],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skus", type=int, default=100_000)
@@ -132,6 +174,8 @@ def main() -> None:
         kind, *rest = args.child
         if kind == "load":
             print(json.dumps(child_load(rest[0])))
+        elif kind == "flow":
+            print(json.dumps(child_flow(rest[0], rest[1])))
         else:
             print(json.dumps(child_generate(int(rest[0]), int(rest[1]), rest[2])))
         return
@@ -142,6 +186,7 @@ def main() -> None:
         small_generated = _in_child("generate", "6", "5000", str(small))
         _in_child("generate", "6", "5000", str(small_yaml))
         big_load = _loads(big, args.repeat)
+        flows = {name: _flow_starts(name, big, args.repeat) for name in ("normalize", "twin")}
         small_load = _loads(small, args.repeat)
         yaml_load = _loads(small_yaml, args.repeat)
         bundle_mb = sum(p.stat().st_size for p in big.iterdir()) / 2**20
@@ -157,6 +202,9 @@ def main() -> None:
         "masterdata_rss_mb": big_load["rss_mb"],
         "masterdata_load_runs_s": big_load["load_runs_s"],
         "reference_loop_s": big_load["reference_loop_s"],
+        "flow_start_s": {name: f["start_s"] for name, f in flows.items()},
+        "flow_rss_mb": {name: f["rss_mb"] for name, f in flows.items()},
+        "flow_start_runs_s": {name: f["start_runs_s"] for name, f in flows.items()},
         "small_network_generate_s": small_generated["generate_s"],
         "small_masterdata_load_s": small_load["load_s"],
         "small_masterdata_rss_mb": small_load["rss_mb"],
