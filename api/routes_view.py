@@ -155,14 +155,23 @@ def get_network(_: Viewer, state: State) -> MsgspecResponse:
                 "feed_mode": info.feed_mode if info else "unknown",
                 "fresh": view.site_fresh(site),
                 "last_event_at": view.site_last_event_at(site),
-                "visible_latency_p95_ms": metric.visible_latency.p95_ms if metric else None,
+                # null, never 0, for an interval without events: no figure is not a figure
+                "visible_latency_p95_ms": (
+                    metric.visible_latency.p95_ms
+                    if metric is not None and metric.visible_latency.count
+                    else None
+                ),
                 "transfer_cycle_s_p50": metric.transfer_cycle_s_p50 if metric else None,
+                "last_visible_latency_p95": view.last_visible_p95.get(site),
+                "last_transfer_cycle_s_p50": view.last_transfer_cycle.get(site),
                 "skus_at_risk": len(view.skus_at_risk(site)),
             }
         )
+    clock = state.clock
     return MsgspecResponse(
         {
-            "as_of": state.clock(),
+            "as_of": clock(),
+            "clock": {"simulated": clock.accelerated, "speed": clock.speed},
             "totals": {
                 "on_hand": on_hand,
                 "atp": atp,

@@ -124,13 +124,35 @@ class TotalsModel(BaseModel):
     skus: int = Field(description="SKUs with a position.")
 
 
+class LastFigureModel(BaseModel):
+    value: float
+    as_of: datetime = Field(description="End of the reporting interval the figure is from.")
+
+
+class ClockModel(BaseModel):
+    simulated: bool = Field(
+        description="True when the stack runs an accelerated (simulated) domain clock, as the "
+        "demo does: every time on this API is then simulated time."
+    )
+    speed: float = Field(description="Simulated seconds per wall second (1: the wall clock).")
+
+
 class NetworkSiteModel(BaseModel):
     site: str
     name: str
     feed_mode: str = Field(description="api, batch or 3pl; 'unknown' without master data.")
     fresh: bool
     last_event_at: datetime | None
-    visible_latency_p95_ms: float | None
+    visible_latency_p95_ms: float | None = Field(
+        description="p95 event-to-visible latency of the last metrics interval; null when "
+        "that interval had no event (never 0 for no data)."
+    )
+    last_visible_latency_p95: LastFigureModel | None = Field(
+        None, description="The newest p95 of an interval that had events, with its time."
+    )
+    last_transfer_cycle_s_p50: LastFigureModel | None = Field(
+        None, description="The newest transfer cycle p50 of an interval with a transfer."
+    )
     transfer_cycle_s_p50: float | None = Field(
         None,
         description="Median shipped-to-received time, in event-time seconds, of the transfers "
@@ -141,6 +163,7 @@ class NetworkSiteModel(BaseModel):
 
 class NetworkModel(BaseModel):
     as_of: datetime
+    clock: ClockModel | None = Field(None, description="Which clock `as_of` and all times use.")
     totals: TotalsModel
     sites: list[NetworkSiteModel]
     open_alerts: dict[str, int] = Field(description="Open alert count per kind.")

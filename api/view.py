@@ -45,6 +45,18 @@ def metric_key(metric: Metric) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class LastFigure:
+    """A site figure from the newest reporting interval that had data for it, and when.
+
+    An interval without events (or without a received transfer) has no latency (or cycle
+    time): it is not zero. The dashboard shows the last real figure, marked with its time.
+    """
+
+    value: float
+    as_of: datetime
+
+
+@dataclass(frozen=True)
 class SiteInfo:
     """What master data says about a site (names for the dashboard)."""
 
@@ -135,6 +147,8 @@ class TwinView:
         self.open_alerts: dict[str, Alert] = {}
         self.cleared_alerts: deque[Alert] = deque(maxlen=cleared_kept)
         self.site_metrics: dict[str, SiteMetric] = {}
+        self.last_visible_p95: dict[str, LastFigure] = {}
+        self.last_transfer_cycle: dict[str, LastFigure] = {}
         # Listing indexes, kept as positions and alerts arrive so that a filtered page costs
         # the page plus what it steps over, never a scan of the catalogue.
         self._sorted_skus = SortedIds()
@@ -215,6 +229,14 @@ class TwinView:
             if current is not None and metric.as_of < current.as_of:
                 return
             self.site_metrics[metric.site] = metric
+            if metric.visible_latency.count:
+                self.last_visible_p95[metric.site] = LastFigure(
+                    metric.visible_latency.p95_ms, metric.as_of
+                )
+            if metric.transfer_cycle_s_p50 is not None:
+                self.last_transfer_cycle[metric.site] = LastFigure(
+                    metric.transfer_cycle_s_p50, metric.as_of
+                )
         self._pending.metrics[metric_key(metric)] = metric
 
     def apply(self, record: Position | Alert | Metric) -> None:
