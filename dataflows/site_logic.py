@@ -45,8 +45,13 @@ class FreshnessLogic(StatefulBatchLogic[SiteSeen | Tick, ShardOut, bytes]):
     def builder(
         cls, master: MasterData, check_every: timedelta, clock: DomainClock
     ) -> Callable[[bytes | None], FreshnessLogic]:
+        # Silence shorter than two checks cannot be told from the checks' own spacing; on an
+        # accelerated clock that spacing is simulated minutes (`SiteFreshness.resolution_s`).
+        resolution_s = 2 * check_every.total_seconds() * clock.speed
+
         def build(resume: bytes | None) -> FreshnessLogic:
             freshness = snapshots.loads(resume) if resume is not None else SiteFreshness(master)
+            freshness.resolution_s = resolution_s  # a setting, not state: also on resume
             return cls(freshness, check_every, clock)
 
         return build

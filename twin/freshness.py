@@ -6,6 +6,11 @@ comes from master data. A site never heard from counts from the first `evaluate`
 ``started_at``), so a feed that never sends anything goes stale after the same delay.
 `evaluate(now)` reports each fresh→stale and stale→fresh transition once, with a STALE_FEED
 alert raised or cleared (id ``f"STALE_FEED::{site}:{n}"``, one per episode).
+
+``resolution_s`` is the silence the caller cannot tell from a working feed: arrivals are
+stamped per input batch and judged every few wall seconds, which on the demo's accelerated
+clock (600 simulated seconds per wall second) is many simulated minutes. The allowed silence
+is never below it, or a feed expected every minute would flap stale in a run without faults.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class SiteFreshness:
         "_stale",
         "_started",
         "grace",
+        "resolution_s",
     )
 
     def __init__(
@@ -48,8 +54,10 @@ class SiteFreshness:
         grace: float = 2.0,
         started_at: datetime | None = None,
         default_interval_s: float = 300.0,
+        resolution_s: float = 0.0,
     ) -> None:
         self.grace = grace
+        self.resolution_s = resolution_s
         self._intervals: dict[str, float] = {}
         if master is not None:
             self._intervals = {s.id: float(s.expected_interval_s) for s in master.sites}
@@ -64,7 +72,7 @@ class SiteFreshness:
         return sorted(set(self._intervals) | set(self._last_seen))
 
     def allowed_silence_s(self, site: str) -> float:
-        return self._intervals.get(site, self._default) * self.grace
+        return max(self._intervals.get(site, self._default) * self.grace, self.resolution_s)
 
     def observe(self, site: str, at: datetime) -> None:
         """Something arrived from `site`'s feed at `at` (arrival time, not event time)."""
@@ -111,14 +119,14 @@ class SiteFreshness:
         since = seen if seen is not None else self._started
         silent_s = (now - since).total_seconds() if since is not None else 0.0
         if raised:
-            heard = f"last heard from at {seen.isoformat()}" if seen else "never heard from"
+            heard = f"last heard from at {_when(seen)}" if seen else "never heard from"
             explanation = (
-                f"The feed of {site} is overdue: {heard}, {silent_s:.0f} s of silence against "
-                f"{allowed:.0f} s allowed. Its figures may be missing movements; low stock "
+                f"The feed of {site} is overdue: {heard}, {_span(silent_s)} of silence against "
+                f"{_span(allowed)} allowed. Its figures may be missing movements; low stock "
                 "there is reported as a suspected sync gap until it catches up."
             )
         else:
-            back = seen.isoformat() if seen is not None else "?"
+            back = _when(seen) if seen is not None else "?"
             explanation = f"The feed of {site} is back: data arrived at {back}."
         return Alert(
             id=alert_id("STALE_FEED", "", site, self._episodes.get(site, 0)),
@@ -130,3 +138,17 @@ class SiteFreshness:
             site=site,
             details={"silent_s": round(silent_s, 3), "allowed_s": allowed},
         )
+
+
+def _span(seconds: float) -> str:
+    """A silence in the unit a person reads it in ("121 s", "22 min", "6.5 h")."""
+    if seconds < 600:  # seconds still tell 121 from 120
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _when(at: datetime) -> str:
+    """An instant as people read it in an alert: "2026-11-26 10:42:05 UTC"."""
+    return at.strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
