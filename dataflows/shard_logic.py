@@ -42,6 +42,7 @@ from bytewax.operators import StatefulBatchLogic
 from dataflows import snapshots
 from dataflows.dead_letters import DEFAULT_MAX_BYTES
 from dataflows.failure_log import FailureLog
+from dataflows.masterdata_source import SkuSitesChanged
 from dataflows.messages import FreshnessSignal, ShardBatch, ShardEmit, ShardIn
 from dataflows.metrics import TwinMetrics
 from dataflows.shard_dead_letters import DEAD_LETTERED, FAILED, ShardDeadLetters
@@ -53,6 +54,7 @@ from twin.shard import DUPLICATE, TwinConfig, TwinShard
 from twin.site_stats import SitePartial
 from twin.transfers import TransferCycles
 from twin.windows import TumblingWindows, WindowConfig
+from twin.wire import Alert
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class ShardFactory:
         self.config = config or TwinConfig()
         self.window = window or WindowConfig()
         self._rules: RuleBook | None = None
+        # reads master-data changes up to the given offsets (`MasterDataFeed.catch_up_to`)
+        self.catch_up_master: Callable[[dict[int, int]], object] | None = None
 
     def rules(self) -> RuleBook:
         if self._rules is None:
@@ -135,6 +139,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
     ) -> None:
         self.state = state
         self.metrics = metrics  # the process's, shared by its shards
+        self.factory: ShardFactory | None = None  # the builder's (its master-data catch-up)
         # Outcome codes since the last report: counted into `metrics` when the logic is woken
         # (at most every coalesce interval), as one C-level count per code. A counter update
         # per call (~1.4 us, a lock) cost more than the per-event work of a shard's few events.
@@ -163,7 +168,9 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
 
         def build(resume: bytes | None) -> ShardLogic:
             state = ShardState.loads(resume, factory.rules()) if resume else factory.new()
-            return cls(state, timing, clock, failures, metrics)
+            logic = cls(state, timing, clock, failures, metrics)
+            logic.factory = factory
+            return logic
 
         return build
 
@@ -179,6 +186,9 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                 events = batch.events
             elif value.__class__ is list:
                 batch, events = None, value
+            elif value.__class__ is SkuSitesChanged:
+                emit.alerts += self._judge_again(value, now)
+                continue
             else:
                 assert isinstance(value, FreshnessSignal)
                 _changed, fresh_alerts = shard.on_freshness(value.site, value.fresh, value.at)
@@ -200,6 +210,23 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
             else:
                 self.flush_at = wall + self.timing.coalesce
         return _emitted(emit), StatefulBatchLogic.RETAIN
+
+    def _judge_again(self, change: SkuSitesChanged, now: datetime) -> list[Alert]:
+        """The rules again at SKU-sites whose policy changed, once this process's master data
+        has the change (the feed catches up to the offsets the change came with)."""
+        catch_up = self.factory.catch_up_master if self.factory is not None else None
+        try:
+            if catch_up is not None:
+                catch_up(change.through)
+        except Exception as exc:  # judged with what this process has; the next event redoes it
+            self.failures.failed(exc, "catching up with master-data changes")
+        shard = self.state.shard
+        alerts: list[Alert] = []
+        for sku, site in change.sku_sites:
+            twin = shard.twins.get(sku)
+            if twin is not None and site in twin.sites:
+                alerts += shard.rules.evaluate(twin, site, shard.stale_sites, now)
+        return alerts
 
     def _account(
         self,

@@ -46,6 +46,7 @@ from dataflows.dead_letters import DEFAULT_MAX_BYTES, consumer_error_message, de
 from dataflows.failure_log import FailureLog
 from dataflows.kafka_io import RawRecord, SinkBatch, each_message, value_of
 from dataflows.keys import all_shard_keys, shard_key, shard_of
+from dataflows.masterdata_source import MasterDataSource, SkuSitesChanged
 from dataflows.messages import DlqCount, ShardBatch, ShardEmit, ShardOut, SiteSeen
 from dataflows.metrics import TwinMetrics
 from dataflows.shard_logic import ShardFactory, ShardLogic, ShardTiming
@@ -103,11 +104,14 @@ def build_twin_flow(
     clock: Clock = utc_now,
     flow_id: str = "twin",
     metrics: TwinMetrics | None = None,
+    masterdata: MasterDataSource | None = None,
 ) -> Dataflow:
     """Wire the twin flow. `shards` builds empty shard state (the composition root decides
     its configuration); `tick_source` is a clock that keeps freshness judged when no event
     arrives (production passes one, bounded tests pass none). `clock` is the domain clock:
-    a `infra.clock.DomainClock`, or any callable, which then also paces the timers."""
+    a `infra.clock.DomainClock`, or any callable, which then also paces the timers.
+    `masterdata`: the `masterdata.v1` input; the SKU-sites whose policy changed go to their
+    shards, which judge them again (`dataflows.masterdata_source`)."""
     config = config or TwinFlowConfig()
     domain = as_domain_clock(clock)
     flow = Dataflow(flow_id)
@@ -142,7 +146,13 @@ def build_twin_flow(
         "fan_out_freshness_to_shards", signals, lambda s: [(k, s) for k in shard_keys]
     )
 
-    shard_in = op.merge("merge_events_and_freshness", by_shard, fanned)
+    shard_inputs = [by_shard, fanned]
+    if masterdata is not None:
+        changes = op.input("read_masterdata_changes", flow, masterdata)
+        shard_inputs.append(
+            op.flat_map("policy_changes_per_shard", changes, _changes_per_shard(config.shards))
+        )
+    shard_in = op.merge("merge_events_and_freshness", *shard_inputs)
     timing = ShardTiming(
         config.coalesce,
         config.metrics_interval,
@@ -322,6 +332,16 @@ def _failed(
         now=now,
         max_bytes=max_bytes,
     )
+
+
+def _changes_per_shard(shards: int) -> Callable[[SkuSitesChanged], list[tuple[str, Any]]]:
+    def per_shard(change: SkuSitesChanged) -> list[tuple[str, Any]]:
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for sku, site in change.sku_sites:
+            grouped.setdefault(shard_key(shard_of(sku, shards)), []).append((sku, site))
+        return [(key, SkuSitesChanged(group, change.through)) for key, group in grouped.items()]
+
+    return per_shard
 
 
 def _sites_of(master: MasterData | MasterIndex) -> MasterData:
