@@ -94,6 +94,8 @@ def build_normalize_flow(
         # polled on every worker; applying changes is all it does (it yields nothing)
         op.input("read_masterdata_changes", flow, masterdata)
     normalizer = Normalizer(master)
+    if masterdata is not None:
+        masterdata.feed.on_change(normalizer.master_changed)
     encoder = msgspec.json.Encoder()
     normalized = []
     for feed, source in feed_sources.items():

@@ -1,6 +1,8 @@
 """`Normalizer`: one entry point that turns any raw feed message into canonical events.
 
-Built once per master-data version (it indexes master data); `normalize` never raises.
+Built once over a master-data index, which may change in place (`masterdata.v1`): the
+index's own lookups see a change at once, and `master_changed()` re-indexes the partner
+profiles after a partner or site changed. `normalize` never raises.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from twin.normalize.threepl import PartnerBook, normalize_3pl
 
 Feed = Literal["api", "batch", "3pl"]
 FEEDS: tuple[Feed, ...] = ("api", "batch", "3pl")
+# changes after which the partner profiles are indexed again (the rest the index answers)
+_PARTNER_ENTITIES = ("partners:", "partner_codes:", "sites:")
 
 
 class Normalizer:
@@ -24,6 +28,11 @@ class Normalizer:
     def __init__(self, master: MasterData | MasterIndex) -> None:
         self.index = master if isinstance(master, MasterIndex) else MasterIndex(master)
         self._partners = PartnerBook(self.index)
+
+    def master_changed(self, keys: list[str] | None = None) -> None:
+        """The index changed in place; `keys` (`entity:id`) say what, None: anything."""
+        if keys is None or any(key.startswith(_PARTNER_ENTITIES) for key in keys):
+            self._partners = PartnerBook(self.index)
 
     def normalize(self, feed: Feed, raw: bytes, *, partner: str | None = None) -> NormalizeResult:
         """Every record of `raw` ends up as an event or a rejection; nothing raises.
