@@ -14,6 +14,7 @@ INVENTORY_DLQ = "inventory.dlq.v1"
 TWIN_POSITIONS = "twin.positions.v1"
 TWIN_ALERTS = "twin.alerts.v1"
 TWIN_METRICS = "twin.metrics.v1"
+MASTERDATA = "masterdata.v1"
 
 RAW_FEEDS = (FEEDS_API, FEEDS_BATCH, FEEDS_3PL)
 
@@ -65,6 +66,13 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(TWIN_ALERTS, 3, {"retention.ms": str(_WEEK_MS)}),
     TopicSpec(TWIN_METRICS, 3, {"retention.ms": str(_WEEK_MS)}),
+    # Master-data rows by `entity:id` (`twin.masterdata_changes`): compacted, so the topic is
+    # the catalogue; one partition, so every reader applies the changes in the order published.
+    TopicSpec(
+        MASTERDATA,
+        1,
+        {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"},
+    ),
 )
 
 
