@@ -11,6 +11,7 @@ process.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ def run_scenario(
     restart_hook: Any = None,
     workers: int = 1,
     replications: int | None = None,
+    master_data: Path | None = None,
 ) -> dict[str, Any]:
     """Run a scenario and return its resilience report (see the module docstring).
 
@@ -52,10 +54,16 @@ def run_scenario(
     parallel processes, offline, and reports each figure's mean, 95% interval and worst
     (`simulator.replications`). Offline, each fault is judged against a control run of the
     same seed without it (`simulator.control`), unless the scenario's `report.controls`
-    is off.
+    is off. A scenario `from: live` first reads the running twin's positions (at `bootstrap`,
+    `topics`) on the network of `master_data`, the running twin's master data
+    (`simulator.fork`), then runs offline from there; the report's `from_live` says which
+    offsets it opened at.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    fork: dict[str, Any] | None = None
+    if scenario.from_ == "live":
+        scenario, fork = _fork(scenario, mode, bootstrap, topics, master_data)
     if mode not in scenario.modes:
         raise ScenarioError(f"scenario {scenario.name!r} runs only in {', '.join(scenario.modes)}")
     seed = scenario.seed if seed is None else seed
@@ -84,10 +92,45 @@ def run_scenario(
         )
     else:
         raise ScenarioError(f"unknown mode {mode!r}: use offline or live")
+    if fork is not None:
+        report["from_live"] = fork
     plots = write_outputs(report, out_dir)
     if on_event is not None:
         on_event({"type": "report", "report": report, "plots": plots})
     return report
+
+
+def _fork(
+    scenario: Scenario,
+    mode: str,
+    bootstrap: str | None,
+    topics: dict[str, str] | None,
+    master_data: Path | None,
+) -> tuple[Scenario, dict[str, Any]]:
+    """The scenario opened from the live twin now, and what the report says of the fork."""
+    if mode != "offline":
+        raise ScenarioError("a scenario from: live runs forward offline (mode offline)")
+    if scenario.opening is None:
+        if master_data is None:
+            raise ScenarioError(
+                "from: live needs the running twin's master data (TWIN_MASTER_DATA or"
+                " --master-data)"
+            )
+        from infra.settings import BrokerSettings
+        from simulator.fork import fork_live  # Kafka clients only when needed
+
+        began = time.perf_counter()
+        scenario = fork_live(
+            scenario,
+            bootstrap=bootstrap or BrokerSettings().kafka_bootstrap,
+            master_data=master_data,
+            topics=topics,
+        )
+        read_s = time.perf_counter() - began
+    else:
+        read_s = 0.0
+    assert scenario.opening is not None
+    return scenario, {**scenario.opening.summary(), "read_seconds": round(read_s, 3)}
 
 
 def offline_shard(

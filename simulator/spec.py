@@ -218,10 +218,40 @@ class LiveSpec(_Strict):
     quiescence_timeout_s: Annotated[float, Field(gt=0)] = 120.0
 
 
+class LiveOpening(_Strict):
+    """The running twin's positions at recorded offsets (`simulator.fork`), a run's opening.
+
+    Filled by the fork, never written by hand: `positions[sku][site]` holds the buckets in
+    `simulator.truth.BUCKETS` order; `offsets` are the positions topic's end offsets per
+    partition the snapshot was read up to.
+    """
+
+    topic: str
+    offsets: dict[int, int]
+    newest_event_at: datetime | None = None
+    positions: dict[str, dict[str, list[int]]] = Field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        """What the report records of the fork (not the positions themselves)."""
+        return {
+            "topic": self.topic,
+            "offsets": {str(p): o for p, o in sorted(self.offsets.items())},
+            "newest_event_at": self.newest_event_at.isoformat() if self.newest_event_at else None,
+            "skus": len(self.positions),
+            "sku_sites": sum(len(sites) for sites in self.positions.values()),
+        }
+
+
 class Scenario(_Strict):
     """One what-if run: network, duration, demand, operations, feeds, faults, seed."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     name: str
+    # `live`: open from the running twin's positions and master data (`simulator.fork`),
+    # then run forward offline; `scenario`: open with generated stock on the spec's network.
+    from_: Literal["scenario", "live"] = Field(default="scenario", alias="from")
+    opening: LiveOpening | None = None
     description: str = ""
     seed: int = 7
     # Offline: run this many seeds (seed, seed + 1, ...) and report mean, 95% interval, worst.

@@ -1,0 +1,128 @@
+"""Fork from now on the real broker: a run opens from the positions topic at recorded offsets.
+
+The positions are written to a test topic as the twin flow writes them (msgspec `Position`,
+key = SKU, a later record of a SKU replacing the earlier one), so the test knows exactly
+what the twin served and can check the opening SKU by SKU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+import simpy
+from confluent_kafka import Producer
+
+from infra.kafka_clients import producer_config
+from infra.topics import TWIN_POSITIONS
+from simulator.engine import Simulation
+from simulator.fork import fork_live, read_positions
+from simulator.network import load_network
+from simulator.runner import run_scenario
+from simulator.scenarios import parse_scenario
+from simulator.truth import BUCKETS
+from twin.masterdata import dump_master_data
+from twin.masterdata_gen import generate_master_data
+from twin.wire import NetworkTotals, Position, SitePosition
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+SPEC = """
+name: fork-test
+from: live
+duration_hours: 2
+demand: {orders_per_sku_site_per_day: 40}
+report: {controls: false}
+"""
+
+
+def _position(sku: str, version: int, sites: dict[str, list[int]]) -> Position:
+    figures = {
+        site: SitePosition(
+            **dict(zip(BUCKETS, b, strict=True)),
+            atp=b[0] - b[1] - b[2] - b[3] - b[4],
+            last_event_at=NOW - timedelta(minutes=3 - version),
+        )
+        for site, b in sites.items()
+    }
+    return Position(
+        sku=sku,
+        version=version,
+        as_of=NOW,
+        sites=figures,
+        network=NetworkTotals(on_hand=sum(b[0] for b in sites.values())),
+    )
+
+
+@pytest.fixture
+def live_twin(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> tuple[str, Path, dict[str, dict[str, list[int]]]]:
+    """A positions topic holding what a twin served, the master data, and those positions."""
+    md = generate_master_data(sites=4, skus=12, seed=3)
+    master = tmp_path / "network.yaml"
+    master.write_text(dump_master_data(md))
+    topic = new_topic("positions", partitions=3, config={"cleanup.policy": "compact"})
+    sites = [s.id for s in md.sites]
+    served: dict[str, dict[str, list[int]]] = {}
+    producer = Producer(producer_config(kafka_bootstrap))
+    for i, sku in enumerate(s.id for s in md.skus):
+        # on_hand, receiving, reserved, picked, quarantined, in_transit
+        first = {site: [50 + i, 0, 0, 0, 0, 0] for site in sites}
+        latest = {
+            site: [40 + i + j, j % 2 * 3, i % 3, j % 2, (i + j) % 2, (i * j) % 4]
+            for j, site in enumerate(sites)
+        }
+        for version, buckets in ((1, first), (2, latest)):
+            encoded = msgspec.json.encode(_position(sku, version, buckets))
+            producer.produce(topic, encoded, sku.encode())
+        served[sku] = latest
+    assert producer.flush(30) == 0
+    return topic, master, served
+
+
+def test_a_fork_opens_from_the_positions_served_at_the_recorded_offsets(
+    kafka_bootstrap: str, live_twin: tuple[str, Path, dict[str, dict[str, list[int]]]]
+) -> None:
+    topic, master, served = live_twin
+    opening = read_positions(kafka_bootstrap, topic)
+    assert sum(opening.offsets.values()) == 2 * len(served)  # every record, up to the end
+    assert opening.positions == served
+
+    scenario = fork_live(
+        parse_scenario(SPEC),
+        bootstrap=kafka_bootstrap,
+        master_data=master,
+        topics={TWIN_POSITIONS: topic},
+    )
+    assert scenario.start == NOW - timedelta(minutes=1) + timedelta(seconds=1)
+    sim = Simulation(scenario, 7, simpy.Environment(), network=load_network(scenario.network))
+    sim.start()
+    net, truth = sim.network, sim.truth
+    for sku, sites in served.items():
+        k = net.sku_ids.index(sku)
+        for site, buckets in sites.items():
+            s = net.site_index(site)
+            opened = [int(getattr(truth, bucket)[s, k]) for bucket in BUCKETS]
+            assert opened == buckets, (sku, site)
+
+
+def test_a_run_from_live_reports_its_offsets_and_ends_with_the_twin_agreeing(
+    kafka_bootstrap: str, live_twin: tuple[str, Path, dict[str, dict[str, list[int]]]]
+) -> None:
+    topic, master, _served = live_twin
+    report = run_scenario(
+        parse_scenario(SPEC),
+        bootstrap=kafka_bootstrap,
+        topics={TWIN_POSITIONS: topic},
+        master_data=master,
+    )
+    fork = report["from_live"]
+    assert fork["topic"] == topic
+    assert sum(fork["offsets"].values()) == 24
+    assert fork["skus"] == 12 and fork["sku_sites"] == 48
+    assert report["accuracy"]["final"] == 1.0
