@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api import routes_ingest, routes_scenarios, routes_stream, routes_view
+from api import routes_history, routes_ingest, routes_scenarios, routes_stream, routes_view
 from api.allow_header import AllowHeader
 from api.auth import TokenBook, TokenConfigError, parse_tokens
 from api.broadcaster import Broadcaster
@@ -39,6 +39,7 @@ from api.settings import ApiSettings
 from api.telemetry import ApiMetrics
 from api.view import Catalog, SiteInfo, TwinView
 from api.ws_limits import ConnectionSlots
+from history.settings import HistorySettings
 from infra.topics import FEEDS_API, TOPIC_SPECS
 from twin.events import InventoryEvent
 
@@ -229,6 +230,11 @@ def create_app(
     app.include_router(routes_ingest.router)
     app.include_router(routes_scenarios.router)
     app.include_router(routes_stream.router)
+    app.include_router(routes_history.router)
+    # the history store this replica reads (written by `invtwin history`); tests replace it
+    app.state.history_settings = HistorySettings(
+        kafka_bootstrap=settings.kafka_bootstrap, state_dir=settings.state_dir
+    )
     _add_ops_routes(app)
     _add_dashboard(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -21,11 +21,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "infra": frozenset(),
     "dataflows": frozenset({"twin", "infra"}),
     "simulator": frozenset({"twin", "infra"}),
-    "api": frozenset({"twin", "infra", "simulator"}),
+    # the history store and its consumer: beside the flows, read by the API
+    "history": frozenset({"twin", "infra"}),
+    "api": frozenset({"twin", "infra", "simulator", "history"}),
     "loadtests": frozenset({"twin", "infra"}),
-    "cli": frozenset({"twin", "infra", "dataflows", "simulator", "api", "loadtests"}),
+    "cli": frozenset({"twin", "infra", "dataflows", "simulator", "api", "loadtests", "history"}),
     # benchmarks sit on top, beside the CLI: they time what the CLI runs
-    "bench": frozenset({"twin", "infra", "dataflows", "simulator", "api", "cli"}),
+    "bench": frozenset({"twin", "infra", "dataflows", "simulator", "api", "cli", "history"}),
 }
 
 
