@@ -69,13 +69,17 @@ def run_cmd(
         "reports"
     ),
     bootstrap: Annotated[
-        str | None, typer.Option(help="Kafka bootstrap for live mode (default: settings).")
+        str | None,
+        typer.Option(help="Kafka bootstrap for live mode and --from-live (default: settings)."),
     ] = None,
     workers: Annotated[
         int, typer.Option(min=1, help="Offline: processes, each simulating a share of the SKUs.")
     ] = 1,
     topic_suffix: Annotated[
-        str, typer.Option(help="Live mode: suffix of every topic name (as the flows use).")
+        str,
+        typer.Option(
+            help="Live mode and --from-live: suffix of every topic name (as the flows use)."
+        ),
     ] = "",
     replications: Annotated[
         int | None,
@@ -85,8 +89,28 @@ def run_cmd(
             "report mean, 95% interval and worst (default: the scenario's).",
         ),
     ] = None,
+    from_live: Annotated[
+        bool,
+        typer.Option(
+            "--from-live",
+            help="Open from the running twin: read its positions topic up to the current end "
+            "offsets (recorded in the report) as the opening stock, on its master data, then "
+            "run the scenario's demand and faults forward offline. Same as `from: live` in "
+            "the scenario.",
+        ),
+    ] = False,
+    master_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --from-live: the running twin's master data (default: TWIN_MASTER_DATA,"
+            " as the flows read it)."
+        ),
+    ] = None,
 ) -> None:
-    """Run a scenario and write its resilience report (JSON + PNG plots)."""
+    """Run a scenario and write its resilience report (JSON + PNG plots).
+
+    Example, a peak day from the twin's stock now: invtwin sim run --scenario peak --from-live
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from simulator.runner import run_scenario
@@ -97,10 +121,17 @@ def run_cmd(
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
+    if from_live:
+        spec = spec.model_copy(update={"from_": "live"})
+    if spec.from_ == "live" and master_data is None:
+        from dataflows.settings import FlowSettings
+
+        master_data = FlowSettings().master_data
     run_seed = spec.seed if seed is None else seed
     runs = spec.replications if replications is None else replications
     suffix = "" if runs == 1 else f"-x{runs}"
-    out_dir = out / f"{spec.name}-{mode}-seed{run_seed}{suffix}"
+    origin = "-live" if spec.from_ == "live" else ""
+    out_dir = out / f"{spec.name}{origin}-{mode}-seed{run_seed}{suffix}"
     topics = None
     if topic_suffix:
         from infra.topics import topic_names
@@ -149,6 +180,7 @@ def run_cmd(
                 restart_hook=hook,
                 workers=workers,
                 replications=runs,
+                master_data=master_data,
             )
         except ScenarioError as exc:
             typer.echo(f"error: {exc}", err=True)
@@ -158,6 +190,13 @@ def run_cmd(
 
 
 def _summary(report: dict[str, Any], out_dir: Path, wall_s: float) -> None:
+    fork = report.get("from_live")
+    if fork:
+        offsets = ", ".join(f"{p}:{o}" for p, o in fork["offsets"].items())
+        typer.echo(
+            f"opened from the live twin: {fork['sku_sites']} SKU-sites of {fork['topic']} "
+            f"at offsets {offsets} (read in {fork['read_seconds']} s)"
+        )
     if report.get("replications", 1) > 1:
         from simulator.replications import summary_lines
 

@@ -7,6 +7,7 @@ what the twin served and can check the opening SKU by SKU.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,9 @@ import msgspec
 import pytest
 import simpy
 from confluent_kafka import Producer
+from typer.testing import CliRunner
 
+from cli.main import app
 from infra.kafka_clients import producer_config
 from infra.topics import TWIN_POSITIONS
 from simulator.engine import Simulation
@@ -66,7 +69,8 @@ def live_twin(
     md = generate_master_data(sites=4, skus=12, seed=3)
     master = tmp_path / "network.yaml"
     master.write_text(dump_master_data(md))
-    topic = new_topic("positions", partitions=3, config={"cleanup.policy": "compact"})
+    # named as the flows name it with a topic suffix, so the CLI finds it by `--topic-suffix`
+    topic = new_topic(TWIN_POSITIONS, partitions=3, config={"cleanup.policy": "compact"})
     sites = [s.id for s in md.sites]
     served: dict[str, dict[str, list[int]]] = {}
     producer = Producer(producer_config(kafka_bootstrap))
@@ -126,3 +130,21 @@ def test_a_run_from_live_reports_its_offsets_and_ends_with_the_twin_agreeing(
     assert sum(fork["offsets"].values()) == 24
     assert fork["skus"] == 12 and fork["sku_sites"] == 48
     assert report["accuracy"]["final"] == 1.0
+
+
+def test_invtwin_sim_run_from_live_names_the_offsets_it_opened_at(
+    kafka_bootstrap: str,
+    live_twin: tuple[str, Path, dict[str, dict[str, list[int]]]],
+    tmp_path: Path,
+) -> None:
+    topic, master, _served = live_twin
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text("name: tiny\nduration_hours: 1\nreport: {controls: false}\n")
+    args = ["sim", "run", "--scenario", str(scenario), "--from-live", "--master-data",
+            str(master), "--topic-suffix", topic.removeprefix(TWIN_POSITIONS),
+            "--bootstrap", kafka_bootstrap, "--out", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"48 SKU-sites of {topic}" in result.output
+    report = json.loads((tmp_path / "tiny-live-offline-seed7" / "report.json").read_text())
+    assert report["from_live"]["topic"] == topic
