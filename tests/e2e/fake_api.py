@@ -121,13 +121,24 @@ def create_fake_app(tokens: dict[str, str]) -> FastAPI:
                 "fresh": s["site"] != "3PL-ACME",
                 "last_event_at": _now(),
                 "visible_latency_p95_ms": 240.0,
+                "last_visible_latency_p95": {"value": 240.0, "as_of": _now()},
                 "transfer_cycle_s_p50": 93_600.0 if s["site"] == "WH-02" else None,
+                "last_transfer_cycle_s_p50": (
+                    {"value": 93_600.0, "as_of": _now()} if s["site"] == "WH-02" else None
+                ),
                 "skus_at_risk": 2 if s["site"] == "WH-02" else 0,
             }
             for s in SITES
         ]
         totals = {"on_hand": 9000, "atp": 8800, "in_transit": 40, "skus": len(twin.positions)}
-        return {"as_of": _now(), "totals": totals, "sites": sites, "open_alerts": {}}
+        clock = {"simulated": False, "speed": 1.0}
+        return {
+            "as_of": _now(),
+            "clock": clock,
+            "totals": totals,
+            "sites": sites,
+            "open_alerts": {},
+        }
 
     @app.get("/v1/skus")
     def skus(

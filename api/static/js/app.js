@@ -6,24 +6,29 @@
 import { ApiClient, AuthError } from "./api.js";
 import { AlertsView } from "./alerts.js";
 import { addPoint, lineChart } from "./charts.js";
-import { NetworkView } from "./network.js";
+import { NetworkView, TwinClock } from "./network.js";
 import { ScenarioPanel } from "./scenarios.js";
 import { SkuView } from "./sku.js";
 import { StreamClient } from "./stream.js";
 
 const TOKEN_KEY = "invtwin.token";
 const NETWORK_POLL_MS = 5000;
+const CLOCK_TICK_MS = 1000; // the stated clock and the rows' ages move between updates
 
 class Dashboard {
   constructor(api) {
     this.api = api;
     const root = document.getElementById("dashboard");
-    this.network = new NetworkView(root);
+    this.clock = new TwinClock();
+    this.network = new NetworkView(root, this.clock);
     this.alerts = new AlertsView(root);
     this.sku = new SkuView(root, api, (sku) => this.follow(sku));
     this.scenarios = new ScenarioPanel(root, api);
-    this.latencyChart = window.Chart ? lineChart(root.querySelector("#latency-chart"), { yTitle: "p95 (ms)" }) : null;
+    this.latencyChart = window.Chart
+      ? lineChart(root.querySelector("#latency-chart"), { yTitle: "p95 latency (log scale)", yKind: "seconds-log" })
+      : null;
     this.pollTimer = null;
+    this.clockTimer = null;
     this.positions = null;
     const onAuthError = () => signOut("Your token was refused by the live stream.");
     // Every alert in the network; the pill shows this stream's state.
@@ -44,7 +49,9 @@ class Dashboard {
 
   async start() {
     await this.refreshNetwork();
+    this.showClock();
     this.pollTimer = setInterval(() => this.refreshNetwork().catch(console.warn), NETWORK_POLL_MS);
+    this.clockTimer = setInterval(() => this.showClock(), CLOCK_TICK_MS);
     this.alertFeed.start();
     this.siteFeed.start();
     this.scenarios.loadList();
@@ -52,6 +59,7 @@ class Dashboard {
 
   stop() {
     clearInterval(this.pollTimer);
+    clearInterval(this.clockTimer);
     this.alertFeed.stop();
     this.siteFeed.stop();
     this.positions?.stop();
@@ -61,14 +69,31 @@ class Dashboard {
     this.network.render(await this.api.get("/v1/network"));
   }
 
+  // States which clock the page's times are on, and moves the ages with it.
+  showClock() {
+    const note = document.getElementById("page-clock");
+    note.textContent = this.clock.describe();
+    note.dataset.clock = this.clock.simulated ? "simulated" : "wall";
+    if (this.latencyChart) {
+      const title = this.latencyChart.options.scales.x.title;
+      const text = this.clock.simulated ? "simulated time" : "time";
+      if (title.text !== text) {
+        Object.assign(title, { display: true, text });
+        this.latencyChart.update("none");
+      }
+    }
+    this.network.draw();
+  }
+
   metric(metric) {
     // Only per-site metrics drive the overview; per-SKU window metrics are for analytics.
     if (metric.type && metric.type !== "site") return;
     if (!metric.site) return;
     this.network.applyMetric(metric);
     if (this.latencyChart && metric.visible_latency?.count) {
-      const x = Date.parse(metric.as_of) / 1000 || Date.now() / 1000;
-      addPoint(this.latencyChart, metric.site, x, metric.visible_latency.p95_ms);
+      // seconds on a log axis; a figure under a millisecond is drawn at 1 ms (log has no 0)
+      const x = Date.parse(metric.as_of) / 1000 || this.clock.now() / 1000;
+      addPoint(this.latencyChart, metric.site, x, Math.max(metric.visible_latency.p95_ms / 1000, 0.001));
     }
   }
 

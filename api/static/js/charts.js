@@ -1,5 +1,6 @@
 // Line charts on Chart.js (vendored UMD build, global `Chart`): live per-site latency and the
-// scenario series. Points are {x, y}; x is seconds (wall clock or simulated time).
+// scenario series. Points are {x, y}; x is seconds (epoch seconds on the twin's clock, or
+// simulated seconds since a scenario's start).
 
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
 const MAX_POINTS = 240;
@@ -8,13 +9,49 @@ function wallClockTick(value) {
   return new Date(value * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
 
+// Chart.js picks evenly spaced ticks, which can fall within one second of each other while
+// a series is young: a tick repeating its neighbour's label is left blank.
+function distinct(format) {
+  return function (value, index, ticks) {
+    const label = format(value);
+    return index > 0 && format(ticks[index - 1].value) === label ? "" : label;
+  };
+}
+
+// A time span in seconds on a log axis: only the round values a person reads at a glance.
+const LOG_TICKS = [
+  [0.001, "1 ms"], [0.01, "10 ms"], [0.1, "100 ms"], [1, "1 s"], [10, "10 s"], [60, "1 min"],
+  [600, "10 min"], [3600, "1 h"], [6 * 3600, "6 h"], [86_400, "1 d"], [7 * 86_400, "7 d"],
+];
+
+function secondsTick(value) {
+  const hit = LOG_TICKS.find(([at]) => Math.abs(value - at) / at < 1e-6);
+  return hit ? hit[1] : "";
+}
+
 function simTimeTick(value) {
   if (value >= 3600) return `${(value / 3600).toFixed(1)} h`;
   if (value >= 60) return `${Math.round(value / 60)} min`;
   return `${Math.round(value)} s`;
 }
 
-export function lineChart(canvas, { yTitle, xKind = "wall", yMax = undefined, pointRadius = 2 }) {
+// yKind "seconds-log": y values are seconds, on a log axis labelled 1 ms … 7 d, so that a
+// 200 ms API feed and a two-hour 3PL feed both read on one chart. xTitle names the clock.
+export function lineChart(canvas, { yTitle, xKind = "wall", xTitle = undefined, yKind = "linear", yMax = undefined, pointRadius = 2 }) {
+  const y =
+    yKind === "seconds-log"
+      ? {
+          type: "logarithmic",
+          // at least 100 ms … 10 s, so that a young series still shows round ticks
+          suggestedMin: 0.1,
+          suggestedMax: 10,
+          afterBuildTicks: (axis) => {
+            axis.ticks = LOG_TICKS.filter(([at]) => at >= axis.min && at <= axis.max).map(([value]) => ({ value }));
+          },
+          ticks: { callback: secondsTick, autoSkip: false },
+          title: { display: true, text: yTitle },
+        }
+      : { beginAtZero: true, max: yMax, title: { display: true, text: yTitle } };
   return new window.Chart(canvas, {
     type: "line",
     data: { datasets: [] },
@@ -29,9 +66,10 @@ export function lineChart(canvas, { yTitle, xKind = "wall", yMax = undefined, po
       scales: {
         x: {
           type: "linear",
-          ticks: { callback: xKind === "wall" ? wallClockTick : simTimeTick, maxTicksLimit: 6 },
+          ticks: { callback: distinct(xKind === "wall" ? wallClockTick : simTimeTick), maxTicksLimit: 6 },
+          title: { display: Boolean(xTitle), text: xTitle ?? "" },
         },
-        y: { beginAtZero: true, max: yMax, title: { display: true, text: yTitle } },
+        y,
       },
       plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
     },
