@@ -131,7 +131,8 @@ class Stack:
         self.broker = broker
 
     def start(self, *, say: Say = print, api_timeout_s: float = 90.0) -> None:
-        """Broker, topics, the two flows and the API; returns once the API is ready."""
+        """Broker, topics, the two flows, the history store and the API; returns once the API
+        is ready."""
         if port_open("127.0.0.1", self.api_port):
             # Otherwise the readiness probe could be answered by whatever holds the port.
             raise ChildFailed(f"port {self.api_port} is already in use: pick another with --port")
@@ -147,6 +148,11 @@ class Stack:
                 cwd=REPO_ROOT,
             )
             say(f"Dataflow {flow}: started (pid {self.children[flow].process.pid})")
+        # the history store the API reads ledgers and positions over time from
+        self.children["history"] = self.supervisor.start(
+            "history", invtwin("history", *suffix), env=self.env(), cwd=REPO_ROOT
+        )
+        say(f"History: started (pid {self.children['history'].process.pid})")
         api_env = {
             **self.env(),
             "TWIN_API_TOKENS": self.tokens_env(),

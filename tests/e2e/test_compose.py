@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings
 from api.settings import ApiSettings
 from cli.main import app
 from dataflows.settings import FlowSettings
+from history.settings import HistorySettings
 from infra.settings import BrokerSettings
 from loadtests.settings import LoadTestSettings
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-APP_SERVICES = {"network", "topics", "normalize", "twin", "api", "simulator", "locust"}
+APP_SERVICES = {"network", "topics", "normalize", "twin", "history", "api", "simulator", "locust"}
 
 
 def simulator_settings() -> list[type[BaseSettings]]:
@@ -55,6 +56,7 @@ SETTINGS_BY_COMMAND: dict[str, list[type[BaseSettings]]] = {
     "kafka": [BrokerSettings],
     "flow": [FlowSettings],
     "api": [ApiSettings],
+    "history": [HistorySettings],
     "loadtest": [LoadTestSettings],
 }
 
