@@ -89,8 +89,11 @@ class Simulation:
         twin_atp: TwinAtp | None = None,
         run_tag: str = "",
         reconcile: list[tuple[int, int, dict[str, int]]] | None = None,
+        carried: dict[tuple[int, int], int] | None = None,
     ) -> simpy.Process:
-        """Start the physical processes and the delivery clock; returns the clock process."""
+        """Start the physical processes and the delivery clock; returns the clock process.
+
+        `reconcile` and `carried` continue from a running twin (`PhysicalModel.start`)."""
         self.model = PhysicalModel(
             self.env,
             self.scenario,
@@ -101,7 +104,7 @@ class Simulation:
             twin_atp=twin_atp,
             run_tag=run_tag,
         )
-        self.model.start()
+        self.model.start(carried)
         if reconcile:
             self.model.reconcile(reconcile)
         return self.env.process(self._delivery_clock())

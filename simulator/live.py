@@ -14,8 +14,10 @@ plausible times), or just after the newest event the twin already holds, and run
 times faster than the wall clock. The flows' clock is the wall clock, unless the stack runs an
 accelerated domain clock (`infra.clock`, `TWIN_CLOCK_ORIGIN` / `TWIN_CLOCK_SPEED`, what the
 demo does): then the simulation runs at that clock's speed, locked to it, so that the flows see
-each event arrive at about the simulated instant it occurred. What an earlier run left open in
-the twin is cleared at t = 0 (`PhysicalModel.reconcile`), so runs can follow each other on one twin.
+each event arrive at about the simulated instant it occurred. A run that follows another on the
+same twin (the demo's loop) continues from it: what the earlier run left open is cleared at
+t = 0 (`PhysicalModel.reconcile`) and each SKU-site the twin holds keeps its on hand, with no
+new opening count (`carried_on_hand`), so the twin finds no false count discrepancy.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from infra.settings import BrokerSettings
 from infra.topics import FEEDS_3PL, FEEDS_API, FEEDS_BATCH, TWIN_METRICS, TWIN_POSITIONS
 from simulator.engine import REPO_ROOT, OnEvent, Simulation, make_recorder
 from simulator.faults import demand_windows
+from simulator.model import carried_on_hand
 from simulator.network import Network, load_network
 from simulator.report import build_report
 from simulator.spec import RestartFault, Scenario
@@ -84,6 +87,7 @@ class LiveChecker:
         self._known = np.zeros((n_s, n_k), dtype=bool)
         self._last_seen: dict[tuple[int, int], datetime] = {}
         self._buckets: dict[tuple[int, int], dict[str, int]] = {}
+        self._on_hand: dict[tuple[int, int], int] = {}
         self._offsets: dict[int, int] = {}
         self._newest: datetime | None = None
         self.latency_s: list[list[float]] = [[] for _ in range(n_s)]
@@ -146,6 +150,7 @@ class LiveChecker:
                     continue
                 self._mirror[s, k] = figures.atp
                 self._known[s, k] = True
+                self._on_hand[(s, k)] = figures.on_hand
                 self._buckets[(s, k)] = {
                     "reserved": figures.reserved,
                     "picked": figures.picked,
@@ -177,12 +182,13 @@ class LiveChecker:
 
     def catch_up(
         self, timeout_s: float = 30.0
-    ) -> tuple[list[tuple[int, int, dict[str, int]]], datetime | None]:
+    ) -> tuple[list[tuple[int, int, dict[str, int]]], datetime | None, dict[tuple[int, int], int]]:
         """Read what the twin already publishes; return the open buckets it holds.
 
         Positions from before this run (a twin that ran an earlier scenario on the same
         network) are the starting point; the sampler's agreement and latency figures start
-        afresh after this. Also returns the newest event time the twin has seen.
+        afresh after this. Also returns the newest event time the twin has seen and the on
+        hand of every SKU-site it holds.
         """
         topic = self._positions_topic
         # A consumer of its own: the checker thread's consumer is busy in `consume`, and a
@@ -219,7 +225,7 @@ class LiveChecker:
             for lat in (*self.latency_s, *self.occurred_s):
                 lat.clear()
             self.positions = 0
-            return leftovers, self._newest
+            return leftovers, self._newest, dict(self._on_hand)
 
     def atp(self, s: int, k: int) -> int | None:
         """The running twin's ATP of one SKU-site as last published (None if never seen)."""
@@ -287,7 +293,8 @@ def run_live(
     checker.start()
     restarts: list[dict[str, Any]] = []
     try:
-        leftovers, newest = checker.catch_up()
+        leftovers, newest, on_hand = checker.catch_up()
+        carried = carried_on_hand(on_hand, leftovers, network.n_sites)
         # Simulated time runs ahead of the wall clock: a run that follows another on the same
         # twin starts after everything the earlier one reported, or its opening counts
         # would be older than the earlier run's movements.
@@ -311,7 +318,10 @@ def run_live(
             wall0[0] -= max(0.0, behind_s) / speed
             env.real_start = wall0[0]  # simpy's anchor of simulated t = 0 (monotonic clock)
         end = sim.start(
-            twin_atp=checker.atp, run_tag=_base36(int(start.timestamp())), reconcile=leftovers
+            twin_atp=checker.atp,
+            run_tag=_base36(int(start.timestamp())),
+            reconcile=leftovers,
+            carried=carried,
         )
         env.process(sim.sampler(recorder, scenario.report.sample_minutes * 60.0))
         for fault in sim.faults.restarts:
@@ -330,6 +340,7 @@ def run_live(
         "speed": speed,
         "domain_clock": domain.env() or None,
         "reconciled_sku_sites": len(leftovers),
+        "continued_sku_sites": sum(1 for q in carried.values() if q >= 0),
         "positions_seen": checker.positions,
         "producer_errors": sink.errors[:20],
         "restarts": restarts,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import numpy as np
@@ -78,6 +78,8 @@ class PhysicalModel:
         # (t, site, sku) of every unreported loss and every cycle count, for the report/tests
         self.shrink_log: list[tuple[float, int, int]] = []
         self.count_log: list[tuple[float, int, int]] = []
+        # what of a live opening did not fit this network (unknown SKUs or sites)
+        self.opening_misfits: dict[str, int] = {}
         self.stats: dict[str, int] = dict.fromkeys(
             ("orders", "orders_filled", "lost_orders", "over_promises", "events", "transfers",
              "purchases", "returns", "holds", "counts", "shrink_events", "cancellations"),
@@ -179,9 +181,14 @@ class PhysicalModel:
 
         self.env.timeout(delay).callbacks.append(fire)
 
-    def start(self) -> None:
-        """Open the books and start every site's processes."""
-        self._opening_stock()
+    def start(self, carried: Mapping[tuple[int, int], int] | None = None) -> None:
+        """Open the books and start every site's processes.
+
+        `carried`: (site, sku) -> on hand that a running twin already holds for this network
+        (`carried_on_hand`). Those SKU-sites continue from it, with no opening count, so a
+        run following another on the same twin counts nothing the twin would find wrong.
+        """
+        self._opening_stock(carried or {})
         env = self.env
         for s in range(self.net.n_sites):
             env.process(self._demand(s))
@@ -200,25 +207,37 @@ class PhysicalModel:
         holds and transfers for this network (on-hand is reset by the opening counts). These
         bookkeeping records bring those buckets to zero; nothing physical happens (truth is
         untouched). Their on-hand effects occur at the opening counts' instant, so the counts
-        absorb them.
+        absorb them; a SKU-site continued from the twin (`start(carried)`) has no count, and
+        its carried on hand already includes them (`carried_on_hand`).
         """
         for s, k, buckets in leftovers:
             for etype, q, at_s, to_s, xfer in _clearing_events(s, buckets, self.net.n_sites):
                 self.emit(at_s, etype, k, q, 0.0, ref="reconcile", physical=False, to_s=to_s,
                           transfer_id=xfer)  # fmt: skip
 
-    def _opening_stock(self) -> None:
+    def _opening_stock(self, carried: Mapping[tuple[int, int], int]) -> None:
         # Opening stock sits between reorder point and target; an opening count at t=0
-        # tells the twin what is there (the twin starts empty).
+        # tells the twin what is there (the twin starts empty). A SKU-site the twin already
+        # holds keeps its stock: counting new stock there would be a false discrepancy.
+        # A run forked from the live twin opens with the twin's buckets instead.
+        if self.scenario.opening is not None:
+            from simulator.opening import open_from_live
+
+            self.opening_misfits = open_from_live(self, self.scenario.opening)
+            return
         net, tr = self.net, self.truth
         span = (net.target - net.reorder_point).astype(np.float64)
         fill = self.np_rng.random(span.shape)
         tr.on_hand[:] = net.reorder_point + np.floor(span * fill).astype(np.int64)
+        kept = {sk: q for sk, q in carried.items() if q >= 0}  # a negative book is counted
+        for (s, k), q in kept.items():
+            tr.on_hand[s, k] = q
         tr.opening = int(tr.on_hand.sum())
         for s in range(net.n_sites):
             row = tr.on_hand[s].tolist()
             for k in range(net.n_skus):
-                self.emit(s, "COUNTED", k, row[k], 0.0, ref="opening")
+                if (s, k) not in kept:
+                    self.emit(s, "COUNTED", k, row[k], 0.0, ref="opening")
 
     # ------------------------------------------------------------------ demand
 
@@ -449,6 +468,30 @@ class PhysicalModel:
                 self.count_log.append((t, s, k))
                 counted = int(self.truth.on_hand[s, k])
                 self.emit(s, "COUNTED", k, counted, t, ref=f"CC-{s}-{int(t)}", report_delay=delay)
+
+
+# How each clearing event moves on hand at its reporting site (the twin's rules).
+_ON_HAND_SIGN = {"SHIPPED": -1, "RECEIVED": 1, "TRANSFER_SHIPPED": -1, "TRANSFER_RECEIVED": 1}
+
+
+def carried_on_hand(
+    on_hand: Mapping[tuple[int, int], int],
+    leftovers: list[tuple[int, int, dict[str, int]]],
+    n_sites: int,
+) -> dict[tuple[int, int], int]:
+    """The on hand a run continues from: the twin's, after `reconcile`'s clearing events.
+
+    `on_hand` is what the twin holds per (site, sku); `leftovers` its open buckets (what
+    `PhysicalModel.reconcile` clears at t = 0). Clearing a picked quantity ships it, a
+    transfer on the road arrives: the stock the next run starts from moves with them.
+    """
+    carried = dict(on_hand)
+    for s, k, buckets in leftovers:
+        for etype, q, at_s, _to, _xfer in _clearing_events(s, buckets, n_sites):
+            sign = _ON_HAND_SIGN.get(etype, 0)
+            if sign and (at_s, k) in carried:
+                carried[(at_s, k)] += sign * q
+    return carried
 
 
 def _clearing_events(
