@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,10 +20,14 @@ import msgspec
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from history.settings import HistorySettings
-from history.store import Batch, EventRow, HistoryStore, PositionRow
+from history.store import Batch, EventRow, HistoryStore, LatestRow, SiteRow
 from infra.kafka_clients import consumer_config
 from infra.topics import INVENTORY_EVENTS, TWIN_POSITIONS
 from twin.position import to_us
+from twin.wire import Position, position_decoder
+
+# a site's figures in a position: the columns of a site row after sku, site, as_of, version
+Figures = tuple[int, int, int, int, int, int, int, int]
 
 log = logging.getLogger("history")
 
@@ -36,14 +41,7 @@ class _EventKeys(msgspec.Struct):
     to_site: str | None = None
 
 
-class _PositionKeys(msgspec.Struct):
-    sku: str
-    version: int
-    as_of: str
-
-
 _event_keys = msgspec.json.Decoder(_EventKeys)
-_position_keys = msgspec.json.Decoder(_PositionKeys)
 
 
 def _iso_us(text: str) -> int:
@@ -63,6 +61,9 @@ class HistoryConsumer:
         self._last_prune = time.monotonic()
         self.stored = 0
         self.skipped = 0
+        # each recent SKU's last stored figures per site, so a position stores only the sites
+        # it changed; a SKU not in it (evicted, or after a restart) stores all its sites again
+        self._last: OrderedDict[str, dict[str, Figures]] = OrderedDict()
 
     def open(self) -> None:
         consumer = Consumer(
@@ -123,7 +124,8 @@ class HistoryConsumer:
 
     def _batch(self, msgs: Sequence[Any]) -> Batch:
         events: list[EventRow] = []
-        positions: list[PositionRow] = []
+        site_rows: list[SiteRow] = []
+        latest: dict[str, LatestRow] = {}
         next_offsets: dict[tuple[str, int], int] = {}
         for msg in msgs:
             err = msg.error()
@@ -152,10 +154,14 @@ class HistoryConsumer:
                         )
                     )
                 else:
-                    p = _position_keys.decode(value)
-                    positions.append(
-                        PositionRow(p.sku, p.version, _iso_us(p.as_of), part, off, value)
-                    )
+                    position = position_decoder.decode(value)
+                    as_of_us = to_us(position.as_of)
+                    site_rows.extend(self._changed_sites(position, as_of_us))
+                    newest = latest.get(position.sku)
+                    if newest is None or position.version >= newest.version:
+                        latest[position.sku] = LatestRow(
+                            position.sku, position.version, as_of_us, value
+                        )
             except (msgspec.DecodeError, ValueError) as exc:
                 # the flows write these topics with the contract's encoders: a record that
                 # does not decode is counted and logged, and its offset still moves on
@@ -164,5 +170,29 @@ class HistoryConsumer:
                     "history skipped a record it cannot read",
                     extra={"topic": topic, "partition": part, "offset": off, "error": str(exc)},
                 )
-        self.stored += len(events) + len(positions)
-        return Batch(events, positions, next_offsets)
+        self.stored += len(events) + len(site_rows)
+        return Batch(events, site_rows, list(latest.values()), next_offsets)
+
+    def _changed_sites(self, position: Position, as_of_us: int) -> list[SiteRow]:
+        last = self._last.pop(position.sku, None)
+        if last is None:
+            last = {}
+        rows: list[SiteRow] = []
+        for site, sp in position.sites.items():
+            figures: Figures = (
+                sp.on_hand,
+                sp.receiving,
+                sp.reserved,
+                sp.picked,
+                sp.quarantined,
+                sp.in_transit,
+                sp.atp,
+                int(sp.fresh),
+            )
+            if last.get(site) != figures:
+                last[site] = figures
+                rows.append((position.sku, site, as_of_us, position.version, *figures))
+        self._last[position.sku] = last
+        if len(self._last) > self.settings.history_cache_skus:
+            self._last.popitem(last=False)
+        return rows

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import msgspec
 
-from history.ledger import BUCKETS, Ledger, build_ledger
+from history.ledger import Ledger, build_ledger
 from history.store import HistoryStore
-from twin.position import to_us
-from twin.wire import Position, position_decoder
+from twin.position import from_us, to_us
+from twin.wire import position_decoder
 
 
 class HistoryPoint(msgspec.Struct, kw_only=True):
@@ -41,21 +41,22 @@ def ledger(store: HistoryStore, sku: str, site: str, horizon_s: float) -> Ledger
 def history(
     store: HistoryStore, sku: str, site: str | None, start: datetime, end: datetime
 ) -> list[HistoryPoint]:
-    """The SKU's published positions with `start <= as_of < end`, one point per site (only
-    `site` when given), oldest first."""
-    points: list[HistoryPoint] = []
-    for body in store.positions_between(sku, to_us(start), to_us(end)):
-        position: Position = position_decoder.decode(body)
-        for name, sp in sorted(position.sites.items()):
-            if site is not None and name != site:
-                continue
-            points.append(
-                HistoryPoint(
-                    as_of=position.as_of,
-                    version=position.version,
-                    site=name,
-                    fresh=sp.fresh,
-                    **{bucket: getattr(sp, bucket) for bucket in BUCKETS},
-                )
-            )
-    return points
+    """The SKU's figures per site from `start` to `end`: the figures that held at `start`,
+    then one point each time a published position changed them, oldest first. A point holds
+    until the next point of the same site."""
+    return [
+        HistoryPoint(
+            as_of=from_us(row[2]),
+            version=row[3],
+            site=row[1],
+            on_hand=row[4],
+            receiving=row[5],
+            reserved=row[6],
+            picked=row[7],
+            quarantined=row[8],
+            in_transit=row[9],
+            atp=row[10],
+            fresh=bool(row[11]),
+        )
+        for row in store.site_positions(sku, site, to_us(start), to_us(end))
+    ]

@@ -28,6 +28,8 @@ class HistorySettings(BaseSettings):
     history_batch: int = Field(default=5_000, ge=1)
     # The twin's event-time horizon (the flows' own variable): the ledger replays with it.
     flow_horizon_s: float = Field(default=WEEK_S, gt=0)
+    # SKUs whose last stored figures the consumer remembers (to store only changed sites)
+    history_cache_skus: int = Field(default=200_000, ge=1)
     # Appended to the contract topic names (tests read unique topics).
     history_topic_suffix: str = ""
 

@@ -30,16 +30,31 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_sku ON events (sku, part, off);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (occurred_us);
-CREATE TABLE IF NOT EXISTS positions (
+-- One row per SKU-site each time a published position changed that site's figures: a row
+-- holds from its as_of until the next row of the same SKU-site.
+CREATE TABLE IF NOT EXISTS site_positions (
     sku TEXT NOT NULL,
+    site TEXT NOT NULL,
+    as_of_us INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    on_hand INTEGER NOT NULL,
+    receiving INTEGER NOT NULL,
+    reserved INTEGER NOT NULL,
+    picked INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL,
+    in_transit INTEGER NOT NULL,
+    atp INTEGER NOT NULL,
+    fresh INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS site_positions_by_sku ON site_positions (sku, site, as_of_us);
+CREATE INDEX IF NOT EXISTS site_positions_by_time ON site_positions (as_of_us);
+-- The latest published position of each SKU, as published (what a ledger explains).
+CREATE TABLE IF NOT EXISTS latest (
+    sku TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     as_of_us INTEGER NOT NULL,
-    part INTEGER NOT NULL,
-    off INTEGER NOT NULL,
     body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS positions_by_sku ON positions (sku, as_of_us);
-CREATE INDEX IF NOT EXISTS positions_by_time ON positions (as_of_us);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL,
     part INTEGER NOT NULL,
@@ -64,15 +79,18 @@ class EventRow:
     body: bytes
 
 
+# sku, site, as_of_us, version, on_hand, receiving, reserved, picked, quarantined,
+# in_transit, atp, fresh (0 or 1): the columns of `site_positions`
+SiteRow = tuple[str, str, int, int, int, int, int, int, int, int, int, int]
+
+
 @dataclass(frozen=True, slots=True)
-class PositionRow:
-    """One record of the positions topic, as stored."""
+class LatestRow:
+    """A SKU's newest published position, as published."""
 
     sku: str
     version: int
     as_of_us: int
-    part: int
-    off: int
     body: bytes
 
 
@@ -81,7 +99,8 @@ class Batch:
     """What one transaction stores: rows, and the next offset of each (topic, partition)."""
 
     events: Sequence[EventRow]
-    positions: Sequence[PositionRow]
+    site_positions: Sequence[SiteRow]
+    latest: Sequence[LatestRow]
     next_offsets: dict[tuple[str, int], int]
 
 
@@ -118,8 +137,15 @@ class HistoryStore:
                 ],
             )
             self.db.executemany(
-                "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.sku, r.version, r.as_of_us, r.part, r.off, r.body) for r in batch.positions],
+                "INSERT INTO site_positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                batch.site_positions,
+            )
+            # a replayed or reordered older version never replaces a newer one
+            self.db.executemany(
+                "INSERT INTO latest VALUES (?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
+                "version = excluded.version, as_of_us = excluded.as_of_us, body = excluded.body "
+                "WHERE excluded.version >= latest.version",
+                [(r.sku, r.version, r.as_of_us, r.body) for r in batch.latest],
             )
             self.db.executemany(
                 "INSERT INTO offsets VALUES (?, ?, ?) ON CONFLICT (topic, part) "
@@ -130,7 +156,7 @@ class HistoryStore:
     def clear(self) -> None:
         """Forget every row and offset (a rebuild from the earliest offsets follows)."""
         with self.db:
-            for table in ("events", "positions", "offsets", "meta"):
+            for table in ("events", "site_positions", "latest", "offsets", "meta"):
                 self.db.execute(f"DELETE FROM {table}")
         self.db.execute("VACUUM")
 
@@ -139,7 +165,7 @@ class HistoryStore:
         newest stored; returns how many of each went."""
         with self.db:
             newest_event = self._max("SELECT max(occurred_us) FROM events")
-            newest_position = self._max("SELECT max(as_of_us) FROM positions")
+            newest_position = self._max("SELECT max(as_of_us) FROM site_positions")
             events = positions = 0
             if newest_event is not None:
                 cut = newest_event - retention_us
@@ -150,8 +176,13 @@ class HistoryStore:
                     self._set_meta("events_pruned_before_us", cut)
             if newest_position is not None:
                 cut = newest_position - retention_us
+                # a SKU-site's newest row stays even when older than the window: it still
+                # holds, and a chart of the window starts from it
                 positions = self.db.execute(
-                    "DELETE FROM positions WHERE as_of_us < ?", (cut,)
+                    "DELETE FROM site_positions AS old WHERE as_of_us < ? AND EXISTS ("
+                    "SELECT 1 FROM site_positions AS new WHERE new.sku = old.sku AND "
+                    "new.site = old.site AND new.as_of_us > old.as_of_us)",
+                    (cut,),
                 ).rowcount
         return events, positions
 
@@ -180,20 +211,31 @@ class HistoryStore:
         return list(rows)
 
     def latest_position(self, sku: str) -> bytes | None:
-        row = self.db.execute(
-            "SELECT body FROM positions WHERE sku = ? ORDER BY version DESC, as_of_us DESC LIMIT 1",
-            (sku,),
-        ).fetchone()
+        row = self.db.execute("SELECT body FROM latest WHERE sku = ?", (sku,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def positions_between(self, sku: str, start_us: int, end_us: int) -> list[bytes]:
-        """The SKU's positions with `start_us <= as_of < end_us`, oldest first."""
-        rows = self.db.execute(
-            "SELECT body FROM positions WHERE sku = ? AND as_of_us >= ? AND as_of_us < ? "
-            "ORDER BY as_of_us, version",
-            (sku, start_us, end_us),
-        )
-        return [bytes(body) for (body,) in rows]
+    def site_positions(
+        self, sku: str, site: str | None, start_us: int, end_us: int
+    ) -> list[SiteRow]:
+        """The SKU's site rows with `start_us <= as_of < end_us` (of `site` alone when given),
+        after each site's last row before `start_us` (the figures that held at the start),
+        in time order."""
+        where, args = ("sku = ?", [sku]) if site is None else ("sku = ? AND site = ?", [sku, site])
+        # SQLite's bare columns: with max(), they come from the row that holds the max
+        before = [
+            row[:-1]
+            for row in self.db.execute(
+                f"SELECT *, max(as_of_us) FROM site_positions WHERE {where} "
+                "AND as_of_us < ? GROUP BY site",
+                (*args, start_us),
+            )
+        ]
+        inside = self.db.execute(
+            f"SELECT * FROM site_positions WHERE {where} AND as_of_us >= ? AND as_of_us < ? "
+            "ORDER BY as_of_us, version, site",
+            (*args, start_us, end_us),
+        ).fetchall()
+        return sorted(before, key=lambda r: (r[2], r[3], r[1])) + inside
 
     def events_pruned_before_us(self) -> int | None:
         row = self.db.execute(
@@ -202,7 +244,7 @@ class HistoryStore:
         return None if row is None else int(row[0])
 
     def counts(self) -> tuple[int, int]:
-        """(events, positions) stored."""
+        """(events, SKU-site position rows) stored."""
         events = self.db.execute("SELECT count(*) FROM events").fetchone()[0]
-        positions = self.db.execute("SELECT count(*) FROM positions").fetchone()[0]
+        positions = self.db.execute("SELECT count(*) FROM site_positions").fetchone()[0]
         return int(events), int(positions)

@@ -130,7 +130,7 @@ def test_restart_neither_loses_nor_doubles_and_the_ledger_adds_up(
     produce(settings.kafka_bootstrap, settings.topic(INVENTORY_EVENTS), [(SKU, encode_event(late))])
     second = HistoryConsumer(settings, store)
     second.open()
-    consume_until(second, store, len(events) + 1, 1)
+    consume_until(second, store, len(events) + 1, 2)  # one position, two sites
     second.close()
     offsets = [off for (topic, _part), off in store.offsets().items() if "events" in topic]
     assert sum(offsets) == len(events) + 1  # one partition holds the SKU: offsets 0..n
