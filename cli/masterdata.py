@@ -1,8 +1,10 @@
-"""`invtwin masterdata validate | convert`: check master data, and move it between its forms.
+"""`invtwin masterdata validate | convert | publish`: check master data, move it between its
+forms, and publish it to the live topic `masterdata.v1`.
 
 invtwin masterdata validate examples/network-bundle
 invtwin masterdata convert examples/network.yaml network-bundle/     (YAML -> CSV bundle)
 invtwin masterdata convert network-bundle/ network.yaml              (CSV bundle -> YAML)
+invtwin masterdata publish network-bundle/                           (the diff to the topic)
 
 A path that is a directory (or, for an output, has no .yaml/.yml suffix) is a CSV bundle.
 """
@@ -10,12 +12,19 @@ A path that is a directory (or, for an output, has no .yaml/.yml suffix) is a CS
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from twin.catalog_columns import NO_POLICY, CatalogColumns
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from dataflows.settings import FlowSettings
+    from twin.masterdata_changes import Change, Row
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -87,3 +96,139 @@ def convert_cmd(
     columns = _load(src)
     form = write_master(columns, dst)
     typer.echo(f"wrote {dst} ({form}): {describe(columns)}")
+
+
+@app.command("publish")
+def publish_cmd(
+    path: Annotated[Path, typer.Argument(help="A master-data YAML file or CSV bundle directory.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be published; publish nothing.")
+    ] = False,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka brokers (default TWIN_KAFKA_BOOTSTRAP).")
+    ] = None,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="The topic (default masterdata.v1 + TWIN_FLOW_TOPIC_SUFFIX)."),
+    ] = None,
+) -> None:
+    """Publish master data to `masterdata.v1` as a diff against what the topic holds.
+
+    The topic is read to its end first; only rows that are new or changed are written, and a
+    row the topic holds that PATH lacks is deleted (a null record). Publishing the same PATH
+    twice publishes nothing the second time. The flows and every API replica apply the
+    changes live, in order. Prints the count per entity of what it published.
+    """
+    from twin.masterdata_changes import encode_change
+
+    settings = _kafka_settings()
+    brokers = bootstrap or settings.kafka_bootstrap
+    name = topic or settings.topic(_MASTERDATA)
+    started = time.perf_counter()
+    new_rows = index_rows_of(_load(path))
+    held, unreadable = _topic_rows(brokers, name)
+    changes = diff_against(held, new_rows)
+    if unreadable:
+        typer.echo(f"{unreadable} record(s) on {name} are not well-formed; they are replaced")
+    if not dry_run and changes:
+        _produce(brokers, name, (encode_change(c) for c in changes))
+    verb = "would publish" if dry_run else "published"
+    typer.echo(f"{verb} {len(changes)} change(s) to {name}: {summarize(changes)}")
+    typer.echo(
+        f"the topic held {len(held)} row(s); PATH has {len(new_rows)}"
+        f" (in {time.perf_counter() - started:.1f} s)"
+    )
+
+
+_MASTERDATA = "masterdata.v1"
+
+
+def _kafka_settings() -> FlowSettings:
+    """The brokers and topic suffix the flows use (`TWIN_KAFKA_BOOTSTRAP`,
+    `TWIN_FLOW_TOPIC_SUFFIX`)."""
+    from dataflows.settings import FlowSettings
+
+    return FlowSettings()
+
+
+def index_rows_of(columns: CatalogColumns) -> dict[str, Row]:
+    from twin.masterdata import MasterIndex
+    from twin.masterdata_changes import index_rows
+
+    return index_rows(MasterIndex(columns))
+
+
+def diff_against(held: dict[str, Row | None], new_rows: dict[str, Row]) -> list[Change]:
+    """The changes from the topic's rows to `new_rows` (an unreadable row counts as changed)."""
+    from twin.masterdata_changes import diff_rows
+
+    return diff_rows(held, new_rows)
+
+
+def summarize(changes: list[Change]) -> str:
+    if not changes:
+        return "nothing changed"
+    counts = Counter((c.entity, "deleted" if c.row is None else "set") for c in changes)
+    return ", ".join(f"{entity} {what} {n}" for (entity, what), n in sorted(counts.items()))
+
+
+def _topic_rows(bootstrap: str, topic: str) -> tuple[dict[str, Row | None], int]:
+    """The rows the compacted topic holds by key (its last record per key, deletes dropped);
+    None for a record that does not decode, with how many those are."""
+    from cli.topic_scan import ScanError, scan
+    from twin.masterdata_changes import ChangeError, decode_change, split_key
+
+    latest: dict[bytes, bytes | None] = {}
+    try:
+        for msg in scan(bootstrap, topic, timeout_s=600.0):
+            if msg.key() is not None:
+                latest[msg.key()] = msg.value()
+    except (ScanError, TimeoutError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    rows: dict[str, Row | None] = {}
+    unreadable = 0
+    for key, value in latest.items():
+        if value is None:
+            continue
+        try:
+            change = decode_change(key, value)
+        except (ChangeError, UnicodeDecodeError):
+            unreadable += 1
+            try:  # a readable key is set again or deleted; any other is left as it is
+                entity, ident = split_key(key)
+            except (ChangeError, UnicodeDecodeError):
+                continue
+            rows[f"{entity}:{ident}"] = None
+            continue
+        rows[change.key] = change.row
+    return rows, unreadable
+
+
+def _produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
+    from confluent_kafka import Producer
+
+    from infra.kafka_clients import producer_config
+
+    failures: list[str] = []
+
+    def delivered(err: object, msg: object) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    producer = Producer(producer_config(bootstrap))
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, on_delivery=delivered)
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.5)
+        producer.poll(0)
+    left = producer.flush(120)
+    if failures or left:
+        typer.echo(
+            f"error: {len(failures) + left} change(s) not delivered ({'; '.join(failures[:3])})",
+            err=True,
+        )
+        raise typer.Exit(code=1)

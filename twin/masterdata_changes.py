@@ -304,7 +304,7 @@ def _partner_row(p: PartnerProfile) -> Row:
     }
 
 
-def diff_rows(old: Mapping[str, Row], new: Mapping[str, Row]) -> list[Change]:
+def diff_rows(old: Mapping[str, Row | None], new: Mapping[str, Row]) -> list[Change]:
     """The changes that turn `old` into `new`: new and changed rows in `ENTITIES` order, then
     deleted ones in the reverse order (an alias goes before its item)."""
     ups: dict[str, list[Change]] = {e: [] for e in ENTITIES}
