@@ -180,6 +180,7 @@ def create_app(
             metrics=metrics,
             bootstrap=settings.kafka_bootstrap,
             topics=topics if settings.api_topic_suffix else None,
+            master_data=settings.master_data,
         )
         app.state.twin = AppState(
             settings=settings,

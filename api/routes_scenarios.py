@@ -15,7 +15,9 @@ from api.msgspec_response import MsgspecResponse
 from api.problems import NotFound, problem_response, problem_responses
 from api.scenario_inputs import (
     ScenarioInputError,
+    check_from_live,
     check_mode,
+    library_entries,
     library_names,
     scenario_from_request,
 )
@@ -38,7 +40,13 @@ _COMMON = problem_responses(401, 403, 422)
 
 @router.get("", summary="Scenario library and runs", responses=_COMMON)
 def list_scenarios(_: Architect, state: State) -> dict[str, Any]:
-    return {"scenarios": library_names(), "runs": sorted(state.scenarios.runs)}
+    """The library (names, and each one's description and modes) and every stored run,
+    newest first, whichever API process started it."""
+    return {
+        "scenarios": library_names(),
+        "library": library_entries(),
+        "runs": state.scenarios.list_runs(),
+    }
 
 
 @router.post(
@@ -54,10 +62,18 @@ async def start_scenario(request: ScenarioRequest, _: Architect, state: State) -
         # Off the event loop: an inline spec is up to 200 kB of YAML.
         scenario = await asyncio.to_thread(scenario_from_request, request.scenario, request.spec)
         check_mode(scenario, request.mode)
+        from_live = request.from_ == "live" or scenario.from_ == "live"
+        if from_live:
+            check_from_live(request.mode, state.scenarios.master_data)
     except ScenarioInputError as exc:
         return problem_response(422, "Invalid scenario", exc.detail, errors=exc.problems)
     run = state.scenarios.start(
-        scenario=request.scenario, spec=request.spec, mode=request.mode, seed=request.seed
+        scenario=request.scenario,
+        spec=request.spec,
+        mode=request.mode,
+        seed=request.seed,
+        from_live=from_live,
+        replications=request.replications,
     )
     return MsgspecResponse(run.public(), status_code=202)
 
@@ -69,7 +85,20 @@ async def start_scenario(request: ScenarioRequest, _: Architect, state: State) -
     responses=problem_responses(401, 403, 404),
 )
 def get_scenario(run_id: str, _: Architect, state: State) -> MsgspecResponse:
-    run = state.scenarios.runs.get(run_id)
+    run = state.scenarios.get(run_id)
+    if run is None:
+        raise NotFound(f"no scenario run {run_id!r}")
+    return MsgspecResponse(run.public())
+
+
+@router.delete(
+    "/{run_id}",
+    response_model=ScenarioRunModel,
+    summary="Cancel a running run (from any API process); a finished run is left as it is",
+    responses=problem_responses(401, 403, 404),
+)
+def cancel_scenario(run_id: str, _: Architect, state: State) -> MsgspecResponse:
+    run = state.scenarios.cancel(run_id)
     if run is None:
         raise NotFound(f"no scenario run {run_id!r}")
     return MsgspecResponse(run.public())
@@ -82,7 +111,7 @@ def get_scenario(run_id: str, _: Architect, state: State) -> MsgspecResponse:
     responses={200: {"content": {"image/png": {}}}, **problem_responses(401, 403, 404)},
 )
 def get_plot(run_id: str, name: str, _: Architect, state: State) -> FileResponse:
-    run = state.scenarios.runs.get(run_id)
+    run = state.scenarios.get(run_id)
     path = state.scenarios.plot_path(run, name) if run is not None else None
     if path is None:
         raise NotFound(f"no plot {name!r} for run {run_id!r}")
@@ -104,7 +133,7 @@ async def stream_scenario(websocket: WebSocket, run_id: str) -> None:
 
 async def _follow(websocket: WebSocket, state: AppState, run_id: str) -> None:
     """Send the run's messages while watching the client: gone, or a message too big."""
-    run = state.scenarios.runs.get(run_id)
+    run = state.scenarios.get(run_id)
     if run is None:
         await refuse(
             websocket, state, Refusal(WS_UNKNOWN_RUN, "no such scenario run", "unknown_run")

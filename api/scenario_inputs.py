@@ -34,6 +34,34 @@ def library_names() -> list[str]:
     return list_scenarios()
 
 
+def library_entries() -> list[dict[str, object]]:
+    """Each library scenario's name, description and modes (the dashboard offers a
+    live-only scenario for live runs only)."""
+    from simulator.scenarios import load_scenario
+
+    entries: list[dict[str, object]] = []
+    for name in library_names():
+        scenario = load_scenario(name)
+        entries.append(
+            {"name": name, "description": scenario.description, "modes": list(scenario.modes)}
+        )
+    return entries
+
+
+def check_from_live(mode: str, master_data: object) -> None:
+    """A run from the live twin runs offline, on the master data the API was started with."""
+    if mode != "offline":
+        raise ScenarioInputError(
+            "a run from the live twin runs forward offline",
+            [FieldProblem(field="mode", code="mode_not_allowed", message="use offline")],
+        )
+    if master_data is None:
+        raise ScenarioInputError(
+            "this API has no master data (TWIN_MASTER_DATA) to fork the live twin on",
+            [FieldProblem(field="from", code="no_master_data", message="set TWIN_MASTER_DATA")],
+        )
+
+
 def scenario_from_request(name: str | None, spec: str | None) -> Scenario:
     """The scenario a run request names, or `ScenarioInputError` (answered with 422)."""
     if (name is None) == (spec is None):

@@ -24,13 +24,19 @@ def run_simulator(
     on_event: Callable[[dict[str, Any]], None],
     bootstrap: str | None,
     topics: dict[str, str] | None,
+    from_live: bool = False,
+    replications: int | None = None,
+    master_data: Path | None = None,
 ) -> dict[str, Any]:
+    """`master_data` is the API's own (TWIN_MASTER_DATA), never one named by a request."""
     from api.scenario_inputs import scenario_from_request
     from simulator.runner import run_scenario  # imported in the worker only
 
     # Checked again here: whatever reaches a worker, it runs a library name or an inline
     # spec and reads no file named by the request.
     loaded = scenario_from_request(scenario, spec)
+    if from_live:
+        loaded = loaded.model_copy(update={"from_": "live"})
     return run_scenario(
         loaded,
         mode=mode,
@@ -39,6 +45,8 @@ def run_simulator(
         on_event=on_event,
         bootstrap=bootstrap,
         topics=topics,
+        replications=replications,
+        master_data=master_data,
     )
 
 

@@ -3,14 +3,19 @@
 The simulator's runner is a blocking function; running it in a separate process keeps the
 API's event loop (and the GIL) free. A reader thread per run turns the worker's queue into
 calls on the loop, where the run's record is updated and its WebSocket followers notified.
+Records are kept durably (`api.scenario_store`): runs of other processes, or of this one
+before a restart, are served from there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import multiprocessing
 import queue as queue_mod
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from api.problems import ServiceBusy
+from api.scenario_store import HEARTBEAT_S, RunStore
 from api.scenario_worker import run_in_worker
 from api.telemetry import ApiMetrics
 
@@ -39,6 +45,8 @@ class ScenarioRun:
     report: dict[str, Any] | None = None
     plots: dict[str, Path] = field(default_factory=dict)
     error: str | None = None
+    from_live: bool = False
+    replications: int | None = None
     followers: set[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=set)
 
     def public(self) -> dict[str, Any]:
@@ -48,6 +56,8 @@ class ScenarioRun:
             "mode": self.mode,
             "seed": self.seed,
             "scenario": self.scenario,
+            "from_live": self.from_live,
+            "replications": self.replications,
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "progress": self.progress,
@@ -72,13 +82,44 @@ class ScenarioRun:
     def final_messages(self) -> list[dict[str, Any]]:
         if self.status == "succeeded":
             return [{"type": "report", "report": self.report, "plots": self.plot_urls()}]
-        if self.status == "failed":
-            return [{"type": "failed", "error": self.error}]
+        if self.status in ("failed", "cancelled", "interrupted"):
+            return [{"type": self.status, "error": self.error}]
         return []
+
+    def record(self) -> dict[str, Any]:
+        """What the store keeps (the report and plots are files beside it)."""
+        record = self.public()
+        del record["report"], record["plots"]
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], store: RunStore) -> ScenarioRun:
+        """A run of another process (or of this one before a restart), as stored."""
+        run_id = record["id"]
+        status = record["status"]
+        return cls(
+            id=run_id,
+            mode=record["mode"],
+            seed=record["seed"],
+            scenario=record.get("scenario"),
+            out_dir=store.root / run_id,
+            created_at=datetime.fromisoformat(record["created_at"]),
+            status=status,
+            finished_at=(
+                datetime.fromisoformat(record["finished_at"]) if record.get("finished_at") else None
+            ),
+            progress=record.get("progress"),
+            metrics=record.get("metrics") or [],
+            report=store.report(run_id) if status == "succeeded" else None,
+            plots=store.plots(run_id) if status == "succeeded" else {},
+            error=record.get("error"),
+            from_live=bool(record.get("from_live")),
+            replications=record.get("replications"),
+        )
 
 
 class ScenarioManager:
-    """Starts runs in worker processes and keeps their records (in memory)."""
+    """Starts runs in worker processes and keeps their records (in memory and in the store)."""
 
     def __init__(
         self,
@@ -89,9 +130,12 @@ class ScenarioManager:
         metrics: ApiMetrics,
         bootstrap: str | None,
         topics: dict[str, str] | None,
+        master_data: Path | None = None,
     ) -> None:
         self.runner = runner
         self.root = root
+        self.store = RunStore(root)
+        self.master_data = master_data
         self.max_running = max_running
         self.metrics = metrics
         self.bootstrap = bootstrap
@@ -103,7 +147,42 @@ class ScenarioManager:
     def running(self) -> int:
         return sum(1 for r in self.runs.values() if r.status == "running")
 
-    def start(self, *, scenario: str | None, spec: str | None, mode: str, seed: int) -> ScenarioRun:
+    def get(self, run_id: str) -> ScenarioRun | None:
+        """A run of this process, else as stored (another replica's, or from before a restart)."""
+        run = self.runs.get(run_id)
+        if run is not None:
+            return run
+        record = self.store.load(run_id)
+        return None if record is None else ScenarioRun.from_record(record, self.store)
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """Every stored run, newest first (this process's and every other's)."""
+        return self.store.list()
+
+    def cancel(self, run_id: str) -> ScenarioRun | None:
+        """Stop a running run: here if this process runs it, else through the store."""
+        run = self.get(run_id)
+        if run is None or run.status != "running":
+            return run
+        proc = self._procs.get(run_id)
+        if proc is None:
+            self.store.request_cancel(run_id)  # its owner stops it within a poll
+            return run
+        if proc.is_alive():
+            proc.terminate()
+        self._on_message(run, {"type": "cancelled", "error": "cancelled on request"})
+        return run
+
+    def start(
+        self,
+        *,
+        scenario: str | None,
+        spec: str | None,
+        mode: str,
+        seed: int,
+        from_live: bool = False,
+        replications: int | None = None,
+    ) -> ScenarioRun:
         if self.running() >= self.max_running:
             raise ServiceBusy(
                 f"{self.max_running} scenario run(s) already running", headers={"Retry-After": "10"}
@@ -113,7 +192,9 @@ class ScenarioManager:
         out_dir = self.root / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         run = ScenarioRun(run_id, mode, seed, scenario, out_dir, datetime.now(UTC))
+        run.from_live, run.replications = from_live, replications
         self.runs[run_id] = run
+        self.store.save(run.record())
         q = self._ctx.Queue()
         kwargs = {
             "scenario": scenario,
@@ -123,6 +204,9 @@ class ScenarioManager:
             "out_dir": out_dir,
             "bootstrap": self.bootstrap,
             "topics": self.topics,
+            "from_live": from_live,
+            "replications": replications,
+            "master_data": self.master_data,
         }
         proc = self._ctx.Process(
             target=run_in_worker, args=(self.runner, kwargs, q), name=f"scenario-{run_id}"
@@ -144,20 +228,27 @@ class ScenarioManager:
         q: Any,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
+        beat = time.monotonic()
         while True:
             try:
                 message = q.get(timeout=0.5)
             except queue_mod.Empty:
-                if not proc.is_alive():
+                if self.store.cancel_requested(run.id):
+                    proc.terminate()  # asked by another process (the store's marker)
+                    message = {"type": "cancelled", "error": "cancelled on request"}
+                elif not proc.is_alive():
                     message = {"type": "failed", "error": f"worker exited ({proc.exitcode})"}
                 else:
+                    if time.monotonic() - beat >= HEARTBEAT_S and not loop.is_closed():
+                        beat = time.monotonic()  # the record says its owner is alive
+                        loop.call_soon_threadsafe(self._save, run)
                     continue
             except (EOFError, OSError):
                 message = {"type": "failed", "error": "worker queue closed"}
             if loop.is_closed():
                 return
             loop.call_soon_threadsafe(self._on_message, run, message)
-            if message.get("type") in ("done", "failed"):
+            if message.get("type") in ("done", "failed", "cancelled"):
                 proc.join(timeout=5)
                 return
 
@@ -176,10 +267,12 @@ class ScenarioManager:
                 str(name): Path(path) for name, path in (message.get("plots") or {}).items()
             }
             return  # the run ends with "done"
-        elif kind in ("done", "failed"):
-            run.status = "succeeded" if kind == "done" else "failed"
-            run.error = message.get("error") if kind == "failed" else None
+        elif kind in ("done", "failed", "cancelled"):
+            run.status = {"done": "succeeded"}.get(kind, kind)
+            run.error = message.get("error") if kind != "done" else None
             run.finished_at = datetime.now(UTC)
+            self._keep_report(run)
+            self._save(run)
             self.metrics.scenario_runs.labels(run.status).inc()
             for final in run.final_messages():
                 self._notify(run, final)
@@ -189,6 +282,18 @@ class ScenarioManager:
         else:
             return
         self._notify(run, message)
+
+    def _keep_report(self, run: ScenarioRun) -> None:
+        """The report as a file, for runners that write none (the simulator writes its own)."""
+        path = run.out_dir / "report.json"
+        if run.report is not None and not path.exists():
+            with contextlib.suppress(OSError):
+                path.write_text(json.dumps(run.report, default=str))
+
+    def _save(self, run: ScenarioRun) -> None:
+        # on a full disk the run goes on; its record is written again at the next change
+        with contextlib.suppress(OSError):
+            self.store.save(run.record())
 
     def _notify(self, run: ScenarioRun, message: dict[str, Any]) -> None:
         for follower in run.followers:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SitePositionModel(BaseModel):
@@ -199,14 +199,26 @@ class ScenarioRequest(BaseModel):
     spec: str | None = Field(default=None, max_length=200_000, description="Inline YAML spec.")
     mode: Literal["offline", "live"] = "offline"
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    from_: Literal["scenario", "live"] = Field(
+        default="scenario",
+        alias="from",
+        description="`live`: open from the running twin's positions now, then run offline.",
+    )
+    replications: int | None = Field(
+        default=None, ge=1, le=100, description="Seeds to run (default: the scenario's)."
+    )
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class ScenarioRunModel(BaseModel):
     id: str
-    status: Literal["running", "succeeded", "failed"]
+    status: Literal["running", "succeeded", "failed", "cancelled", "interrupted"]
     mode: Literal["offline", "live"]
     seed: int
     scenario: str | None
+    from_live: bool = False
+    replications: int | None = None
     created_at: datetime
     finished_at: datetime | None = None
     progress: dict[str, Any] | None = Field(default=None, description="Latest progress event.")
