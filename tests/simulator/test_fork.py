@@ -16,8 +16,11 @@ import msgspec
 import pytest
 import simpy
 from confluent_kafka import Producer
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api.app import create_app
+from api.feed import FakeFeed
 from cli.main import app
 from infra.kafka_clients import producer_config
 from infra.topics import TWIN_POSITIONS
@@ -27,6 +30,9 @@ from simulator.network import load_network
 from simulator.runner import run_scenario
 from simulator.scenarios import parse_scenario
 from simulator.truth import BUCKETS
+from tests.api.conftest import auth, make_settings
+from tests.api.fakes import FakeProducer
+from tests.polling import wait_until
 from twin.masterdata import dump_master_data
 from twin.masterdata_gen import generate_master_data
 from twin.wire import NetworkTotals, Position, SitePosition
@@ -148,3 +154,39 @@ def test_invtwin_sim_run_from_live_names_the_offsets_it_opened_at(
     assert f"48 SKU-sites of {topic}" in result.output
     report = json.loads((tmp_path / "tiny-live-offline-seed7" / "report.json").read_text())
     assert report["from_live"]["topic"] == topic
+
+
+def test_post_scenarios_from_live_runs_from_the_apis_twin_and_reports_the_offsets(
+    kafka_bootstrap: str,
+    live_twin: tuple[str, Path, dict[str, dict[str, list[int]]]],
+    tmp_path: Path,
+) -> None:
+    topic, master, _served = live_twin
+    settings = make_settings(
+        tmp_path,
+        scenario_runner="api.scenario_worker:run_simulator",
+        kafka_bootstrap=kafka_bootstrap,
+        api_topic_suffix=topic.removeprefix(TWIN_POSITIONS),
+        master_data=master,
+    )
+    spec = "name: tiny\nduration_hours: 1\nreport: {controls: false}\n"
+    with TestClient(create_app(settings, feed=FakeFeed(), producer=FakeProducer())) as client:
+        live_only = client.post(
+            "/v1/scenarios", json={"spec": spec, "from": "live", "mode": "live"},
+            headers=auth("architect"),
+        )  # fmt: skip
+        assert live_only.status_code == 422  # a fork runs forward offline
+        run_id = client.post(
+            "/v1/scenarios", json={"spec": spec, "from": "live"}, headers=auth("architect")
+        ).json()["id"]
+
+        def finished() -> bool:
+            body = client.get(f"/v1/scenarios/{run_id}", headers=auth("architect")).json()
+            return body["status"] != "running"
+
+        wait_until(finished, 120, "the forked run to finish")
+        body = client.get(f"/v1/scenarios/{run_id}", headers=auth("architect")).json()
+    assert body["status"] == "succeeded", body["error"]
+    assert body["from_live"] is True
+    assert body["report"]["from_live"]["topic"] == topic
+    assert body["report"]["from_live"]["sku_sites"] == 48
