@@ -34,16 +34,18 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from dataflows.failure_log import FailureLog
 from dataflows.settings import FlowSettings
+from infra import topics
 from infra.kafka_clients import ClientLogLimiter, consumer_config
 from twin.masterdata import MasterIndex
 
 _log = logging.getLogger(__name__)
 _RETRY_ASSIGN_S = 5.0
-MASTERDATA_TOPIC = "masterdata.v1"
 START_TIMEOUT_S = 120.0  # reading the whole topic at start (a catalogue's worth of records)
 
-# Applies one record (key, value; value None = deleted) to the index, in place.
-ApplyChange = Callable[[MasterIndex, bytes, bytes | None], object]
+# Applies one record (key, value; value None = deleted) to the index, in place; the keys it
+# applied (`twin.masterdata_changes.apply_record`: [] while it waits for its parent, more
+# than its own when it was the parent a waiting change needed).
+ApplyChange = Callable[[MasterIndex, bytes, bytes | None], list[str]]
 # Told after each applied run of changes, with their keys (e.g. the rule book's refresh).
 ChangeListener = Callable[[list[str]], None]
 
@@ -163,9 +165,9 @@ class MasterDataFeed:
                 continue
             raw_key = msg.key() or b""
             try:
-                self._apply(self.index, raw_key, msg.value())
-                keys.append(raw_key.decode("utf-8", "replace"))
-                self.applied += 1
+                applied = self._apply(self.index, raw_key, msg.value())
+                keys += applied
+                self.applied += len(applied)
             except Exception as exc:  # a change the index cannot take: skipped, said once
                 where = f"{self.topic}:{msg.partition()}@{msg.offset()}"
                 self._failures.failed(exc, f"applying master-data change {raw_key!r}", where)
@@ -263,7 +265,7 @@ def masterdata_feed(
         **(logs.config() if logs is not None else {}),
     )
     return MasterDataFeed(
-        index, settings.topic(MASTERDATA_TOPIC), lambda: Consumer(config), apply_record
+        index, settings.topic(topics.MASTERDATA), lambda: Consumer(config), apply_record
     )
 
 

@@ -22,6 +22,12 @@ from dataflows.kafka_io import (
     kafka_sink,
     kafka_source,
 )
+from dataflows.masterdata_source import (
+    MasterDataFeed,
+    MasterDataSource,
+    masterdata_feed,
+    start_feed,
+)
 from dataflows.messages import Tick
 from dataflows.metrics import FlowMetrics, NormalizeMetrics, TwinMetrics
 from dataflows.normalize import build_normalize_flow
@@ -54,14 +60,16 @@ def build_flow(
 ) -> Dataflow:
     """`metrics`: the process's (`dataflows.health.observe`), counted into by the steps."""
     settings = settings or FlowSettings()
+    if name not in ("normalize", "twin"):
+        raise ValueError(f"unknown flow {name!r}")
     master = load_master_index(settings.master_data)  # columns: catalogue-sized
+    # the changes masterdata.v1 holds applied before the flow runs, the later ones live
+    feed = start_feed(masterdata_feed(settings, master, name, client_logs(settings)))
     if name == "normalize":
         assert metrics is None or isinstance(metrics, NormalizeMetrics)
-        return normalize_flow(settings, master, metrics)
-    if name == "twin":
-        assert metrics is None or isinstance(metrics, TwinMetrics)
-        return twin_flow(settings, master, metrics)
-    raise ValueError(f"unknown flow {name!r}")
+        return normalize_flow(settings, master, metrics, feed)
+    assert metrics is None or isinstance(metrics, TwinMetrics)
+    return twin_flow(settings, master, metrics, feed)
 
 
 def client_logs(settings: FlowSettings) -> ClientLogLimiter:
@@ -77,7 +85,9 @@ def normalize_flow(
     settings: FlowSettings,
     master: MasterData | MasterIndex,
     metrics: NormalizeMetrics | None = None,
+    masterdata: MasterDataFeed | None = None,
 ) -> Dataflow:
+    """`masterdata`: the process's feed of master-data changes (its index is `master`)."""
     t = settings.topic
     logs = client_logs(settings)
     lag = metrics.lag if metrics is not None else None
@@ -100,6 +110,9 @@ def normalize_flow(
         clock=settings.domain_clock(),
         dead_letter_max_bytes=settings.flow_dead_letter_max_bytes,
         metrics=metrics,
+        masterdata=MasterDataSource(masterdata, tail=not settings.flow_stop_at_end)
+        if masterdata is not None
+        else None,
     )
 
 
@@ -113,9 +126,23 @@ def shard_factory(settings: FlowSettings, master: MasterData | MasterIndex) -> S
 
 
 def twin_flow(
-    settings: FlowSettings, master: MasterData | MasterIndex, metrics: TwinMetrics | None = None
+    settings: FlowSettings,
+    master: MasterData | MasterIndex,
+    metrics: TwinMetrics | None = None,
+    masterdata: MasterDataFeed | None = None,
 ) -> Dataflow:
+    """`masterdata`: the process's feed of master-data changes (its index is `master`):
+    its changes refresh the shards' shared rule book, and the SKU-sites whose policy
+    changed are judged again by their shards."""
     t = settings.topic
+    shards = shard_factory(settings, master)
+    source: MasterDataSource | None = None
+    if masterdata is not None:
+        shards.catch_up_master = masterdata.catch_up_to
+        masterdata.on_change(lambda _keys: shards.rules().master_changed())
+        source = MasterDataSource(
+            masterdata, emit_sku_sites=True, tail=not settings.flow_stop_at_end
+        )
     config = TwinFlowConfig(
         shards=settings.flow_shards,
         coalesce=settings.coalesce(),
@@ -141,7 +168,7 @@ def twin_flow(
             dlq=sink(topics.INVENTORY_DLQ),
         ),
         master,
-        shard_factory(settings, master),
+        shards,
         config=config,
         dlq_source=kafka_source(settings, [t(topics.INVENTORY_DLQ)], logs, lag),
         clock=settings.domain_clock(),
@@ -150,4 +177,5 @@ def twin_flow(
         if settings.flow_stop_at_end
         else ClockTicks(timedelta(seconds=settings.flow_freshness_check_s)),
         metrics=metrics,
+        masterdata=source,
     )
