@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import msgspec
@@ -30,11 +31,27 @@ _MIX = (
 _TYPES = [event_type for event_type, weight in _MIX for _ in range(weight)]
 
 
+# SKUs set aside for the ingest-to-visible probes (`loadtests.visibility`): the load test's
+# other writers leave them alone, so a change seen there is a probe's own.
+PROBE_SKUS = 10
+
+
 @dataclass(frozen=True)
 class Catalog:
     skus: list[tuple[str, str]]  # (sku id, base uom)
     sites: list[str]  # sites whose feed is the API
     all_sites: list[str]
+
+    @cached_property
+    def probe_skus(self) -> list[tuple[str, str]]:
+        """The last few SKUs (at most a tenth of them), written only by the probes."""
+        return self.skus[-max(1, min(PROBE_SKUS, len(self.skus) // 10)) :]
+
+    @cached_property
+    def ingest_skus(self) -> list[tuple[str, str]]:
+        """The SKUs the ingest users write: all but the probes' (all, in a one-SKU network)."""
+        rest = self.skus[: len(self.skus) - len(self.probe_skus)]
+        return rest or self.skus
 
     @classmethod
     def load(cls, path: str | Path) -> Catalog:
@@ -65,7 +82,7 @@ class EventFactory:
         self.counter = itertools.count(1)
 
     def event(self) -> InventoryEvent:
-        sku, uom = self.rng.choice(self.catalog.skus)
+        sku, uom = self.rng.choice(self.catalog.ingest_skus)
         site = self.rng.choice(self.catalog.sites)
         event_type = self.rng.choice(_TYPES)
         qty: int = self.rng.randint(1, 12)

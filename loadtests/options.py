@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadtests.shapes import SHAPE_SUMMARY, SHAPES
+
 DEFAULT_MASTER_DATA = "examples/network.yaml"
 
 
@@ -41,5 +43,36 @@ def add_arguments(parser: Any) -> None:
         help="Fail the run above this WebSocket delivery p95 (0 = no WS threshold)",
     )
     group.add_argument(
-        "--peak-users", type=int, default=0, help="Peak shape: users at the peak (0 = 3 x -u)"
+        "--max-visible-p95-ms",
+        type=float,
+        default=5000.0,
+        help="Fail the run above this ingest-to-visible p95 (event posted → shown on a "
+        "WebSocket, on this machine's clock; 0 = no threshold)",
+    )
+    group.add_argument(
+        "--visible-timeout-s",
+        type=float,
+        default=30.0,
+        help="A probe event not shown within this many seconds is a failure",
+    )
+    group.add_argument(
+        "--probe-users",
+        type=int,
+        default=2,
+        help="Users timing ingest to visible (a fixed count, taken from -u)",
+    )
+    group.add_argument(
+        "--shape",
+        default="steady",
+        choices=sorted(SHAPES),
+        help="Users over time (with loadtests/shape_locustfile.py): " + SHAPE_SUMMARY,
+    )
+    group.add_argument(
+        "--peak-users",
+        type=int,
+        default=0,
+        help="Peak and spike shapes: users at the peak (0 = 3 x -u)",
+    )
+    group.add_argument(
+        "--steps", type=int, default=5, help="Step shape: how many equal stairs up to -u"
     )

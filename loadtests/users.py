@@ -5,19 +5,26 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from locust import FastHttpUser, between, task
+import gevent
+from locust import FastHttpUser, User, between, task
 
-from infra.clock import ClockSettings
 from loadtests.catalog import Catalog, EventFactory
+from loadtests.stack_clock import stack_clock_of
 
 
-def catalog_of(user: FastHttpUser) -> Catalog:
-    """The master-data catalog, loaded once per Locust process and kept on the environment."""
+def catalog_of(user: User) -> Catalog:
+    """The master-data catalog, loaded once per Locust process and kept on the environment.
+
+    Parsed in a native thread: a worker that parses for seconds without yielding to gevent
+    misses its heartbeats, and the master drops it. Users that start meanwhile wait for it.
+    """
     environment = user.environment
-    catalog = getattr(environment, "twin_catalog", None)
-    if catalog is None:
-        catalog = Catalog.load(environment.parsed_options.master_data)
-        environment.twin_catalog = catalog
+    loading = getattr(environment, "twin_catalog", None)
+    if loading is None:
+        path = environment.parsed_options.master_data
+        loading = gevent.get_hub().threadpool.spawn(Catalog.load, path)
+        environment.twin_catalog = loading
+    catalog: Catalog = loading.get()
     return catalog
 
 
@@ -38,9 +45,8 @@ class IngestUser(FastHttpUser):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         self.auth = {"Authorization": f"Bearer {options.ingest_token}"}
-        # stamped on the stack's clock (TWIN_CLOCK_*), as the API judges the horizon on it
-        clock = ClockSettings().domain_clock()
-        self.events = EventFactory(catalog_of(self), random.Random(), clock)
+        # stamped on the stack's clock, as the API judges the horizon on it
+        self.events = EventFactory(catalog_of(self), random.Random(), stack_clock_of(self))
         self.batch_size = options.batch_size
 
     @task(4)

@@ -10,11 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.demo import demo_clock, scenario_master_data, scenario_speed
-from cli.loadtest import locust_argv
+from cli.loadtest import Thresholds, locust_argv
 from cli.main import app
 from cli.stack import generate_tokens, parse_tokens
 from loadtests.catalog import Catalog, EventFactory
 from loadtests.settings import REPO_ROOT, LoadTestSettings
+from loadtests.shapes import default_run_time
 from twin.masterdata import load_master_data
 from twin.validation import decode_event, decode_events
 
@@ -49,21 +50,37 @@ def test_loadtest_takes_tokens_from_twin_api_tokens_and_refuses_without_them() -
     assert "need a viewer and an ingest token" in result.output
 
 
-def test_locust_command_line_is_headless_with_reports_thresholds_and_optional_peak(
+def test_locust_command_line_is_headless_with_reports_thresholds_shape_and_workers(
     tmp_path: Path,
 ) -> None:
     common = dict(
         host="http://127.0.0.1:8000", users=5, spawn_rate=5.0, run_time="10s", out_dir=tmp_path,
         viewer_token="v", ingest_token="i", master_data=Path("m.yaml"),
-        max_failure_ratio=0.02, max_p95_ms=800.0, max_ws_p95_ms=0.0,
+        thresholds=Thresholds(max_failure_ratio=0.02, max_p95_ms=800.0, max_ws_p95_ms=0.0,
+                              max_visible_p95_ms=1500.0),
     )  # fmt: skip
-    argv = locust_argv(peak=False, **common)  # type: ignore[arg-type]
+    argv = locust_argv(shape=None, **common)  # type: ignore[arg-type]
     assert "--headless" in argv and argv[argv.index("--csv") + 1] == str(tmp_path / "stats")
     assert argv[argv.index("--html") + 1] == str(tmp_path / "report.html")
     assert argv[argv.index("--max-p95-ms") + 1] == "800.0"
-    assert "peak_locustfile.py" not in argv[argv.index("-f") + 1]
-    peak = locust_argv(peak=True, **common)  # type: ignore[arg-type]
-    assert peak[peak.index("-f") + 1].endswith("loadtests/peak_locustfile.py")
+    assert argv[argv.index("--max-visible-p95-ms") + 1] == "1500.0"
+    assert "shape_locustfile.py" not in argv[argv.index("-f") + 1]
+    assert "--processes" not in argv
+    spike = locust_argv(shape="spike", workers=2, master_port=5999, **common)  # type: ignore[arg-type]
+    assert spike[spike.index("-f") + 1].endswith("loadtests/shape_locustfile.py")
+    assert spike[spike.index("--shape") + 1] == "spike"
+    assert spike[spike.index("--processes") + 1] == "2"
+    assert spike[spike.index("--master-bind-port") + 1] == "5999"
+
+
+def test_loadtest_refuses_an_unknown_shape_and_takes_peak_as_the_peak_shape() -> None:
+    env = {"TWIN_API_TOKENS": "v:viewer,i:ingest"}
+    result = runner.invoke(app, ["loadtest", "--shape", "wobble"], env=env)
+    assert result.exit_code == 2 and "no shape 'wobble'" in result.output
+    assert default_run_time("soak") == "30m"
+    help_text = runner.invoke(app, ["loadtest", "--help"], env=env).output
+    for option in ("--shape", "--workers", "--max-visible-p95-ms", "--probe-users"):
+        assert option in help_text
 
 
 def test_demo_tokens_are_fresh_per_role_or_taken_from_the_environment() -> None:
