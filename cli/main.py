@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import api_cmd, demo, flow, history, kafka, loadtest, masterdata, sim
+from cli import api_cmd, demo, dlq, flow, history, kafka, loadtest, masterdata, sim
 
 app = typer.Typer(
     help="Inventory Twin: a live digital twin of multi-warehouse inventory.", no_args_is_help=True
@@ -14,6 +14,9 @@ app.add_typer(flow.app, name="flow", help="Run the Bytewax dataflows (normalize,
 app.add_typer(sim.app, name="sim", help="Run the SimPy simulator and scenarios.")
 app.add_typer(
     masterdata.app, name="masterdata", help="Check master data; convert YAML <-> CSV bundle."
+)
+app.add_typer(
+    dlq.app, name="dlq", help="Browse dead letters; replay those master data now fixes."
 )
 app.command("api", help="Run the FastAPI service (REST, WebSocket, dashboard).")(api_cmd.run)
 app.command("history")(history.run)  # its help is its docstring

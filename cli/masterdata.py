@@ -131,7 +131,7 @@ def publish_cmd(
     if unreadable:
         typer.echo(f"{unreadable} record(s) on {name} are not well-formed; they are replaced")
     if not dry_run and changes:
-        _produce(brokers, name, (encode_change(c) for c in changes))
+        produce_records(brokers, ((name, *encode_change(c)) for c in changes))
     verb = "would publish" if dry_run else "published"
     typer.echo(f"{verb} {len(changes)} change(s) to {name}: {summarize(changes)}")
     typer.echo(
@@ -205,7 +205,11 @@ def _topic_rows(bootstrap: str, topic: str) -> tuple[dict[str, Row | None], int]
     return rows, unreadable
 
 
-def _produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
+def produce_records(
+    bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | None]]
+) -> None:
+    """Write (topic, key, value) records in order with the project's idempotent producer;
+    exit code 1 with the reason when any is not delivered."""
     from confluent_kafka import Producer
 
     from infra.kafka_clients import producer_config
@@ -217,7 +221,7 @@ def _produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes | 
             failures.append(str(err))
 
     producer = Producer(producer_config(bootstrap))
-    for key, value in records:
+    for topic, key, value in records:
         while True:
             try:
                 producer.produce(topic, key=key, value=value, on_delivery=delivered)
