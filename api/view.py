@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -146,6 +147,8 @@ class TwinView:
         self.positions: dict[str, Position] = {}
         self.open_alerts: dict[str, Alert] = {}
         self.cleared_alerts: deque[Alert] = deque(maxlen=cleared_kept)
+        # told of every alert applied (the alert cases keep all of them, cleared ones too)
+        self.alert_listeners: list[Callable[[Alert], None]] = []
         self.site_metrics: dict[str, SiteMetric] = {}
         self.last_visible_p95: dict[str, LastFigure] = {}
         self.last_transfer_cycle: dict[str, LastFigure] = {}
@@ -207,6 +210,8 @@ class TwinView:
             self.open_alerts[alert.id] = alert
             self._count_alert(alert, +1)
         self._pending.alerts[alert.id] = alert
+        for listener in self.alert_listeners:
+            listener(alert)
 
     def _count_alert(self, alert: Alert, delta: int) -> None:
         if alert.sku is None:

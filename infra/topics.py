@@ -15,6 +15,7 @@ TWIN_POSITIONS = "twin.positions.v1"
 TWIN_ALERTS = "twin.alerts.v1"
 TWIN_METRICS = "twin.metrics.v1"
 MASTERDATA = "masterdata.v1"
+TWIN_ALERT_CASES = "twin.alert-cases.v1"
 
 RAW_FEEDS = (FEEDS_API, FEEDS_BATCH, FEEDS_3PL)
 
@@ -66,6 +67,13 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(TWIN_ALERTS, 3, {"retention.ms": str(_WEEK_MS)}),
     TopicSpec(TWIN_METRICS, 3, {"retention.ms": str(_WEEK_MS)}),
+    # The latest case per alert id (its whole audit trail in the record): compacted, so every
+    # API replica rebuilds the cases from it and they survive restarts.
+    TopicSpec(
+        TWIN_ALERT_CASES,
+        3,
+        {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"},
+    ),
     # Master-data rows by `entity:id` (`twin.masterdata_changes`): compacted, so the topic is
     # the catalogue; one partition, so every reader applies the changes in the order published.
     TopicSpec(
