@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,6 +227,13 @@ class LiveChecker:
             self.positions = 0
             return leftovers, self._newest, dict(self._on_hand)
 
+    def continue_from(self, sku_sites: Iterable[tuple[int, int]]) -> None:
+        """These SKU-sites continue from the twin's figures (no opening count resets them):
+        what it last published of them is already this run's, whether or not they move."""
+        with self._lock:
+            for s, k in sku_sites:
+                self._known[s, k] = True
+
     def atp(self, s: int, k: int) -> int | None:
         """The running twin's ATP of one SKU-site as last published (None if never seen)."""
         with self._lock:
@@ -295,6 +302,7 @@ def run_live(
     try:
         leftovers, newest, on_hand = checker.catch_up()
         carried = carried_on_hand(on_hand, leftovers, network.n_sites)
+        checker.continue_from(sk for sk, q in carried.items() if q >= 0)
         # Simulated time runs ahead of the wall clock: a run that follows another on the same
         # twin starts after everything the earlier one reported, or its opening counts
         # would be older than the earlier run's movements.
