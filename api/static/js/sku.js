@@ -1,6 +1,8 @@
 // SKU search and the selected SKU's buckets at every site, kept live from the stream.
 
 import { clock, el, num, setAnimated } from "./format.js";
+import { HistoryChart } from "./history_chart.js";
+import { LedgerPanel } from "./ledger.js";
 
 const BUCKETS = ["on_hand", "receiving", "reserved", "picked", "quarantined", "in_transit", "atp"];
 const SEARCH_DELAY_MS = 200;
@@ -23,6 +25,10 @@ export class SkuView {
     this.version = -1;
     this.timer = null;
     this.nextCursor = null;
+    // Why a figure is what it is (any cell of the table opens its site's ledger), and how
+    // the SKU moved over the retained days.
+    this.ledger = new LedgerPanel(this.detail, api);
+    this.history = new HistoryChart(this.detail, api);
     this.input.addEventListener("input", () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.searchSafely(), SEARCH_DELAY_MS);
@@ -124,6 +130,8 @@ export class SkuView {
     this.results.replaceChildren();
     this.showMore(null);
     this.onSelect(sku);
+    this.ledger.close();
+    this.history.show(sku).catch((error) => console.warn(error));
     try {
       this.render(await this.api.get(`/v1/skus/${encodeURIComponent(sku)}`));
     } catch (error) {
@@ -154,10 +162,15 @@ export class SkuView {
   renderSite(site, buckets) {
     let row = this.body.querySelector(`tr[data-site="${CSS.escape(site)}"]`);
     if (!row) {
+      const why = () => this.ledger.open(this.selected, site);
       row = el(
         "tr",
-        { "data-site": site, "data-testid": `sku-row-${site}` },
-        el("th", { scope: "row" }, site),
+        { "data-site": site, "data-testid": `sku-row-${site}`, class: "has-ledger", title: "Why these figures? Open the ledger", onclick: why },
+        el(
+          "th",
+          { scope: "row" },
+          el("button", { type: "button", class: "link", "data-testid": `sku-ledger-${site}`, "aria-label": `Ledger of ${site}` }, site),
+        ),
         ...BUCKETS.map((bucket) => el("td", { class: "num", "data-bucket": bucket, "data-testid": `sku-${bucket}-${site}` })),
         el("td", { "data-bucket": "fresh" }),
       );
