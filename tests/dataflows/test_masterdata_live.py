@@ -34,7 +34,7 @@ def _event(event_id: str, sku: str, site: str, qty: int) -> bytes:
     return ENCODE(
         InventoryEvent(
             event_id=event_id,
-            type=EventType.RECEIVED,
+            type=EventType.ADJUSTED,  # on hand and available: ATP = qty
             sku=sku,
             site=site,
             qty=qty,
