@@ -94,6 +94,8 @@ def id_parts(entity: str, ident: str) -> dict[str, str]:
     if len(parts) != len(columns) or not all(parts):
         joined = "@".join(c.upper() for c in columns)
         raise ChangeError(f"{entity}:{ident}", [f"the id must be {joined}"])
+    if "%" not in ident:  # nothing escaped: the common case, kept cheap
+        return dict(zip(columns, parts, strict=True))
     return {c: _unescape(p) for c, p in zip(columns, parts, strict=True)}
 
 
