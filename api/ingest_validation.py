@@ -3,7 +3,8 @@
 A 202 means the twin will apply the event, so ingest refuses here what the flows would
 dead-letter later, and nothing they would accept:
 
-- master data (when the API has it, `TWIN_MASTER_DATA`): the record goes through the API
+- master data (when the API has it: `TWIN_MASTER_DATA`, kept current from `masterdata.v1` by
+  `api.master_data`, so a SKU published a second ago is accepted): the record goes through the API
   feed's own canonicalization (`twin.normalize.common.canonicalize`, scope = the event's
   site), so a site-local item code that is an alias at that site is accepted, and an unknown
   SKU or site, a unit the SKU does not have, or a quantity that is not whole in base units is
