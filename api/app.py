@@ -31,6 +31,7 @@ from api.feed import Feed, KafkaFeed
 from api.idempotency_log import IdempotencyLog, KafkaIdempotencyLog, NoLog
 from api.ingest import RateLimiter
 from api.ingest_validation import IngestChecker
+from api.master_data import LiveMasterData, MasterDataReader
 from api.problems import install_error_handlers
 from api.producer import EventProducer, KafkaEventProducer
 from api.scenarios import ScenarioManager
@@ -40,7 +41,7 @@ from api.telemetry import ApiMetrics
 from api.view import Catalog, SiteInfo, TwinView
 from api.ws_limits import ConnectionSlots
 from history.settings import HistorySettings
-from infra.topics import FEEDS_API, TOPIC_SPECS
+from infra.topics import FEEDS_API, MASTERDATA, TOPIC_SPECS
 from twin.events import InventoryEvent
 
 if TYPE_CHECKING:
@@ -159,6 +160,16 @@ def create_app(
             )
         )
         event_ids = EventIdIndex(settings.idempotency_ttl_s, settings.idempotency_max_keys)
+        checker = IngestChecker(master, view, settings.ingest_horizon_s, clock)
+        # masterdata.v1 applied live; a test's fake feed comes without Kafka, so without it
+        live_master = LiveMasterData(
+            master,
+            view,
+            checker,
+            MasterDataReader(settings.kafka_bootstrap, settings.topic(MASTERDATA))
+            if feed is None
+            else None,
+        )
         broadcaster = Broadcaster(
             view,
             metrics,
@@ -192,7 +203,8 @@ def create_app(
             broadcaster=broadcaster,
             event_ids=event_ids,
             idempotency_log=the_log,
-            ingest_checker=IngestChecker(master, view, settings.ingest_horizon_s, clock),
+            ingest_checker=checker,
+            master_data=live_master,
             rate_limiter=RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst),
             event_rate_limiter=RateLimiter(
                 settings.ingest_event_rate_per_s, settings.ingest_event_burst
@@ -205,6 +217,7 @@ def create_app(
         )
         the_feed.start(view, asyncio.get_running_loop())
         the_log.start(event_ids, asyncio.get_running_loop())
+        live_master.start(asyncio.get_running_loop())
         ticker = asyncio.create_task(broadcaster.run(), name="stream-tick")
         log.info("api started", extra={"kafka": settings.kafka_bootstrap})
         try:
@@ -217,6 +230,7 @@ def create_app(
             scenarios.shutdown()
             the_feed.stop()
             the_log.stop()
+            live_master.stop()
             the_producer.close()
 
     app = FastAPI(
@@ -270,7 +284,7 @@ def _add_ops_routes(app: FastAPI) -> None:
         responses={503: {"model": ReadyModel, "description": "Still catching up."}},
     )
     def readyz(state: State) -> Any:
-        ready = state.feed.ready() and state.idempotency_log.ready()
+        ready = state.feed.ready() and state.idempotency_log.ready() and state.master_data.ready()
         state.metrics.view_ready.set(1 if ready else 0)
         body = {
             "ready": ready,

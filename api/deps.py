@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from api.idempotency_log import IdempotencyLog
     from api.ingest import RateLimiter
     from api.ingest_validation import IngestChecker
+    from api.master_data import LiveMasterData
     from api.producer import EventProducer
     from api.scenarios import ScenarioManager
     from api.settings import ApiSettings
@@ -43,6 +44,7 @@ class AppState:
     event_ids: EventIdIndex  # ids written to the ingest topic (api.event_index)
     idempotency_log: IdempotencyLog  # fills event_ids from Kafka
     ingest_checker: IngestChecker  # master-data and horizon checks of ingest
+    master_data: LiveMasterData  # the checker's index and the view's catalog, from masterdata.v1
     rate_limiter: RateLimiter
     event_rate_limiter: RateLimiter  # ingest's events per token, besides its requests
     scenarios: ScenarioManager
