@@ -38,6 +38,8 @@ function simTimeTick(value) {
 // yKind "seconds-log": y values are seconds, on a log axis labelled 1 ms … 7 d, so that a
 // 200 ms API feed and a two-hour 3PL feed both read on one chart. xTitle names the clock.
 export function lineChart(canvas, { yTitle, xKind = "wall", xTitle = undefined, yKind = "linear", yMax = undefined, pointRadius = 2 }) {
+  // A new sign-in in the same tab builds its charts on the same canvases: free them first.
+  window.Chart.getChart(canvas)?.destroy();
   const y =
     yKind === "seconds-log"
       ? {
@@ -45,6 +47,14 @@ export function lineChart(canvas, { yTitle, xKind = "wall", xTitle = undefined, 
           // at least 100 ms … 10 s, so that a young series still shows round ticks
           suggestedMin: 0.1,
           suggestedMax: 10,
+          // from a round tick below the lowest point to one above the highest, so that
+          // every point sits between two labelled values
+          afterDataLimits: (axis) => {
+            const below = LOG_TICKS.filter(([at]) => at <= axis.min).pop();
+            const above = LOG_TICKS.find(([at]) => at >= axis.max);
+            if (below) axis.min = below[0];
+            if (above) axis.max = above[0];
+          },
           afterBuildTicks: (axis) => {
             axis.ticks = LOG_TICKS.filter(([at]) => at >= axis.min && at <= axis.max).map(([value]) => ({ value }));
           },
