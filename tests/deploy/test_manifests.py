@@ -452,7 +452,7 @@ def test_api_is_a_probed_scraped_deployment_behind_a_service() -> None:
     resources = rendered()
     deployment = one(resources, "Deployment", "invtwin-api")
     template = deployment["spec"]["template"]
-    (container,) = template["spec"]["containers"]
+    container = next(c for c in template["spec"]["containers"] if c["name"] == "api")
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -502,6 +502,19 @@ def _references(spec: dict[str, Any]) -> list[tuple[str, str]]:
         mounts = {m["name"] for m in container.get("volumeMounts", [])}
         assert mounts <= volumes, f"{container['name']} mounts undeclared volumes"
     return refs
+
+
+def test_each_api_replica_reads_the_history_store_its_sidecar_keeps() -> None:
+    """`invtwin history` beside each API container, on the pod's own volume and state dir."""
+    template = one(rendered(), "Deployment", "invtwin-api")["spec"]["template"]
+    by_name = {c["name"]: c for c in template["spec"]["containers"]}
+    api, history = by_name["api"], by_name["history"]
+    assert argv(history)[1:] == ["history"]
+    state = {m["name"]: m["mountPath"] for m in api["volumeMounts"]}["state"]
+    assert {"name": "state", "mountPath": state} in history["volumeMounts"]
+    assert env_of(history)["TWIN_STATE_DIR"]["value"] == env_of(api)["TWIN_STATE_DIR"]["value"]
+    volume = next(v for v in template["spec"]["volumes"] if v["name"] == "state")
+    assert "emptyDir" in volume  # SQLite on a local disk, never a network share
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
