@@ -21,7 +21,16 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api import routes_history, routes_ingest, routes_scenarios, routes_stream, routes_view
+from api import (
+    routes_alerts,
+    routes_history,
+    routes_ingest,
+    routes_me,
+    routes_scenarios,
+    routes_stream,
+    routes_view,
+)
+from api.alert_cases import CaseBook, CaseReader
 from api.allow_header import AllowHeader
 from api.auth import TokenBook, TokenConfigError, parse_tokens
 from api.broadcaster import Broadcaster
@@ -41,7 +50,7 @@ from api.telemetry import ApiMetrics
 from api.view import Catalog, SiteInfo, TwinView
 from api.ws_limits import ConnectionSlots
 from history.settings import HistorySettings
-from infra.topics import FEEDS_API, MASTERDATA, TOPIC_SPECS
+from infra.topics import FEEDS_API, MASTERDATA, TOPIC_SPECS, TWIN_ALERT_CASES
 from twin.events import InventoryEvent
 
 if TYPE_CHECKING:
@@ -215,6 +224,19 @@ def create_app(
                 settings.ws_max_connections, settings.ws_max_connections_per_token
             ),
         )
+        # alert cases: every alert the view applies, and the cases from their compacted topic
+        case_book = CaseBook(clock)
+        view.alert_listeners.append(case_book.apply_alert)
+        case_reader = (
+            CaseReader(settings.kafka_bootstrap, settings.topic(TWIN_ALERT_CASES))
+            if feed is None
+            else None
+        )
+        app.state.alert_cases = routes_alerts.AlertCases(
+            case_book, settings.topic(TWIN_ALERT_CASES)
+        )
+        if case_reader is not None:
+            case_reader.start(case_book, asyncio.get_running_loop())
         the_feed.start(view, asyncio.get_running_loop())
         the_log.start(event_ids, asyncio.get_running_loop())
         live_master.start(asyncio.get_running_loop())
@@ -229,6 +251,8 @@ def create_app(
             await broadcaster.close_all()
             scenarios.shutdown()
             the_feed.stop()
+            if case_reader is not None:
+                case_reader.stop()
             the_log.stop()
             live_master.stop()
             the_producer.close()
@@ -242,8 +266,10 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(AllowHeader)
     app.include_router(routes_view.router)
+    app.include_router(routes_alerts.router)
     app.include_router(routes_ingest.router)
     app.include_router(routes_scenarios.router)
+    app.include_router(routes_me.router)
     app.include_router(routes_stream.router)
     app.include_router(routes_history.router)
     # the history store this replica reads (written by `invtwin history`); tests replace it

@@ -74,6 +74,7 @@ async def start_scenario(request: ScenarioRequest, _: Architect, state: State) -
         seed=request.seed,
         from_live=from_live,
         replications=request.replications,
+        name=scenario.name,
     )
     return MsgspecResponse(run.public(), status_code=202)
 

@@ -47,6 +47,7 @@ class ScenarioRun:
     error: str | None = None
     from_live: bool = False
     replications: int | None = None
+    name: str | None = None  # the scenario's own name (an inline spec has no library name)
     followers: set[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=set)
 
     def public(self) -> dict[str, Any]:
@@ -56,6 +57,7 @@ class ScenarioRun:
             "mode": self.mode,
             "seed": self.seed,
             "scenario": self.scenario,
+            "name": self.name,
             "from_live": self.from_live,
             "replications": self.replications,
             "created_at": self.created_at,
@@ -115,6 +117,7 @@ class ScenarioRun:
             error=record.get("error"),
             from_live=bool(record.get("from_live")),
             replications=record.get("replications"),
+            name=record.get("name"),
         )
 
 
@@ -182,6 +185,7 @@ class ScenarioManager:
         seed: int,
         from_live: bool = False,
         replications: int | None = None,
+        name: str | None = None,
     ) -> ScenarioRun:
         if self.running() >= self.max_running:
             raise ServiceBusy(
@@ -192,7 +196,7 @@ class ScenarioManager:
         out_dir = self.root / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         run = ScenarioRun(run_id, mode, seed, scenario, out_dir, datetime.now(UTC))
-        run.from_live, run.replications = from_live, replications
+        run.from_live, run.replications, run.name = from_live, replications, name
         self.runs[run_id] = run
         self.store.save(run.record())
         q = self._ctx.Queue()

@@ -217,6 +217,7 @@ class ScenarioRunModel(BaseModel):
     mode: Literal["offline", "live"]
     seed: int
     scenario: str | None
+    name: str | None = Field(default=None, description="The scenario's own name.")
     from_live: bool = False
     replications: int | None = None
     created_at: datetime

@@ -192,16 +192,3 @@ def test_architect_uploads_a_scenario_runs_it_and_reads_its_report_and_plots(
         timeout=20_000,
     )
     page.close()
-
-
-def test_a_viewer_is_told_that_scenarios_need_an_architect(
-    live_stack: Stack, browser: Browser
-) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
-    sign_in(page, live_stack)
-    page.get_by_text("What-if scenarios").click()
-    page.get_by_test_id("scenario-run").click()
-    expect(page.get_by_test_id("scenario-status")).to_have_text(
-        "Running scenarios needs an architect token."
-    )
-    page.close()

@@ -1,31 +1,39 @@
-// The architects' what-if panel: pick or upload a scenario, run it, watch accuracy and
-// staleness stream in over WS /v1/scenarios/{id}/stream, then read the report and its plots.
+// The architects' what-if panel: pick or upload a scenario, run it (from the live twin's state
+// now, with replications), watch accuracy and staleness stream in over
+// WS /v1/scenarios/{id}/stream, then read the report and its plots. Past runs come from
+// GET /v1/scenarios (every API replica's, kept across restarts) and can be opened or cancelled.
+// The panel exists for architects only: a viewer's page never asks the scenario endpoints.
 
 import { AuthError } from "./api.js";
 import { addPoint, clearChart, lineChart } from "./charts.js";
 import { el, num } from "./format.js";
 
-// Used when the API has no scenario list endpoint (or the token may not read it).
 const SERIES_MAX = 10_000;
-const FALLBACK_SCENARIOS = ["baseline", "peak", "3pl-outage", "batch-delay"];
+const RUNS_SHOWN = 10;
 
 export class ScenarioPanel {
   constructor(root, api) {
     this.api = api;
     this.root = root;
+    this.panel = root.querySelector('[data-testid="scenario-panel"]');
     this.select = root.querySelector("#scenario-name");
+    this.mode = root.querySelector("#scenario-mode");
     this.file = root.querySelector("#scenario-file");
     this.status = root.querySelector("#scenario-status");
     this.progress = root.querySelector("#scenario-progress");
     this.report = root.querySelector("#scenario-report");
+    this.runs = root.querySelector("#scenario-runs");
+    this.library = [];
     this.socket = null;
     this.charts = null;
-    root.querySelector("#scenario-form").addEventListener("submit", (event) => {
+    // Properties, not listeners: a new sign-in builds a new panel on the same elements.
+    root.querySelector("#scenario-form").onsubmit = (event) => {
       event.preventDefault();
       this.run().catch((error) => this.say(error.message));
-    });
+    };
+    this.mode.onchange = () => this.offerScenarios();
     // Charts are built on first open: a canvas in a closed <details> has no size.
-    root.querySelector("#scenario-details").addEventListener("toggle", () => this.ensureCharts());
+    root.querySelector("#scenario-details").ontoggle = () => this.ensureCharts();
   }
 
   ensureCharts() {
@@ -36,17 +44,55 @@ export class ScenarioPanel {
     };
   }
 
+  // Shown to architects only; the role is asked first, so a viewer's page gets no 403.
   async loadList() {
-    let names = FALLBACK_SCENARIOS;
+    this.panel.hidden = true;
+    let may = [];
     try {
-      const data = await this.api.get("/v1/scenarios");
-      const listed = Array.isArray(data) ? data : data.scenarios;
-      if (Array.isArray(listed) && listed.length) names = listed.map((s) => (typeof s === "string" ? s : s.name));
+      may = (await this.api.get("/v1/me")).may ?? [];
     } catch {
-      // keep the fallback list
+      return;
     }
+    if (!may.includes("architect")) return;
+    this.panel.hidden = false;
+    await this.refreshRuns();
+  }
+
+  async refreshRuns() {
+    const data = await this.api.get("/v1/scenarios");
+    this.library = data.library ?? (data.scenarios ?? []).map((name) => ({ name, modes: ["offline", "live"] }));
+    this.offerScenarios();
+    this.showRuns(data.runs ?? []);
+  }
+
+  // Only the scenarios that run in the chosen mode (a live-only one is not offered offline).
+  offerScenarios() {
+    const mode = this.mode.value;
+    const chosen = this.select.value;
+    const names = this.library.filter((s) => (s.modes ?? []).includes(mode)).map((s) => s.name);
     this.select.replaceChildren(...names.map((name) => el("option", { value: name }, name)));
-    if (names.includes("baseline")) this.select.value = "baseline"; // the reference run
+    if (names.includes(chosen)) this.select.value = chosen;
+    else if (names.includes("baseline")) this.select.value = "baseline"; // the reference run
+  }
+
+  showRuns(runs) {
+    this.runs.replaceChildren(
+      ...runs.slice(0, RUNS_SHOWN).map((run) => {
+        const what = `${run.name ?? run.scenario ?? "inline spec"}${run.from_live ? " from live" : ""}` +
+          `${run.replications > 1 ? ` ×${run.replications}` : ""}, seed ${run.seed}`;
+        const open = el("button", { type: "button", onclick: () => this.follow(run.id) }, "open");
+        const cancel = run.status === "running"
+          ? el("button", { type: "button", onclick: () => this.cancel(run.id) }, "cancel")
+          : null;
+        return el("li", { dataset: { run: run.id, status: run.status } }, `${what} · ${run.status} `, open, cancel);
+      }),
+    );
+  }
+
+  async cancel(id) {
+    await this.api.request("DELETE", `/v1/scenarios/${encodeURIComponent(id)}`);
+    this.say(`Run ${id}: cancel requested.`);
+    await this.refreshRuns();
   }
 
   say(text) {
@@ -56,9 +102,12 @@ export class ScenarioPanel {
   async run() {
     this.ensureCharts();
     const body = {
-      mode: this.root.querySelector("#scenario-mode").value,
+      mode: this.mode.value,
       seed: Number(this.root.querySelector("#scenario-seed").value || 0),
     };
+    const replications = Number(this.root.querySelector("#scenario-replications").value || 1);
+    if (replications > 1) body.replications = replications;
+    if (this.root.querySelector("#scenario-from-live").checked) body.from = "live";
     const upload = this.file.files[0];
     if (upload) body.spec = await upload.text();
     else body.scenario = this.select.value;
@@ -73,15 +122,18 @@ export class ScenarioPanel {
       throw error;
     }
     const id = started.id ?? started.run_id;
-    this.say(`Run ${id} started (${upload ? upload.name : body.scenario}, ${body.mode}, seed ${body.seed}).`);
+    const origin = body.from === "live" ? ", from the live twin now" : "";
+    this.say(`Run ${id} started (${upload ? upload.name : body.scenario}, ${body.mode}, seed ${body.seed}${origin}).`);
+    this.follow(id);
+    this.refreshRuns().catch(console.warn);
+  }
+
+  follow(id) {
+    this.ensureCharts();
     this.report.hidden = true;
     this.progress.hidden = false;
     this.progress.value = 0;
     for (const chart of Object.values(this.charts ?? {})) clearChart(chart);
-    this.follow(id);
-  }
-
-  follow(id) {
     if (this.socket) this.socket.close(1000, "new run");
     const socket = new WebSocket(this.api.wsUrl(`/v1/scenarios/${encodeURIComponent(id)}/stream`));
     this.socket = socket;
@@ -113,11 +165,15 @@ export class ScenarioPanel {
         this.progress.value = 100;
         this.say(`Run ${id} finished.`);
         this.showReport(id, message.report ?? {}, message.plots ?? {});
+        this.refreshRuns().catch(console.warn);
         break;
       case "error":
       case "failed":
-        this.say(`Run ${id} failed: ${message.message ?? message.error ?? "unknown error"}`);
+      case "cancelled":
+      case "interrupted":
+        this.say(`Run ${id} ${message.type === "error" ? "failed" : message.type}: ${message.message ?? message.error ?? "unknown error"}`);
         this.progress.hidden = true;
+        this.refreshRuns().catch(console.warn);
         break;
       default:
         break;
@@ -126,11 +182,14 @@ export class ScenarioPanel {
 
   showReport(id, report, plots) {
     const figures = this.root.querySelector("#report-figures");
-    figures.replaceChildren(...reportFigures(report).map(([label, value]) => el("div", {}, el("dt", {}, label), el("dd", {}, value))));
+    const rows = report.figures ? replicatedFigures(report) : reportFigures(report);
+    if (report.from_live) rows.unshift(["Opened from the live twin", liveOrigin(report.from_live)]);
+    figures.replaceChildren(...rows.map(([label, value]) => el("div", {}, el("dt", {}, label), el("dd", {}, value))));
     const shares = siteShares(report);
     this.root.querySelector("#report-sites").replaceChildren(
-      ...shares.map(([site, share]) => el("li", {}, `${site}: ${(100 * share).toFixed(1)} %`)),
+      ...shares.map(([site, share]) => el("li", {}, `${site}: ${share}`)),
     );
+    if (report.accuracy_band) this.drawBand(report.accuracy_band);
     const box = this.root.querySelector("#report-plots");
     box.replaceChildren();
     for (const [name, path] of Object.entries(plots)) {
@@ -141,6 +200,45 @@ export class ScenarioPanel {
     }
     this.report.hidden = false;
   }
+
+  // Replications: accuracy's mean and 95% interval over time, instead of one line.
+  drawBand(band) {
+    const chart = this.charts?.accuracy;
+    if (!chart) return;
+    clearChart(chart);
+    for (const [i, hours] of (band.hours ?? []).entries()) {
+      const x = hours * 3600;
+      addPoint(chart, "mean", x, 100 * band.mean[i], SERIES_MAX);
+      addPoint(chart, "95% interval low", x, 100 * band.ci95_low[i], SERIES_MAX);
+      addPoint(chart, "95% interval high", x, 100 * band.ci95_high[i], SERIES_MAX);
+    }
+  }
+}
+
+function liveOrigin(fork) {
+  const offsets = Object.entries(fork.offsets ?? {}).map(([p, o]) => `${p}:${o}`).join(", ");
+  return `${num(fork.sku_sites)} SKU-sites of ${fork.topic} at offsets ${offsets}`;
+}
+
+// A replicated figure: its mean, 95% interval and worst case over the seeds.
+function interval(stats, asPct) {
+  if (!stats) return "–";
+  const f = (v) => (asPct ? pct(v) : typeof v === "number" ? String(Math.round(v * 100) / 100) : "–");
+  const ci = stats.ci95 ? ` [${f(stats.ci95[0])} – ${f(stats.ci95[1])}]` : "";
+  return `${f(stats.mean)}${ci}, worst ${f(stats.worst)}`;
+}
+
+function replicatedFigures(report) {
+  const rows = [["Replications", `${report.replications} seeds (${report.seeds?.[0]}…), mean [95% interval], worst`]];
+  for (const [name, stats] of Object.entries(report.figures)) {
+    rows.push([name.replaceAll("_", " ").replace(".", ": "), interval(stats, name.startsWith("accuracy"))]);
+  }
+  for (const [i, fault] of (report.faults ?? []).entries()) {
+    const label = `Recovery: ${fault.kind ?? `fault ${i + 1}`} (${(fault.sites ?? ["all"]).join(",")})`;
+    const never = fault.not_recovered ? `, not recovered in ${fault.not_recovered}` : "";
+    rows.push([label, `${interval(fault.recovery_s, false)} s${never}`]);
+  }
+  return rows;
 }
 
 // Plots are files on the server; the API serves them under the run (or gives a URL itself).
@@ -185,9 +283,17 @@ function reportFigures(report) {
   return figures.filter(([, value]) => value !== "–");
 }
 
+// Each site's share of all discrepancy, largest first (with its interval when replicated).
 function siteShares(report) {
-  const shares = report.discrepancy_share ?? report.site_discrepancy_share ?? report.discrepancy_by_site ?? {};
+  if (report.figures && report.sites) {
+    return Object.entries(report.sites)
+      .filter(([, row]) => row.discrepancy_share)
+      .sort((a, b) => b[1].discrepancy_share.mean - a[1].discrepancy_share.mean)
+      .map(([site, row]) => [site, interval(row.discrepancy_share, true)]);
+  }
+  const shares = report.discrepancy_share ?? {};
   return Object.entries(shares)
     .map(([site, value]) => [site, typeof value === "number" ? value : (value.share ?? 0)])
-    .sort((a, b) => b[1] - a[1]);
+    .sort((a, b) => b[1] - a[1])
+    .map(([site, share]) => [site, `${(100 * share).toFixed(1)} %`]);
 }
