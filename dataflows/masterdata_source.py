@@ -32,10 +32,10 @@ from typing import Any
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from dataflows.failure_log import FailureLog
 from dataflows.settings import FlowSettings
 from infra import topics
 from infra.kafka_clients import ClientLogLimiter, consumer_config
+from infra.log_limit import KindLimit
 from twin.masterdata import MasterIndex
 
 _log = logging.getLogger(__name__)
@@ -58,6 +58,33 @@ class SkuSitesChanged:
 
     sku_sites: list[tuple[str, str]]
     through: dict[int, int] = field(default_factory=dict)
+
+
+class FeedComplaints:
+    """Failures of the feed, logged as what they mean here (a change skipped, a poll that
+    will be tried again): the first of each kind, then one reminder per 30 s."""
+
+    def __init__(self) -> None:
+        self._limit = KindLimit(30.0)
+
+    def failed(self, exc: BaseException, step: str, where: str = "") -> None:
+        admitted = self._limit.admit(f"{step}: {type(exc).__name__}")
+        if admitted is None:
+            return
+        more = (
+            f" ({admitted.held} more like it in the last {admitted.since_s:.0f} s)"
+            if admitted.held
+            else ""
+        )
+        _log.error(
+            "%s failed%s: %s: %s%s",
+            step,
+            f" on {where}" if where else "",
+            type(exc).__name__,
+            exc,
+            more,
+            exc_info=exc if admitted.first else None,
+        )
 
 
 class MasterDataFeed:
@@ -86,7 +113,7 @@ class MasterDataFeed:
         self._next: dict[int, int] = {}  # partition -> next offset to apply
         self._assign_after = 0.0  # monotonic time of the next look for the topic
         self._listeners: list[ChangeListener] = []
-        self._failures = FailureLog(_log)
+        self.failures = FeedComplaints()
         self.applied = 0  # changes applied since start (metrics, tests)
 
     def on_change(self, listener: ChangeListener) -> None:
@@ -159,7 +186,7 @@ class MasterDataFeed:
         keys: list[str] = []
         for msg in messages:
             if msg.error() is not None:
-                self._failures.failed(
+                self.failures.failed(
                     RuntimeError(str(msg.error())), "reading master-data changes", self.topic
                 )
                 continue
@@ -170,7 +197,7 @@ class MasterDataFeed:
                 self.applied += len(applied)
             except Exception as exc:  # a change the index cannot take: skipped, said once
                 where = f"{self.topic}:{msg.partition()}@{msg.offset()}"
-                self._failures.failed(exc, f"applying master-data change {raw_key!r}", where)
+                self.failures.failed(exc, f"applying master-data change {raw_key!r}", where)
             self._next[msg.partition()] = msg.offset() + 1
         if keys:
             for listener in self._listeners:
@@ -208,7 +235,11 @@ class _FeedPartition(StatelessSourcePartition[Any]):
         if not self._tail:  # a bounded run: what the feed read at start is all there is
             raise StopIteration
         self._awake = datetime.now(UTC) + self._interval
-        keys = self._feed.poll()
+        try:
+            keys = self._feed.poll()
+        except Exception as exc:  # the broker is away: the flow goes on, the feed asks again
+            self._feed.failures.failed(exc, "polling master-data changes", self._feed.topic)
+            return []
         if not keys or not self._emit:
             return []
         sku_sites = sku_sites_of(keys)
