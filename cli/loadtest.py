@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from cli.stack import free_port
+from loadtests.catalog import Catalog
 from loadtests.settings import REPO_ROOT, LoadTestSettings
 from loadtests.shapes import SHAPE_SUMMARY, SHAPES, default_run_time
 
@@ -41,8 +42,9 @@ def locust_argv(
     viewer_token: str,
     ingest_token: str,
     master_data: Path,
-    shape: str | None,
-    thresholds: Thresholds,
+    catalog: Path | None = None,
+    shape: str | None = None,
+    thresholds: Thresholds = Thresholds(),
     peak_users: int = 0,
     steps: int = 5,
     probe_users: int = 2,
@@ -83,6 +85,8 @@ def locust_argv(
         "--max-ws-p95-ms", str(thresholds.max_ws_p95_ms),
         "--max-visible-p95-ms", str(thresholds.max_visible_p95_ms),
     ]  # fmt: skip
+    if catalog is not None:
+        argv += ["--catalog", str(catalog)]
     if workers:
         port = str(master_port or free_port())
         argv += ["--processes", str(workers), "--master-bind-port", port, "--master-port", port]
@@ -178,6 +182,9 @@ def run(
         typer.echo(f"error: no shape {shape!r}; choose one of {', '.join(SHAPES)}", err=True)
         raise typer.Exit(code=2)
     out_dir.mkdir(parents=True, exist_ok=True)
+    master = master_data or settings.master_data
+    # parsed once here, not in every Locust process
+    catalog = Catalog.load(master).save(out_dir / "catalog.json")
     argv = locust_argv(
         host=host,
         users=users,
@@ -186,7 +193,8 @@ def run(
         out_dir=out_dir,
         viewer_token=viewer,
         ingest_token=ingest,
-        master_data=master_data or settings.master_data,
+        master_data=master,
+        catalog=catalog,
         shape=shape,
         thresholds=Thresholds(max_failure_ratio, max_p95_ms, max_ws_p95_ms, max_visible_p95_ms),
         peak_users=peak_users,

@@ -22,6 +22,12 @@ def add_arguments(parser: Any) -> None:
         "--master-data", default=DEFAULT_MASTER_DATA, help="Master data YAML: SKUs and sites"
     )
     group.add_argument(
+        "--catalog",
+        default="",
+        help="The SKUs and sites as JSON (Catalog.save; invtwin loadtest writes it): read "
+        "instead of parsing --master-data in every worker",
+    )
+    group.add_argument(
         "--batch-size", type=int, default=20, help="Events per POST /v1/events batch"
     )
     group.add_argument(

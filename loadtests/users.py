@@ -13,16 +13,22 @@ from loadtests.stack_clock import stack_clock_of
 
 
 def catalog_of(user: User) -> Catalog:
-    """The master-data catalog, loaded once per Locust process and kept on the environment.
+    """The catalog, loaded once per Locust process and kept on the environment.
 
-    Parsed in a native thread: a worker that parses for seconds without yielding to gevent
-    misses its heartbeats, and the master drops it. Users that start meanwhile wait for it.
+    From `--catalog` (JSON, `invtwin loadtest` writes it) when given: parsing master data
+    YAML holds the interpreter for seconds in C code, and a distributed worker that stops
+    answering that long misses its heartbeats and is dropped by the master. Otherwise parsed
+    from `--master-data` in a native thread (enough for a single process); users that start
+    meanwhile wait for it.
     """
     environment = user.environment
     loading = getattr(environment, "twin_catalog", None)
     if loading is None:
-        path = environment.parsed_options.master_data
-        loading = gevent.get_hub().threadpool.spawn(Catalog.load, path)
+        options = environment.parsed_options
+        if options.catalog:
+            loading = gevent.spawn(Catalog.load_saved, options.catalog)
+        else:
+            loading = gevent.get_hub().threadpool.spawn(Catalog.load, options.master_data)
         environment.twin_catalog = loading
     catalog: Catalog = loading.get()
     return catalog

@@ -29,9 +29,12 @@ def loadtest(
         "--out-dir", str(out),
         *args,
     ]  # fmt: skip
-    return subprocess.run(
+    result = subprocess.run(
         argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=run_time_s + 60
     )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "output.txt").write_text(result.stdout + result.stderr)  # what a failure said
+    return result
 
 
 def stats_rows(out: Path) -> dict[str, dict[str, str]]:
