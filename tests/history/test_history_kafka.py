@@ -27,7 +27,8 @@ from tests.api.conftest import auth, make_settings
 from tests.api.fakes import FakeProducer
 from tests.polling import wait_until
 from twin.events import InventoryEvent, encode_event
-from twin.position import SkuTwin
+from twin.position import SkuTwin, to_us
+from twin.wire import NetworkTotals, Position, SitePosition
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 SKU = "SKU-LEDGER"
@@ -170,13 +171,28 @@ def test_retention_drops_rows_older_than_the_window(
         settings.topic(INVENTORY_EVENTS),
         [(SKU, encode_event(e)) for e in (old, *recent)],
     )
+    # positions: WH-01 ten days ago and now, WH-02 only ten days ago (its figures still hold)
+    ten_days_ago = T0 - timedelta(days=10)
+    positions = [
+        position_at(1, ten_days_ago, {"WH-01": 5, "WH-02": 7}),
+        position_at(2, T0, {"WH-01": 10, "WH-02": 7}),
+    ]
+    produce(settings.kafka_bootstrap, settings.topic(TWIN_POSITIONS), positions)
     consumer = HistoryConsumer(settings, store)
     consumer.open()
-    consume_until(consumer, store, 3, 0)
-    assert consumer.prune() == (1, 0)  # 7 days kept behind the newest event
+    consume_until(consumer, store, 3, 3)  # WH-02 unchanged in the second position: no row
+    assert consumer.prune() == (1, 1)  # 7 days kept behind the newest event and position
     consumer.close()
     assert [e for _, e in store.sku_events(SKU)] == [encode_event(e) for e in recent]
     assert store.events_pruned_before_us() is not None
+    rows = store.site_positions(SKU, None, 0, to_us(T0 + timedelta(days=1)))
+    assert [(r[1], r[4]) for r in rows] == [("WH-02", 7), ("WH-01", 10)]
+
+
+def position_at(version: int, at: datetime, on_hand: dict[str, int]) -> tuple[str, bytes]:
+    sites = {site: SitePosition(on_hand=q, atp=q) for site, q in on_hand.items()}
+    position = Position(sku=SKU, version=version, as_of=at, sites=sites, network=NetworkTotals())
+    return SKU, msgspec.json.encode(position)
 
 
 def test_history_and_ledger_as_csv(settings: HistorySettings, store: HistoryStore) -> None:
