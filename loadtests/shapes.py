@@ -87,9 +87,9 @@ SHAPES: dict[str, Callable[[float, ShapeInputs], Tick]] = {
 }
 
 SHAPE_SUMMARY = (
-    "steady (ramp to -u, hold); step (--steps stairs up to -u); spike (-u, then the peak "
-    "users within a second for a fifth of the run, then -u); peak (a day: ramp, -u, peak, -u); "
-    "soak (steady, 30 minutes unless --run-time)"
+    "steady (ramp to the users, hold); step (--steps equal stairs up to the users); spike (the "
+    "users, then the peak users within a second for a fifth of the run, then back); peak (a "
+    "day: ramp, users, peak, users); soak (steady, 30 minutes unless a run time is given)"
 )
 
 # Run time when none is given: a soak is long by definition, the others are quick checks.
