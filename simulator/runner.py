@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import simpy
 
+from simulator.compare import run_compare
 from simulator.engine import REPO_ROOT, OnEvent, Simulation, make_recorder
 from simulator.fair import run_offline_fair
 from simulator.network import load_network, network_from_master
@@ -54,7 +55,8 @@ def run_scenario(
     parallel processes, offline, and reports each figure's mean, 95% interval and worst
     (`simulator.replications`). Offline, each fault is judged against a control run of the
     same seed without it (`simulator.control`), unless the scenario's `report.controls`
-    is off. A scenario `from: live` first reads the running twin's positions (at `bootstrap`,
+    is off. A scenario with `compare` runs its two variants over the same seeds and reports
+    both and their differences (`simulator.compare`). A scenario `from: live` first reads the running twin's positions (at `bootstrap`,
     `topics`) on the network of `master_data`, the running twin's master data
     (`simulator.fork`), then runs offline from there; the report's `from_live` says which
     offsets it opened at.
@@ -72,10 +74,14 @@ def run_scenario(
         raise ScenarioError("replications must be at least 1")
     if replications > 1 and mode != "offline":
         raise ScenarioError("replications run offline only")
+    if scenario.compare is not None and mode != "offline":
+        raise ScenarioError("a comparison runs offline only")
     if mode == "offline":
         if any(f.kind == "restart" for f in scenario.faults):
             raise ScenarioError(f"scenario {scenario.name!r}: restart faults need live mode")
-        if replications > 1:
+        if scenario.compare is not None:
+            report = run_compare(scenario, seed, replications, on_event=on_event)
+        elif replications > 1:
             report = run_replications(scenario, seed, replications, on_event=on_event)
         else:
             report = run_offline_fair(scenario, seed, workers=workers, on_event=on_event)
@@ -175,4 +181,6 @@ def write_outputs(report: dict[str, Any], out_dir: Path | None) -> dict[str, str
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if "compare" in report:
+        return {}  # the two variants side by side are in the JSON; no plots of their own yet
     return write_plots(report, out_dir)

@@ -218,6 +218,16 @@ class LiveSpec(_Strict):
     quiescence_timeout_s: Annotated[float, Field(gt=0)] = 120.0
 
 
+class VariantSpec(_Strict):
+    """One side of a comparison: the scenario with these parts replaced (unset = as is)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    faults: list[Fault] | None = None
+    demand: DemandSpec | None = None
+    operations: OperationsSpec | None = None
+    feeds: FeedsSpec | None = None
+
+
 class LiveOpening(_Strict):
     """The running twin's positions at recorded offsets (`simulator.fork`), a run's opening.
 
@@ -252,6 +262,9 @@ class Scenario(_Strict):
     # then run forward offline; `scenario`: open with generated stock on the spec's network.
     from_: Literal["scenario", "live"] = Field(default="scenario", alias="from")
     opening: LiveOpening | None = None
+    # Two variants run from the same start with the same seeds; the report gives both and
+    # their differences with intervals (`simulator.compare`).
+    compare: Annotated[list[VariantSpec], Field(min_length=2, max_length=2)] | None = None
     description: str = ""
     seed: int = 7
     # Offline: run this many seeds (seed, seed + 1, ...) and report mean, 95% interval, worst.
