@@ -79,9 +79,10 @@ class ActionRequest(BaseModel):
         200: {
             "content": {"text/csv": {"schema": {"type": "string"}}},
             "description": (
-                "`alerts` (each with its `case`), `next_cursor`, `total`, and `you` (the name "
-                "the caller's actions are recorded under). With `Accept: text/csv`, one row "
-                "per alert; the next page's cursor is in `X-Next-Cursor` and `Link`."
+                "`alerts` (each with its `case`), `next_cursor`, `total`, `you` (the name "
+                "the caller's actions are recorded under) and `as_of` (the twin's clock). "
+                "With `Accept: text/csv`, one row per alert; the next page's cursor is in "
+                "`X-Next-Cursor` and `Link`."
             ),
         }
     },
@@ -90,6 +91,7 @@ def list_alerts(
     request: Request,
     principal: Viewer,
     cases: Cases,
+    app_state: State,
     state: Annotated[
         StateParam,
         Query(description="Case state (a lapsed snooze reads open); `cleared`: condition over."),
@@ -126,7 +128,13 @@ def list_alerts(
             headers = {"X-Next-Cursor": page.next_cursor, "Link": f'<{next_url}>; rel="next"'}
         return Response(alerts_csv(page.items), media_type="text/csv", headers=headers)
     return MsgspecResponse(
-        {"alerts": page.items, "next_cursor": page.next_cursor, "total": page.total, "you": me}
+        {
+            "alerts": page.items,
+            "next_cursor": page.next_cursor,
+            "total": page.total,
+            "you": me,
+            "as_of": app_state.clock(),  # the twin's clock, which snooze times are on
+        }
     )
 
 
@@ -172,7 +180,7 @@ async def act_on_alert(
     return MsgspecResponse(book.item(alert_id, with_trail=True))
 
 
-@router.websocket("/v1/alerts/stream")
+@router.websocket("/alerts/stream")
 async def stream_cases(websocket: WebSocket) -> None:
     """Every case change as `{"type": "case", "item": <the alert with its case>}` (viewer)."""
     state = get_state(websocket)

@@ -6,13 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.alerts_csv import alerts_csv
 from api.deps import State, Viewer
 from api.msgspec_response import MsgspecResponse
 from api.positions_csv import positions_csv
 from api.problems import ApiError, NotFound, problem_responses
 from api.schemas import (
-    AlertListModel,
     NetworkModel,
     PositionModel,
     SiteMetricListModel,
@@ -209,32 +207,6 @@ def get_site(site: str, _: Viewer, state: State) -> MsgspecResponse:
             ],
         }
     )
-
-
-@router.get(
-    "/alerts",
-    response_model=AlertListModel,
-    summary="Alerts, filtered",
-    responses={
-        200: {
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "The alerts; with `Accept: text/csv`, one row per alert.",
-        }
-    },
-)
-def list_alerts(
-    request: Request,
-    _: Viewer,
-    state: State,
-    site: str | None = None,
-    sku: str | None = None,
-    kind: AlertKindParam | None = None,
-    alert_state: Annotated[Literal["open", "cleared", "all"], Query(alias="state")] = "open",
-) -> Response:
-    alerts = state.view.alerts(site=site, sku=sku, kind=kind, state=alert_state)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(alerts_csv(alerts), media_type="text/csv")
-    return MsgspecResponse({"alerts": alerts})
 
 
 @router.get("/metrics/sites", response_model=SiteMetricListModel, summary="Per-site analytics")

@@ -21,7 +21,7 @@ class Dashboard {
     const root = document.getElementById("dashboard");
     this.clock = new TwinClock();
     this.network = new NetworkView(root, this.clock);
-    this.alerts = new AlertsView(root);
+    this.alerts = new AlertsView(root, api);
     this.sku = new SkuView(root, api, (sku) => this.follow(sku));
     this.scenarios = new ScenarioPanel(root, api);
     this.latencyChart = window.Chart
@@ -53,6 +53,7 @@ class Dashboard {
     this.pollTimer = setInterval(() => this.refreshNetwork().catch(console.warn), NETWORK_POLL_MS);
     this.clockTimer = setInterval(() => this.showClock(), CLOCK_TICK_MS);
     this.alertFeed.start();
+    this.alerts.start();
     this.siteFeed.start();
     this.scenarios.loadList();
   }
@@ -61,6 +62,7 @@ class Dashboard {
     clearInterval(this.pollTimer);
     clearInterval(this.clockTimer);
     this.alertFeed.stop();
+    this.alerts.stop();
     this.siteFeed.stop();
     this.positions?.stop();
   }
