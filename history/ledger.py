@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 import msgspec
 
@@ -44,11 +45,18 @@ _STATUS = {
 Buckets = dict[str, int]
 
 
+# one C call for all of a site's figures (ATP is the core's own property)
+_figures_of = attrgetter(*BUCKETS)
+_ZERO: tuple[int, ...] = (0,) * len(BUCKETS)
+
+
 def buckets_of(b: SiteBuckets | None) -> Buckets:
-    """A site's buckets as the core holds them (ATP is the core's own property)."""
-    if b is None:
-        return dict.fromkeys(BUCKETS, 0)
-    return {name: int(getattr(b, name)) for name in BUCKETS}
+    """A site's buckets as the core holds them."""
+    return dict(zip(BUCKETS, _figures(b), strict=True))
+
+
+def _figures(b: SiteBuckets | None) -> tuple[int, ...]:
+    return _ZERO if b is None else tuple(_figures_of(b))
 
 
 def buckets_at(position: Position | None, site: str) -> Buckets:
@@ -134,10 +142,6 @@ def _entry(step: _Step) -> LedgerEntry:
     )
 
 
-def _figures(b: SiteBuckets | None) -> tuple[int, ...]:
-    return tuple(buckets_of(b).values())
-
-
 class _Matcher:
     """Tells, after each replayed event, whether the replay equals the published position.
 
@@ -151,7 +155,7 @@ class _Matcher:
             if position is None
             else {site: tuple(buckets_at(position, site).values()) for site in position.sites}
         )
-        self.zero = _figures(None)
+        self.zero = _ZERO
         self.differ = {site for site, f in self.published.items() if f != self.zero}
 
     def touched(self, twin: SkuTwin, sites: tuple[str, ...]) -> bool:
