@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from array import array
 
 import msgspec
 import pytest
@@ -200,6 +201,22 @@ def test_ids_and_deltas_that_left_the_horizon_are_forgotten() -> None:
     twin.apply(ev("COUNTED", 50, t=1950.5))  # inside the horizon: placed exactly
     assert on_hand(twin) == 100
     assert twin.apply_code(ev("COUNTED", 0, t=1890)) == EXPIRED  # outside it
+
+
+def test_ids_in_the_earlier_signed_arrays_still_dedupe_and_are_swept() -> None:
+    twin = SkuTwin("SKU-1", PositionConfig(horizon_s=100))
+    for t in range(50):
+        twin.apply(ev("ADJUSTED", 1, t=t, event_id=f"A{t}"))
+    restored = pickle.loads(pickle.dumps(twin))
+    # as a snapshot of the earlier layout holds them: signed 64-bit arrays
+    restored._id_keys = array("q", restored._id_keys)
+    restored._id_meta = array("q", restored._id_meta)
+    assert restored.apply_code(ev("ADJUSTED", 1, t=10, event_id="A10")) == DUPLICATE
+    for t in range(50, 400):  # enough to sweep several times
+        restored.apply(ev("ADJUSTED", 1, t=t, event_id=f"A{t}"))
+    assert restored.remembered_ids <= 2 * 103
+    assert on_hand(restored) == 400
+    assert restored.apply_code(ev("ADJUSTED", 1, t=399, event_id="A399")) == DUPLICATE
 
 
 def test_a_late_delta_among_the_folded_ones_still_counts_after_the_count() -> None:
