@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint demo kafka-up kafka-down
+.PHONY: setup test lint demo chaos kafka-up kafka-down
 
 setup: $(STAMP) kafka-jars
 
@@ -38,6 +38,13 @@ test: setup lint
 SCENARIO ?= baseline
 demo: setup
 	$(BIN)/invtwin demo --scenario $(SCENARIO)
+
+# The chaos soak: live load on a three-node cluster of its own while a random broker, flow
+# or API process is crashed or frozen every 30 s, then every SKU-site compared with the
+# simulator's ground truth. CI runs it for three minutes after the tests.
+MINUTES ?= 3
+chaos: setup
+	$(BIN)/invtwin chaos --minutes $(MINUTES)
 
 kafka-up: setup
 	$(BIN)/invtwin kafka up

@@ -26,7 +26,8 @@ from typing import Annotated
 import httpx
 import typer
 
-from cli.stack import Stack, StackSettings, generate_tokens, parse_tokens
+from api.auth import TokenConfigError
+from cli.stack import Stack, StackSettings, generate_tokens, tokens_by_role
 from cli.supervisor import Child, ChildFailed
 from infra.clock import ClockSettings, DomainClock
 from infra.errors import BrokerError
@@ -229,7 +230,11 @@ def run(
 ) -> None:
     """Run the whole twin on the local broker with a live scenario; Ctrl-C stops it."""
     settings = StackSettings()
-    tokens = parse_tokens(settings.api_tokens) if settings.api_tokens else generate_tokens()
+    try:
+        tokens = tokens_by_role(settings.api_tokens) if settings.api_tokens else generate_tokens()
+    except TokenConfigError as exc:
+        typer.echo(f"error: TWIN_API_TOKENS: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
     try:
         master_data = scenario_master_data(scenario, settings.state_dir / "demo")
         clock = demo_clock(scenario_speed(scenario), settings.state_dir)

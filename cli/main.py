@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import api_cmd, demo, dlq, flow, history, kafka, loadtest, masterdata, sim
+from cli import api_cmd, chaos, demo, dlq, flow, history, kafka, loadtest, masterdata, sim
 
 app = typer.Typer(
     help="Inventory Twin: a live digital twin of multi-warehouse inventory.", no_args_is_help=True
@@ -20,6 +20,7 @@ app.add_typer(
 )
 app.command("api", help="Run the FastAPI service (REST, WebSocket, dashboard).")(api_cmd.run)
 app.command("history")(history.run)  # its help is its docstring
+app.command("chaos")(chaos.run)  # its help is its docstring
 app.command("demo", help="Run the whole system on the local broker with a live scenario.")(demo.run)
 app.command("loadtest", help="Run the Locust load test headless against a running stack.")(
     loadtest.run

@@ -13,7 +13,6 @@ it, and so do live scenarios the API starts (its workers inherit its environment
 from __future__ import annotations
 
 import contextlib
-import secrets
 import socket
 import sys
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.auth import generate_dev_tokens, parse_tokens
 from cli.supervisor import Child, ChildFailed, Supervisor
 from infra.broker import LocalBroker
 from infra.clock import DomainClock
@@ -32,7 +32,6 @@ from infra.settings import BrokerSettings
 from infra.topics import TOPIC_SPECS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ROLES = ("viewer", "architect", "ingest", "admin")
 Say = Callable[[str], None]
 
 
@@ -51,16 +50,14 @@ class StackSettings(BaseSettings):
 
 def generate_tokens() -> dict[str, str]:
     """One fresh random token per role: role -> token."""
-    return {role: f"{role}-{secrets.token_urlsafe(12)}" for role in ROLES}
+    return tokens_by_role(generate_dev_tokens())
 
 
-def parse_tokens(spec: str) -> dict[str, str]:
-    """`token:role,…` -> role -> first token with that role."""
+def tokens_by_role(spec: str) -> dict[str, str]:
+    """`token:role,…` (checked as the API checks it) -> role -> first token with that role."""
     tokens: dict[str, str] = {}
-    for item in (part.strip() for part in spec.split(",")):
-        token, _, role = item.rpartition(":")
-        if token and role:
-            tokens.setdefault(role.strip(), token)
+    for token, role in parse_tokens(spec).items():
+        tokens.setdefault(role.value, token)
     return tokens
 
 
@@ -89,6 +86,8 @@ class Stack:
     extra_api_env: dict[str, str] = field(default_factory=dict)
     flow_env: dict[str, str] = field(default_factory=dict)
     flow_args: tuple[str, ...] = ()
+    # flow -> its /metrics and /healthz port (default: the flows' own, 9110 and 9120)
+    flow_metrics_ports: dict[str, int] = field(default_factory=dict)
     clock: DomainClock | None = None  # None: every part on the wall clock
     supervisor: Supervisor = field(init=False)
     broker: LocalBroker | None = field(init=False, default=None)
@@ -144,7 +143,7 @@ class Stack:
             self.children[flow] = self.supervisor.start(
                 f"flow-{flow}",
                 invtwin("flow", flow, *suffix, *self.flow_args),
-                env={**self.env(), **self.flow_env},
+                env={**self.env(), **self.flow_env, **self._metrics_port_env(flow)},
                 cwd=REPO_ROOT,
             )
             say(f"Dataflow {flow}: started (pid {self.children[flow].process.pid})")
@@ -178,6 +177,16 @@ class Stack:
         child = self.supervisor.start(name, invtwin(*argv), env=self.env(), cwd=REPO_ROOT)
         self.children[name] = child
         return child
+
+    def restart(self, name: str) -> Child:
+        """Start a part that died (or was killed) again, as it was first started."""
+        child = self.supervisor.restart(self.children[name])
+        self.children[name] = child
+        return child
+
+    def _metrics_port_env(self, flow: str) -> dict[str, str]:
+        port = self.flow_metrics_ports.get(flow)
+        return {} if port is None else {"TWIN_FLOW_METRICS_PORT": str(port)}
 
     def _api_ready(self) -> bool:
         with contextlib.suppress(httpx.HTTPError):

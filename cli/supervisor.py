@@ -32,6 +32,8 @@ class Child:
     log_path: Path
     process: subprocess.Popen[bytes]
     started_at: float = field(default_factory=time.monotonic)
+    env: dict[str, str] = field(default_factory=dict)  # what it was started with, for restarts
+    cwd: Path | None = None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -69,9 +71,21 @@ class Supervisor:
         cwd: Path | None = None,
     ) -> Child:
         """Start `argv` in a new process group with its output in `<log_dir>/<name>.log`."""
+        return self._launch(name, list(argv), dict(env or {}), cwd, log_mode="wb")
+
+    def restart(self, child: Child) -> Child:
+        """Start a stopped (or killed) child again as it was started, its log continued."""
+        if child.alive():
+            raise ChildFailed(f"{child.name} is still running (pid {child.process.pid})")
+        self.children = [c for c in self.children if c is not child]
+        return self._launch(child.name, child.argv, child.env, child.cwd, log_mode="ab")
+
+    def _launch(
+        self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None, log_mode: str
+    ) -> Child:
         log_path = self.log_dir / f"{name}.log"
-        merged = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-        with log_path.open("wb") as log:
+        merged = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        with log_path.open(log_mode) as log:
             process = subprocess.Popen(
                 list(argv),
                 stdin=subprocess.DEVNULL,
@@ -81,7 +95,7 @@ class Supervisor:
                 cwd=cwd,
                 start_new_session=True,
             )
-        child = Child(name=name, argv=list(argv), log_path=log_path, process=process)
+        child = Child(name=name, argv=argv, log_path=log_path, process=process, env=env, cwd=cwd)
         self.children.append(child)
         return child
 
@@ -125,6 +139,10 @@ class Supervisor:
         # Grandchildren may outlive a leader that exited on SIGTERM: sweep the group.
         _signal_group(child.process.pid, signal.SIGKILL)
         return child.process.returncode
+
+    def signal(self, child: Child, sig: signal.Signals) -> None:
+        """Send `sig` to the child's whole process group (what a crash or a freeze hits)."""
+        _signal_group(child.process.pid, sig)
 
     def stop_all(self) -> None:
         """SIGTERM every child's group at once, then SIGKILL whatever outlives the grace."""

@@ -43,6 +43,7 @@ from simulator.model import carried_on_hand
 from simulator.network import Network, load_network
 from simulator.report import build_report
 from simulator.spec import RestartFault, Scenario
+from simulator.truth import BUCKETS, GroundTruth
 from twin.wire import SiteMetric, metric_decoder, position_decoder
 
 RestartHook = Callable[[str, float], None]
@@ -56,6 +57,7 @@ class KafkaFeedSink:
         self.producer = Producer(producer_config(bootstrap))
         self.topic = {kind: topics.get(name, name) for kind, name in _FEED_TOPIC.items()}
         self.errors: list[str] = []
+        self.acknowledged = 0  # raw records the brokers confirmed (acks=all)
 
     def __call__(self, at: float, kind: str, key: bytes, value: bytes, s: int) -> None:
         while True:
@@ -69,6 +71,8 @@ class KafkaFeedSink:
     def _delivered(self, err: KafkaError | None, _msg: object) -> None:
         if err is not None:
             self.errors.append(str(err))
+        else:
+            self.acknowledged += 1
 
     def flush(self, timeout: float = 60.0) -> int:
         return self.producer.flush(timeout)
@@ -247,6 +251,50 @@ class LiveChecker:
         with self._lock:
             return bool(self._known.all())
 
+    def differences(self, truth: GroundTruth, limit: int = 20) -> dict[str, Any]:
+        """Every SKU-site whose published buckets differ from the truth, bucket by bucket.
+
+        `units_over` / `units_under` add up what the twin holds beyond / short of the truth
+        over all buckets (an event applied twice shows as over, one lost as under);
+        `examples` lists the first `limit` SKU-sites that differ, with both sides.
+        """
+        truth_buckets = truth.snapshot()
+        over = under = wrong = 0
+        examples: list[dict[str, Any]] = []
+        with self._lock:
+            for s in range(self.network.n_sites):
+                for k in range(self.network.n_skus):
+                    if not self._known[s, k]:
+                        wrong += 1
+                        if len(examples) < limit:
+                            examples.append(self._example(s, k, None, truth_buckets))
+                        continue
+                    twin = {"on_hand": self._on_hand[(s, k)], **self._buckets[(s, k)]}
+                    deltas = [twin[b] - int(truth_buckets[b][s, k]) for b in BUCKETS]
+                    if any(deltas):
+                        wrong += 1
+                        over += sum(d for d in deltas if d > 0)
+                        under -= sum(d for d in deltas if d < 0)
+                        if len(examples) < limit:
+                            examples.append(self._example(s, k, twin, truth_buckets))
+        return {
+            "sku_sites": self.network.n_sites * self.network.n_skus,
+            "sku_sites_differing": wrong,
+            "units_over": over,
+            "units_under": under,
+            "examples": examples,
+        }
+
+    def _example(
+        self, s: int, k: int, twin: dict[str, int] | None, truth: dict[str, np.ndarray]
+    ) -> dict[str, Any]:
+        return {
+            "sku": self.network.sku_ids[k],
+            "site": self.network.sites[s].id,
+            "twin": twin,
+            "truth": {b: int(truth[b][s, k]) for b in BUCKETS},
+        }
+
 
 def local_broker_restart_hook(bootstrap: str) -> RestartHook:
     """A restart hook for the project's own local broker (what `invtwin sim run` uses).
@@ -338,6 +386,7 @@ def run_live(
         sink.flush()
         quiet = _await_agreement(sim, checker, scenario.live.quiescence_timeout_s, wall0[0], speed)
         sim.publish(recorder.sample(quiet))
+        differences = checker.differences(sim.truth)
     finally:
         for thread in [r.pop("_thread") for r in restarts if "_thread" in r]:
             thread.join(timeout=120)
@@ -351,9 +400,11 @@ def run_live(
         "continued_sku_sites": sum(1 for q in carried.values() if q >= 0),
         "positions_seen": checker.positions,
         "producer_errors": sink.errors[:20],
+        "records_acknowledged": sink.acknowledged,
         "restarts": restarts,
         "agreed_at_quiescence": sum(recorder.samples[-1].site_exact)
         == sim.network.n_sites * sim.network.n_skus,
+        "differences": differences,
     }
     return build_report(
         recorder.data(sim.faults, sim.model.stats),

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from cli.demo import demo_clock, scenario_master_data, scenario_speed
 from cli.loadtest import Thresholds, locust_argv
 from cli.main import app
-from cli.stack import generate_tokens, parse_tokens
+from api.auth import TokenConfigError
+from cli.stack import generate_tokens, tokens_by_role
 from loadtests.catalog import Catalog, EventFactory
 from loadtests.settings import REPO_ROOT, LoadTestSettings
 from loadtests.shapes import default_run_time
@@ -85,9 +86,11 @@ def test_loadtest_refuses_an_unknown_shape_and_takes_peak_as_the_peak_shape() ->
 
 def test_demo_tokens_are_fresh_per_role_or_taken_from_the_environment() -> None:
     tokens = generate_tokens()
-    assert set(tokens) == {"viewer", "architect", "ingest", "admin"}
+    assert set(tokens) == {"viewer", "operator", "architect", "ingest", "admin"}
     assert generate_tokens()["viewer"] != tokens["viewer"]
-    assert parse_tokens("v1:viewer,v2:viewer,a:architect") == {"viewer": "v1", "architect": "a"}
+    assert tokens_by_role("v1:viewer,v2:viewer,a:architect") == {"viewer": "v1", "architect": "a"}
+    with pytest.raises(TokenConfigError, match="unknown role 'boss'"):
+        tokens_by_role("b:boss")
 
 
 def test_demo_master_data_is_the_scenario_network(tmp_path: Path) -> None:
