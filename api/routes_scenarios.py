@@ -15,6 +15,7 @@ from api.msgspec_response import MsgspecResponse
 from api.problems import NotFound, problem_response, problem_responses
 from api.scenario_inputs import (
     ScenarioInputError,
+    check_compare,
     check_from_live,
     check_mode,
     library_entries,
@@ -62,6 +63,7 @@ async def start_scenario(request: ScenarioRequest, _: Architect, state: State) -
         # Off the event loop: an inline spec is up to 200 kB of YAML.
         scenario = await asyncio.to_thread(scenario_from_request, request.scenario, request.spec)
         check_mode(scenario, request.mode)
+        check_compare(request.compare)
         from_live = request.from_ == "live" or scenario.from_ == "live"
         if from_live:
             check_from_live(request.mode, state.scenarios.master_data)
@@ -74,6 +76,7 @@ async def start_scenario(request: ScenarioRequest, _: Architect, state: State) -
         seed=request.seed,
         from_live=from_live,
         replications=request.replications,
+        compare=request.compare,
         name=scenario.name,
     )
     return MsgspecResponse(run.public(), status_code=202)

@@ -48,6 +48,31 @@ def library_entries() -> list[dict[str, object]]:
     return entries
 
 
+def check_compare(variants: list[dict[str, object]] | None) -> None:
+    """Two variants in the scenario spec's own terms (`compare:` of a spec), or 422."""
+    if variants is None:
+        return
+    from pydantic import ValidationError
+
+    from simulator.spec import VariantSpec
+
+    problems: list[FieldProblem] = []
+    for i, variant in enumerate(variants):
+        try:
+            VariantSpec.model_validate(variant)
+        except ValidationError as exc:
+            problems += [
+                FieldProblem(
+                    field=".".join(["compare", str(i), *map(str, error["loc"])]),
+                    code="invalid_variant",
+                    message=error["msg"],
+                )
+                for error in exc.errors()
+            ]
+    if problems:
+        raise ScenarioInputError(f"`compare` is invalid ({len(problems)} problem(s))", problems)
+
+
 def check_from_live(mode: str, master_data: object) -> None:
     """A run from the live twin runs offline, on the master data the API was started with."""
     if mode != "offline":

@@ -96,6 +96,6 @@ class RunStore:
 
 
 SUMMARY_KEYS = (
-    "id", "status", "mode", "seed", "scenario", "name", "from_live", "replications",
+    "id", "status", "mode", "seed", "scenario", "name", "from_live", "replications", "compare",
     "created_at", "finished_at", "error",
 )  # fmt: skip

@@ -27,6 +27,7 @@ def run_simulator(
     from_live: bool = False,
     replications: int | None = None,
     master_data: Path | None = None,
+    compare: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """`master_data` is the API's own (TWIN_MASTER_DATA), never one named by a request."""
     from api.scenario_inputs import scenario_from_request
@@ -37,6 +38,11 @@ def run_simulator(
     loaded = scenario_from_request(scenario, spec)
     if from_live:
         loaded = loaded.model_copy(update={"from_": "live"})
+    if compare is not None:
+        from simulator.spec import VariantSpec
+
+        variants = [VariantSpec.model_validate(v) for v in compare]
+        loaded = loaded.model_copy(update={"compare": variants})
     return run_scenario(
         loaded,
         mode=mode,

@@ -48,6 +48,7 @@ class ScenarioRun:
     from_live: bool = False
     replications: int | None = None
     name: str | None = None  # the scenario's own name (an inline spec has no library name)
+    compare: list[str] | None = None  # the names of the two variants compared
     followers: set[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=set)
 
     def public(self) -> dict[str, Any]:
@@ -58,6 +59,7 @@ class ScenarioRun:
             "seed": self.seed,
             "scenario": self.scenario,
             "name": self.name,
+            "compare": self.compare,
             "from_live": self.from_live,
             "replications": self.replications,
             "created_at": self.created_at,
@@ -118,6 +120,7 @@ class ScenarioRun:
             from_live=bool(record.get("from_live")),
             replications=record.get("replications"),
             name=record.get("name"),
+            compare=record.get("compare"),
         )
 
 
@@ -186,6 +189,7 @@ class ScenarioManager:
         from_live: bool = False,
         replications: int | None = None,
         name: str | None = None,
+        compare: list[dict[str, Any]] | None = None,
     ) -> ScenarioRun:
         if self.running() >= self.max_running:
             raise ServiceBusy(
@@ -197,6 +201,7 @@ class ScenarioManager:
         out_dir.mkdir(parents=True, exist_ok=True)
         run = ScenarioRun(run_id, mode, seed, scenario, out_dir, datetime.now(UTC))
         run.from_live, run.replications, run.name = from_live, replications, name
+        run.compare = [str(v.get("name")) for v in compare] if compare else None
         self.runs[run_id] = run
         self.store.save(run.record())
         q = self._ctx.Queue()
@@ -211,6 +216,7 @@ class ScenarioManager:
             "from_live": from_live,
             "replications": replications,
             "master_data": self.master_data,
+            "compare": compare,
         }
         proc = self._ctx.Process(
             target=run_in_worker, args=(self.runner, kwargs, q), name=f"scenario-{run_id}"

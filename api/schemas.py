@@ -207,6 +207,13 @@ class ScenarioRequest(BaseModel):
     replications: int | None = Field(
         default=None, ge=1, le=100, description="Seeds to run (default: the scenario's)."
     )
+    compare: list[dict[str, Any]] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Two variants ({name, faults?, demand?, operations?, feeds?}) run from the"
+        " same start and seeds; the report gives their differences with intervals.",
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -218,6 +225,7 @@ class ScenarioRunModel(BaseModel):
     seed: int
     scenario: str | None
     name: str | None = Field(default=None, description="The scenario's own name.")
+    compare: list[str] | None = Field(default=None, description="The compared variants' names.")
     from_live: bool = False
     replications: int | None = None
     created_at: datetime

@@ -91,3 +91,37 @@ def test_an_architect_after_a_viewer_runs_from_the_live_twin_and_reads_the_inter
     expect(runs.first).to_contain_text("from live \u00d72")
     expect(runs.first).to_have_attribute("data-status", "succeeded")
     page.close()
+
+
+COMPARE_SPEC = """\
+name: browser-compare
+duration_hours: 2
+network: {generate: {sites: 3, skus: 10, seed: 1}}
+report: {controls: false}
+faults: [{kind: batch_delay, delay_minutes: 45}]
+"""
+
+
+def test_an_architect_compares_a_scenario_with_and_without_its_faults(
+    live_stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page.goto(f"{live_stack.url}/")
+    _sign_in(page, live_stack, "architect")
+    page.get_by_text("What-if scenarios").click()
+    spec = tmp_path / "browser-compare.yaml"
+    spec.write_text(COMPARE_SPEC)
+    page.get_by_test_id("scenario-file").set_input_files(str(spec))
+    page.get_by_test_id("scenario-compare").check()
+    page.get_by_test_id("scenario-replications").fill("2")
+    page.get_by_test_id("scenario-run").click()
+    report = page.get_by_test_id("scenario-report")
+    expect(report).to_be_visible(timeout=120_000)
+    expect(report).to_contain_text("without faults vs with its faults")
+    # both variants' figures and their difference, with an interval
+    staleness = report.locator("div", has_text="staleness: p95 worst site s")
+    expect(staleness.locator("dd")).to_contain_text("without faults")
+    expect(staleness.locator("dd")).to_contain_text("with its faults")
+    expect(staleness.locator("dd")).to_contain_text("difference")
+    expect(staleness.locator("dd")).to_contain_text("[")
+    page.close()

@@ -79,6 +79,7 @@ export class ScenarioPanel {
     this.runs.replaceChildren(
       ...runs.slice(0, RUNS_SHOWN).map((run) => {
         const what = `${run.name ?? run.scenario ?? "inline spec"}${run.from_live ? " from live" : ""}` +
+          `${run.compare ? ` (${run.compare.join(" vs ")})` : ""}` +
           `${run.replications > 1 ? ` ×${run.replications}` : ""}, seed ${run.seed}`;
         const open = el("button", { type: "button", onclick: () => this.follow(run.id) }, "open");
         const cancel = run.status === "running"
@@ -108,6 +109,10 @@ export class ScenarioPanel {
     const replications = Number(this.root.querySelector("#scenario-replications").value || 1);
     if (replications > 1) body.replications = replications;
     if (this.root.querySelector("#scenario-from-live").checked) body.from = "live";
+    // Same start, same seeds: only the faults differ, so the differences are what they cost.
+    if (this.root.querySelector("#scenario-compare").checked) {
+      body.compare = [{ name: "without faults", faults: [] }, { name: "with its faults" }];
+    }
     const upload = this.file.files[0];
     if (upload) body.spec = await upload.text();
     else body.scenario = this.select.value;
@@ -182,7 +187,7 @@ export class ScenarioPanel {
 
   showReport(id, report, plots) {
     const figures = this.root.querySelector("#report-figures");
-    const rows = report.figures ? replicatedFigures(report) : reportFigures(report);
+    const rows = report.differences ? comparedFigures(report) : report.figures ? replicatedFigures(report) : reportFigures(report);
     if (report.from_live) rows.unshift(["Opened from the live twin", liveOrigin(report.from_live)]);
     figures.replaceChildren(...rows.map(([label, value]) => el("div", {}, el("dt", {}, label), el("dd", {}, value))));
     const shares = siteShares(report);
@@ -226,6 +231,19 @@ function interval(stats, asPct) {
   const f = (v) => (asPct ? pct(v) : typeof v === "number" ? String(Math.round(v * 100) / 100) : "–");
   const ci = stats.ci95 ? ` [${f(stats.ci95[0])} – ${f(stats.ci95[1])}]` : "";
   return `${f(stats.mean)}${ci}, worst ${f(stats.worst)}`;
+}
+
+// A comparison: each figure for both variants side by side, then the difference (second minus
+// first, seed by seed) with its 95% interval.
+function comparedFigures(report) {
+  const [a, b] = report.compare;
+  const rows = [["Compared", `${a} vs ${b}: ${report.replications} seeds each, same start and seeds`]];
+  for (const [name, diff] of Object.entries(report.differences)) {
+    const asPct = name.startsWith("accuracy");
+    const mean = (variant) => interval(report.variants[variant]?.figures?.[name], asPct).split(" [")[0].split(",")[0];
+    rows.push([name.replaceAll("_", " ").replace(".", ": "), `${a} ${mean(a)} · ${b} ${mean(b)} · difference ${interval(diff, asPct)}`]);
+  }
+  return rows;
 }
 
 function replicatedFigures(report) {
@@ -285,6 +303,7 @@ function reportFigures(report) {
 
 // Each site's share of all discrepancy, largest first (with its interval when replicated).
 function siteShares(report) {
+  if (report.differences) return [];
   if (report.figures && report.sites) {
     return Object.entries(report.sites)
       .filter(([, row]) => row.discrepancy_share)
