@@ -50,6 +50,8 @@ def _store(request: Request) -> Iterator[HistoryStore]:
         raise HistoryUnavailable(f"history database {path}: {exc}") from exc
     try:
         yield store
+    except sqlite3.Error as exc:  # e.g. the writer has not created its tables yet
+        raise HistoryUnavailable(f"history database {path}: {exc}") from exc
     finally:
         store.close()
 
