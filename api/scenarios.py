@@ -241,22 +241,26 @@ class ScenarioManager:
         beat = time.monotonic()
         while True:
             try:
-                message = q.get(timeout=0.5)
+                message: dict[str, Any] | None = q.get(timeout=0.5)
             except queue_mod.Empty:
-                if self.store.cancel_requested(run.id):
-                    proc.terminate()  # asked by another process (the store's marker)
-                    message = {"type": "cancelled", "error": "cancelled on request"}
-                elif not proc.is_alive():
-                    message = {"type": "failed", "error": f"worker exited ({proc.exitcode})"}
-                else:
-                    if time.monotonic() - beat >= HEARTBEAT_S and not loop.is_closed():
-                        beat = time.monotonic()  # the record says its owner is alive
-                        loop.call_soon_threadsafe(self._save, run)
-                    continue
+                message = None
             except (EOFError, OSError):
                 message = {"type": "failed", "error": "worker queue closed"}
             if loop.is_closed():
                 return
+            # Checked however busy the worker is: a cancel from another process, and the
+            # heartbeat that tells every process this one still runs the run.
+            if message is None or time.monotonic() - beat >= HEARTBEAT_S:
+                if self.store.cancel_requested(run.id):
+                    proc.terminate()  # asked by another process (the store's marker)
+                    message = {"type": "cancelled", "error": "cancelled on request"}
+                elif message is None and not proc.is_alive():
+                    message = {"type": "failed", "error": f"worker exited ({proc.exitcode})"}
+                elif time.monotonic() - beat >= HEARTBEAT_S:
+                    beat = time.monotonic()
+                    loop.call_soon_threadsafe(self._save, run)
+            if message is None:
+                continue
             loop.call_soon_threadsafe(self._on_message, run, message)
             if message.get("type") in ("done", "failed", "cancelled"):
                 proc.join(timeout=5)

@@ -14,7 +14,7 @@ from tests.polling import wait_until
 
 SPEC = """
 name: tiny-compare
-duration_hours: 2
+duration_hours: 1
 network: {generate: {sites: 3, skus: 10, seed: 1}}
 report: {controls: false}
 """

@@ -22,9 +22,11 @@ from tests.polling import wait_until
 
 
 def slow_runner(*, on_event: Any, **_: Any) -> dict[str, Any]:
-    """A run that keeps going until it is stopped (what cancelling is for)."""
-    on_event({"type": "progress", "sim_time_s": 0, "pct": 0, "events": 0})
+    """A run that keeps going, and talking, until it is stopped (what cancelling is for)."""
+    events = 0
     while True:
+        events += 1
+        on_event({"type": "progress", "sim_time_s": events, "pct": 0, "events": events})
         time.sleep(0.05)  # a worker busy simulating, not a test waiting
 
 

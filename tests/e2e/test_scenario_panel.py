@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 FORK_SPEC = """\
 name: browser-fork
 description: Two hours from the live twin's stock now, uploaded by the browser test.
-duration_hours: 2
+duration_hours: 1
 report: {controls: false}
 """
 
@@ -95,7 +95,7 @@ def test_an_architect_after_a_viewer_runs_from_the_live_twin_and_reads_the_inter
 
 COMPARE_SPEC = """\
 name: browser-compare
-duration_hours: 2
+duration_hours: 1
 network: {generate: {sites: 3, skus: 10, seed: 1}}
 report: {controls: false}
 faults: [{kind: batch_delay, delay_minutes: 45}]
