@@ -10,72 +10,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
-from infra.broker import LocalBroker
-from infra.broker_config import SaslSslListener
-from infra.dedicated import free_ports, stop_and_discard
-from infra.errors import BrokerError
 from infra.kafka_clients import ClientLogLimiter, consumer_config, ensure_topics, producer_config
-from infra.settings import LOOPBACK, BrokerSettings
 from infra.topics import TopicSpec
-from tests.infra.certs import BrokerCertificates, make_broker_certificates
+from tests.infra.sasl_ssl import PASSWORD, SecuredBroker, secure_env
 from tests.polling import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-USER, PASSWORD = "invtwin", "scram-Pa55-for-the-test"
 TOPIC = "sasl-ssl-test"
 
 
-@pytest.fixture
-def secured_broker(tmp_path: Path) -> Iterator[tuple[LocalBroker, int, BrokerCertificates]]:
-    certs = make_broker_certificates(tmp_path / "certs")
-    port, controller_port, secured_port = free_ports(3)
-    settings = BrokerSettings(
-        state_dir=tmp_path,
-        kafka_bootstrap=f"{LOOPBACK}:{port}",
-        kafka_port=port,
-        kafka_controller_port=controller_port,
-        kafka_heap="320m",
-    )
-    broker = LocalBroker(
-        settings,
-        session_timeout_ms=3000,
-        quick_start=True,
-        sasl_ssl=SaslSslListener(secured_port, certs.keystore, certs.password),
-        scram_users={USER: PASSWORD},
-    )
-    try:
-        broker.up()
-    except BrokerError as exc:
-        stop_and_discard(broker)
-        pytest.fail(f"cannot start a broker with a SASL_SSL listener:\n{exc}", pytrace=False)
-    try:
-        yield broker, secured_port, certs
-    finally:
-        stop_and_discard(broker)
-
-
-def _secure_env(monkeypatch: pytest.MonkeyPatch, ca: Path, password: str) -> None:
-    monkeypatch.setenv("TWIN_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("TWIN_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
-    monkeypatch.setenv("TWIN_KAFKA_SASL_USERNAME", USER)
-    monkeypatch.setenv("TWIN_KAFKA_SASL_PASSWORD", password)
-    monkeypatch.setenv("TWIN_KAFKA_SSL_CA_LOCATION", str(ca))
-
-
 def test_clients_produce_and_consume_over_sasl_ssl_from_settings(
-    secured_broker: tuple[LocalBroker, int, BrokerCertificates],
+    secured_broker: SecuredBroker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _broker, secured_port, certs = secured_broker
-    bootstrap = f"{LOOPBACK}:{secured_port}"
-    _secure_env(monkeypatch, certs.ca_pem, PASSWORD)
+    bootstrap = secured_broker.bootstrap
+    secure_env(monkeypatch, secured_broker.certs.ca_pem)
     # Topic creation (an admin client) goes through the secured listener as well.
     ensure_topics(bootstrap, [TopicSpec(TOPIC, 3)])
 
@@ -107,17 +61,16 @@ def test_clients_produce_and_consume_over_sasl_ssl_from_settings(
 
 
 def test_a_wrong_password_fails_to_authenticate_without_showing_it(
-    secured_broker: tuple[LocalBroker, int, BrokerCertificates],
+    secured_broker: SecuredBroker,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    _broker, secured_port, certs = secured_broker
     wrong = "not-the-" + PASSWORD
-    _secure_env(monkeypatch, certs.ca_pem, wrong)
+    secure_env(monkeypatch, secured_broker.certs.ca_pem, wrong)
     limiter = ClientLogLimiter(logging.getLogger("test.kafka"), reminder_s=0.0)
     caplog.set_level(logging.DEBUG, logger="test.kafka")
     producer = Producer(
-        producer_config(f"{LOOPBACK}:{secured_port}", **{"log_level": 7}, **limiter.config())
+        producer_config(secured_broker.bootstrap, **{"log_level": 7}, **limiter.config())
     )
     producer.produce(TOPIC, b"v")
 
