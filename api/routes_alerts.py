@@ -19,11 +19,13 @@ from api.auth import Role
 from api.deps import Operator, State, Viewer, get_state
 from api.msgspec_response import MsgspecResponse
 from api.problems import FieldProblem, NotFound, problem_response, problem_responses
+from api.schemas import AlertModel
 from api.ws_auth import Disconnected, admit_websocket, receive_within, release_websocket
 from twin.alert_cases import (
     AlertCase,
     CaseAction,
     CaseActionKind,
+    CaseState,
     InvalidAction,
     apply_action,
     case_encoder,
@@ -72,8 +74,46 @@ class ActionRequest(BaseModel):
     until: datetime | None = Field(default=None, description="snooze: until when (with a zone).")
 
 
+class TrailEntryModel(BaseModel):
+    at: datetime
+    who: str = Field(description="The name the caller's token is recorded under.")
+    action: CaseActionKind
+    state: CaseState = Field(description="The case's state after the action.")
+    assignee: str | None = None
+    comment: str | None = None
+    until: datetime | None = None
+
+
+class CaseModel(BaseModel):
+    state: CaseState = Field(description="A snooze that ran out reads open.")
+    assignee: str | None = None
+    snoozed_until: datetime | None = None
+    version: int = Field(description="How many actions the case has had.")
+    updated_at: datetime | None = None
+    trail: list[TrailEntryModel] | None = Field(
+        default=None, description="Every action, oldest first (one alert's routes only)."
+    )
+
+
+class AlertCaseModel(AlertModel):
+    condition: Literal["raised", "cleared"] = Field(
+        description="The twin's side: raised, or cleared once the condition ended."
+    )
+    value_at_risk: float | None = Field(description="A count discrepancy's value; else null.")
+    case: CaseModel
+
+
+class AlertCaseListModel(BaseModel):
+    alerts: list[AlertCaseModel]
+    next_cursor: str | None
+    total: int = Field(description="How many alerts match the filters, over all pages.")
+    you: str = Field(description="The name the caller's actions are recorded under.")
+    as_of: datetime = Field(description="The twin's clock (snooze times are on it).")
+
+
 @router.get(
     "/alerts",
+    response_model=AlertCaseListModel,
     summary="Alerts as cases: filtered, most severe and most valuable first, a page at a time",
     responses={
         200: {
@@ -140,6 +180,7 @@ def list_alerts(
 
 @router.get(
     "/alerts/{alert_id}",
+    response_model=AlertCaseModel,
     summary="One alert with its case and audit trail",
     responses=problem_responses(404),
 )
@@ -152,8 +193,9 @@ def get_alert(alert_id: str, _: Viewer, cases: Cases) -> MsgspecResponse:
 
 @router.post(
     "/alerts/{alert_id}/actions",
+    response_model=AlertCaseModel,
     summary="Act on a case: acknowledge, assign, comment, snooze, resolve or reopen",
-    responses=problem_responses(404, 503),
+    responses=problem_responses(400, 404, 503),
 )
 async def act_on_alert(
     alert_id: str, body: ActionRequest, principal: Operator, state: State, cases: Cases
