@@ -82,6 +82,10 @@ class FlowSettings(ClockSettings):
     # Base port of the /metrics and /healthz endpoint (None: the flow's default above; 0: off)
     flow_metrics_port: int | None = Field(default=None, ge=0, le=65_535)
     flow_metrics_host: str = "0.0.0.0"  # every interface: Prometheus scrapes from elsewhere
+    # True: process i of a local cluster serves on the base port + i (they share a host).
+    # False: every process on the base port itself, for one process per pod (Kubernetes),
+    # where one `prometheus.io/port` annotation names the port of every pod.
+    flow_metrics_port_per_process: bool = True
     flow_dead_letter_max_bytes: int = Field(
         default=DLQ_MAX_MESSAGE_BYTES - 10_000, ge=4_096, le=DLQ_MAX_MESSAGE_BYTES - 1_000
     )
@@ -113,7 +117,7 @@ class FlowSettings(ClockSettings):
             base = DEFAULT_METRICS_PORTS[flow]
         if base == 0:
             return None
-        return base + (process_id or 0)
+        return base + (process_id or 0) if self.flow_metrics_port_per_process else base
 
     def coalesce(self) -> timedelta:
         return timedelta(milliseconds=self.flow_coalesce_ms)

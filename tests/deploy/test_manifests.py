@@ -438,6 +438,37 @@ def test_each_flow_recovers_from_one_shared_persistent_volume(flow: str) -> None
     assert claim["spec"]["storageClassName"]
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("flow", FLOWS)
+def test_every_flow_pod_is_scraped_on_the_port_its_process_serves(flow: str, overlay: str) -> None:
+    """The annotation names one port for every pod, so each process must serve on that very
+    port (not the base port plus its process id, as processes sharing a host do)."""
+    from dataflows.health import health_app
+    from dataflows.metrics import flow_metrics
+    from dataflows.settings import FlowSettings
+
+    template = one(rendered(overlay), "StatefulSet", flow)["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    (container,) = template["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    port = int(annotations["prometheus.io/port"])
+    assert ports["metrics"] == port
+    env = {name: str(item["value"]) for name, item in env_of(container).items() if "value" in item}
+    twin_env = {name: value for name, value in env.items() if name.startswith("TWIN_")}
+    settings = FlowSettings(
+        **{name.removeprefix("TWIN_").lower(): v for name, v in twin_env.items()}
+    )
+    replicas = one(rendered(overlay), "StatefulSet", flow)["spec"]["replicas"]
+    assert {settings.metrics_port(flow, pod) for pod in range(replicas)} == {port}
+    # the scraped path is one the flow's endpoint serves
+    replies: list[str] = []
+    app = health_app(flow_metrics("twin" if flow == "twin" else "normalize").registry)
+    environ = {"PATH_INFO": annotations["prometheus.io/path"], "REQUEST_METHOD": "GET"}
+    b"".join(app({**environ, "QUERY_STRING": ""}, lambda status, *_: replies.append(status)))
+    assert replies[-1].startswith("200")
+
+
 def test_scaling_the_twin_changes_replicas_and_addresses_together() -> None:
     sts = one(rendered(), "StatefulSet", "twin")
     assert sts["spec"]["replicas"] == 3
