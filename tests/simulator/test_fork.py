@@ -27,7 +27,6 @@ from infra.topics import TWIN_POSITIONS
 from simulator.engine import Simulation
 from simulator.fork import fork_live, read_positions
 from simulator.network import load_network
-from simulator.runner import run_scenario
 from simulator.scenarios import parse_scenario
 from simulator.truth import BUCKETS
 from tests.api.conftest import auth, make_settings
@@ -121,23 +120,6 @@ def test_a_fork_opens_from_the_positions_served_at_the_recorded_offsets(
             assert opened == buckets, (sku, site)
 
 
-def test_a_run_from_live_reports_its_offsets_and_ends_with_the_twin_agreeing(
-    kafka_bootstrap: str, live_twin: tuple[str, Path, dict[str, dict[str, list[int]]]]
-) -> None:
-    topic, master, _served = live_twin
-    report = run_scenario(
-        parse_scenario(SPEC),
-        bootstrap=kafka_bootstrap,
-        topics={TWIN_POSITIONS: topic},
-        master_data=master,
-    )
-    fork = report["from_live"]
-    assert fork["topic"] == topic
-    assert sum(fork["offsets"].values()) == 24
-    assert fork["skus"] == 12 and fork["sku_sites"] == 48
-    assert report["accuracy"]["final"] == 1.0
-
-
 def test_invtwin_sim_run_from_live_names_the_offsets_it_opened_at(
     kafka_bootstrap: str,
     live_twin: tuple[str, Path, dict[str, dict[str, list[int]]]],
@@ -190,3 +172,5 @@ def test_post_scenarios_from_live_runs_from_the_apis_twin_and_reports_the_offset
     assert body["from_live"] is True
     assert body["report"]["from_live"]["topic"] == topic
     assert body["report"]["from_live"]["sku_sites"] == 48
+    assert sum(body["report"]["from_live"]["offsets"].values()) == 24
+    assert body["report"]["accuracy"]["final"] == 1.0  # the offline twin ends agreeing
