@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from simulator.spec import LiveOpening
 from simulator.truth import BUCKETS
 
@@ -28,6 +30,9 @@ def open_from_live(model: PhysicalModel, opening: LiveOpening) -> dict[str, int]
     sku_pos = {sku: k for k, sku in enumerate(net.sku_ids)}
     site_pos = {site.id: site.index for site in net.sites}
     unknown = {"skus": 0, "sites": 0, "negative_figures": 0}
+    at_s: list[int] = []
+    at_k: list[int] = []
+    rows: list[list[int]] = []
     for sku, sites in opening.positions.items():
         k = sku_pos.get(sku)
         if k is None:
@@ -38,9 +43,16 @@ def open_from_live(model: PhysicalModel, opening: LiveOpening) -> dict[str, int]
             if s is None:
                 unknown["sites"] += 1
                 continue
-            unknown["negative_figures"] += sum(1 for v in figures if v < 0)
-            for bucket, value in zip(BUCKETS, figures, strict=True):
-                getattr(tr, bucket)[s, k] = max(0, value)
+            at_s.append(s)
+            at_k.append(k)
+            rows.append(figures)
+    if rows:
+        # one scatter per bucket: a Python write per SKU-site and bucket costs seconds at scale
+        table = np.array(rows, dtype=np.int64)
+        unknown["negative_figures"] = int((table < 0).sum())
+        np.maximum(table, 0, out=table)
+        for j, bucket in enumerate(BUCKETS):
+            getattr(tr, bucket)[at_s, at_k] = table[:, j]
     tr.opening = int(tr.on_hand.sum() + tr.in_transit.sum())
     for s in range(net.n_sites):
         row = tr.on_hand[s].tolist()
@@ -61,7 +73,11 @@ def _carry_on(model: PhysicalModel, s: int) -> None:
     hold_s = model.ops.quality_hold_hours * HOUR
     origin, transit_h = net.lanes_to[s][0] if net.lanes_to[s] else ((s + 1) % net.n_sites, 24.0)
     say = model.emit
-    for k in range(net.n_skus):
+    open_work = (
+        (tr.reserved[s] > 0) | (tr.picked[s] > 0) | (tr.receiving[s] > 0)
+        | (tr.quarantined[s] > 0) | (tr.in_transit[s] > 0)
+    )  # fmt: skip
+    for k in np.flatnonzero(open_work).tolist():
         ref = f"OPEN-{s}-{k}"
         if (q := int(tr.reserved[s, k])) > 0:
             say(s, "RESERVED", k, q, 0.0, ref=ref, physical=False)
