@@ -56,10 +56,10 @@ def run_scenario(
     (`simulator.replications`). Offline, each fault is judged against a control run of the
     same seed without it (`simulator.control`), unless the scenario's `report.controls`
     is off. A scenario with `compare` runs its two variants over the same seeds and reports
-    both and their differences (`simulator.compare`). A scenario `from: live` first reads the running twin's positions (at `bootstrap`,
-    `topics`) on the network of `master_data`, the running twin's master data
-    (`simulator.fork`), then runs offline from there; the report's `from_live` says which
-    offsets it opened at.
+    both and their differences (`simulator.compare`). A scenario `from: live` first reads
+    the running twin's positions (at `bootstrap`, `topics`) on the network of `master_data`,
+    the running twin's master data (`simulator.fork`), then runs offline from there; the
+    report's `from_live` says which offsets it opened at.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
