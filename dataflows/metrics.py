@@ -16,6 +16,14 @@ Names (Prometheus adds `_total` to counters):
     invtwin_twin_dead_letters{reason}                records and events dead-lettered
     invtwin_twin_positions_written                   position records written
     invtwin_twin_shard_snapshot_seconds              time to snapshot one shard (histogram)
+    invtwin_twin_transfer_units{state}               units over the process's SKUs on
+                                                     transfers: shipped, received, in_transit
+    invtwin_twin_invariant_violations{check}         0 while the twin holds together:
+                                                     transfer_stock_conserved (units shipped
+                                                     minus received, less those in transit)
+    invtwin_twin_negative_buckets{bucket}            SKU-sites with a negative bucket (a
+                                                     fact of the feeds, e.g. sales before a
+                                                     receipt, not a fault of the twin)
     invtwin_flow_consumer_lag{flow,topic,partition}  high watermark minus next offset to read
     invtwin_flow_sink_flush_seconds{flow,topic}      waits for the broker's acknowledgements:
                                                      the twin's once per epoch and sink, the
@@ -79,6 +87,86 @@ class ConsumerLag(Collector):
             if lag is not None:
                 family.add_metric([self.flow, topic, str(partition)], lag)
         yield family
+
+
+class ShardFigures:
+    """What one shard reports of its state at each metrics interval (`ShardLogic`): the
+    units it saw shipped and received on transfers, the units its sites hold in transit,
+    and how many of its SKU-sites hold a negative figure, per bucket."""
+
+    __slots__ = ("in_transit", "negative", "received", "shipped")
+
+    def __init__(
+        self, shipped: int, received: int, in_transit: int, negative: dict[str, int]
+    ) -> None:
+        self.shipped = shipped
+        self.received = received
+        self.in_transit = in_transit
+        self.negative = negative
+
+
+class TwinInvariants(Collector):
+    """The invariant checks of the twin, summed over the process's shards at scrape time.
+
+    Each shard computes its figures on its own worker thread (it owns its state) and hands
+    them over whole; a scrape only adds up the latest ones. Conservation across transfers
+    holds per SKU, and every SKU lives in one shard, so per-shard sums are exact."""
+
+    def __init__(self) -> None:
+        self._by_shard: dict[int, ShardFigures] = {}
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def slot(self) -> int:
+        """A shard's own place among the reports."""
+        with self._lock:
+            self._next += 1
+            return self._next
+
+    def report(self, slot: int, figures: ShardFigures) -> None:
+        with self._lock:
+            self._by_shard[slot] = figures
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            reports = list(self._by_shard.values())
+        shipped = sum(f.shipped for f in reports)
+        received = sum(f.received for f in reports)
+        in_transit = sum(f.in_transit for f in reports)
+        units = GaugeMetricFamily(
+            "invtwin_twin_transfer_units",
+            "Units on transfers over the process's SKUs: shipped, received, in transit",
+            labels=["state"],
+        )
+        for state, value in (("shipped", shipped), ("received", received)):
+            units.add_metric([state], value)
+        units.add_metric(["in_transit"], in_transit)
+        yield units
+        violations = GaugeMetricFamily(
+            "invtwin_twin_invariant_violations",
+            "Invariant checks of the twin that fail (0 when it holds together); "
+            "transfer_stock_conserved: units shipped minus received, less units in transit",
+            labels=["check"],
+        )
+        imbalance = sum(abs(f.shipped - f.received - f.in_transit) for f in reports)
+        violations.add_metric(["transfer_stock_conserved"], imbalance)
+        yield violations
+        negative = GaugeMetricFamily(
+            "invtwin_twin_negative_buckets",
+            "SKU-sites with a negative figure in the bucket (the feeds' facts, not a fault)",
+            labels=["bucket"],
+        )
+        totals: dict[str, int] = dict.fromkeys(BUCKETS, 0)
+        for f in reports:
+            for bucket, n in f.negative.items():
+                totals[bucket] = totals.get(bucket, 0) + n
+        for bucket, n in totals.items():
+            negative.add_metric([bucket], n)
+        yield negative
+
+
+# The buckets of a site's position (`twin.wire.SitePosition`) checked for negative figures.
+BUCKETS = ("on_hand", "receiving", "reserved", "picked", "quarantined", "in_transit")
 
 
 class FlowMetrics:
@@ -168,6 +256,8 @@ class TwinMetrics(FlowMetrics):
             buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),
             registry=r,
         )
+        self.invariants = TwinInvariants()
+        r.register(self.invariants)
         self._by_reason = [
             (code, self.dead_letters.labels(reason=why)) for code, why in _SHARD_REASONS
         ]

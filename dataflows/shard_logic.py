@@ -44,10 +44,10 @@ from dataflows.dead_letters import DEFAULT_MAX_BYTES
 from dataflows.failure_log import FailureLog
 from dataflows.masterdata_source import SkuSitesChanged
 from dataflows.messages import FreshnessSignal, ShardBatch, ShardEmit, ShardIn
-from dataflows.metrics import TwinMetrics
+from dataflows.metrics import BUCKETS, ShardFigures, TwinMetrics
 from dataflows.shard_dead_letters import DEAD_LETTERED, FAILED, ShardDeadLetters
 from infra.clock import DomainClock
-from twin.events import InventoryEvent
+from twin.events import EventType, InventoryEvent
 from twin.masterdata import MasterData, MasterIndex
 from twin.rules import RuleBook
 from twin.shard import DUPLICATE, TwinConfig, TwinShard
@@ -71,6 +71,7 @@ class ShardTiming:
 
 
 _log = logging.getLogger(__name__)
+_SHIPPED, _RECEIVED = EventType.TRANSFER_SHIPPED, EventType.TRANSFER_RECEIVED
 
 
 class ShardState:
@@ -82,6 +83,9 @@ class ShardState:
         self.partials: dict[str, SitePartial] = {}
         self.late_reported: dict[str, int] = {}
         self.transfers = TransferCycles()
+        # units on transfers the shard applied, for the conservation check (`invariants`)
+        self.shipped = 0
+        self.received = 0
 
     def dumps(self) -> bytes:
         rules = self.shard.rules
@@ -97,7 +101,32 @@ class ShardState:
         state.shard.rules = rules
         if not hasattr(state, "transfers"):  # a snapshot from before transfer cycles
             state.transfers = TransferCycles()
+        if not hasattr(state, "shipped"):  # from before the transfer ledger: what is in
+            state.received = 0  # transit now is the balance the check starts from
+            state.shipped = sum(
+                b.in_transit for twin in state.shard.twins.values() for b in twin.sites.values()
+            )
         return state
+
+    def invariants(self) -> ShardFigures:
+        """The shard's figures for the invariant checks: one pass over its SKU-sites."""
+        in_transit = 0
+        negative: dict[str, int] = {}
+        for twin in self.shard.twins.values():
+            for b in twin.sites.values():
+                in_transit += b.in_transit
+                if (
+                    b.on_hand < 0
+                    or b.receiving < 0
+                    or b.reserved < 0
+                    or b.picked < 0
+                    or b.quarantined < 0
+                    or b.in_transit < 0
+                ):
+                    for bucket in BUCKETS:
+                        if getattr(b, bucket) < 0:
+                            negative[bucket] = negative.get(bucket, 0) + 1
+        return ShardFigures(self.shipped, self.received, in_transit, negative)
 
 
 class ShardFactory:
@@ -149,6 +178,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         self.domain_at = clock.at  # meaning: applied_at, positions' as_of, latencies
         self.flush_at: datetime | None = None
         self.metrics_at = self.wall() + timing.metrics_interval
+        self._invariants_slot = metrics.invariants.slot() if metrics is not None else 0
         self.encode = msgspec.json.Encoder().encode
         self._why_failed: dict[str, str] = {}  # event id -> why the core raised on it
         self.failures = failures or FailureLog(_log)  # one per process's shards: see builder
@@ -257,6 +287,11 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
                 partial.observe(event, duplicate=duplicate, expired=unapplied, now=now)
                 if unapplied or duplicate:
                     continue
+                kind = event.type
+                if kind is _SHIPPED:
+                    state.shipped += int(event.qty)
+                elif kind is _RECEIVED:
+                    state.received += int(event.qty)
                 cycle = observe_transfer(event)
                 if cycle is not None:
                     _partial(partials, cycle[0]).transfer_cycle.add(cycle[1] * 1000.0)
@@ -322,6 +357,7 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
         if wall >= self.metrics_at:
             self.metrics_at = wall + self.timing.metrics_interval
             emit.partials = self._partials()
+            self._report_invariants()
         return _emitted(emit), StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[ShardEmit], bool]:
@@ -335,7 +371,16 @@ class ShardLogic(StatefulBatchLogic[ShardIn, ShardEmit, bytes]):
             emit.alerts += self.state.shard.on_window(window, now)
         emit.positions = self._positions(now)
         emit.partials = self._partials()
+        self._report_invariants()
         return _emitted(emit), StatefulBatchLogic.RETAIN
+
+    def _report_invariants(self) -> None:
+        if self.metrics is None:
+            return
+        try:
+            self.metrics.invariants.report(self._invariants_slot, self.state.invariants())
+        except Exception as exc:  # a check that fails to run must not stop the shard
+            self.failures.failed(exc, "checking the shard's invariants")
 
     def notify_at(self) -> datetime | None:
         # wall-clock times: Bytewax compares them with its own wall clock
