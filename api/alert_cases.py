@@ -36,8 +36,10 @@ SortKey = tuple[int, float, float, str]
 
 
 def actor_name(principal: Principal) -> str:
-    """The name an action is recorded under: the role and a short fingerprint of the token
-    (the token itself is a secret and never written down)."""
+    """The name an action is recorded under: the token's holder as `TWIN_API_TOKENS` names
+    it, else the role and a short fingerprint of the token (never the token: a secret)."""
+    if principal.name:
+        return principal.name
     digest = hashlib.sha256(principal.token.encode()).hexdigest()[:8]
     return f"{principal.role.value}-{digest}"
 

@@ -32,7 +32,7 @@ from api import (
 )
 from api.alert_cases import CaseBook, CaseReader
 from api.allow_header import AllowHeader
-from api.auth import TokenBook, TokenConfigError, parse_tokens
+from api.auth import TokenBook, TokenConfigError, parse_token_entries
 from api.broadcaster import Broadcaster
 from api.deps import AppState, State
 from api.event_index import EventIdIndex
@@ -133,12 +133,12 @@ def create_app(
     """
     settings = settings or ApiSettings()
     try:
-        tokens = parse_tokens(settings.api_tokens)
+        tokens = parse_token_entries(settings.api_tokens)
     except TokenConfigError as exc:
         raise SystemExit(f"TWIN_API_TOKENS: {exc}") from exc
     if not tokens:
         raise SystemExit(
-            "no API tokens: set TWIN_API_TOKENS='token:role,...' or run `invtwin api --dev`"
+            "no API tokens: set TWIN_API_TOKENS='[name=]token:role,...' or run `invtwin api --dev`"
         )
 
     clock = settings.domain_clock()
@@ -204,7 +204,7 @@ def create_app(
         )
         app.state.twin = AppState(
             settings=settings,
-            tokens=TokenBook(tokens),
+            tokens=TokenBook.from_entries(tokens),
             metrics=metrics,
             view=view,
             feed=the_feed,

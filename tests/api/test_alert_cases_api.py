@@ -175,3 +175,15 @@ def test_case_changes_stream_to_watchers(client: TestClient, feed: FakeFeed) -> 
     assert message["type"] == "case"
     assert message["item"]["id"] == "a1"
     assert message["item"]["case"]["state"] == "snoozed"
+
+
+def test_a_named_token_records_its_holder_in_the_trail(
+    tmp_path: Path, feed: FakeFeed, producer: FakeProducer
+) -> None:
+    tokens = f"Ana Ops={TOKENS['operator']}:operator,{TOKENS['viewer']}:viewer"
+    app = create_app(make_settings(tmp_path, api_tokens=tokens), feed=feed, producer=producer)
+    with TestClient(app) as named:
+        feed.push(alert("a1"))
+        act(named, "a1", action="acknowledge")
+        trail = named.get("/v1/alerts/a1", headers=auth("viewer")).json()["case"]["trail"]
+        assert [e["who"] for e in trail] == ["Ana Ops"]
