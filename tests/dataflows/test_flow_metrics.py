@@ -168,6 +168,25 @@ def test_scraped_counters_match_a_burst_and_the_lag_falls_to_zero(
             30,
             "a position written per SKU",
         )
+        # the invariant checks, from the shards' reports every metrics interval
+        shipped = sum(int(e.qty) for e in events if e.type == "TRANSFER_SHIPPED")
+        received = sum(int(e.qty) for e in events if e.type == "TRANSFER_RECEIVED")
+        units = "invtwin_twin_transfer_units"
+
+        def transfers_reported() -> bool:
+            samples = _scrape(ports["twin"])
+            return [_value(samples, units, state=s) for s in ("shipped", "received")] == [
+                shipped,
+                received,
+            ]
+
+        assert shipped > 0 and received > 0
+        wait_until(transfers_reported, 30, "every shard to report its units on transfers")
+        twin = _scrape(ports["twin"])
+        assert _value(twin, units, state="in_transit") == shipped - received
+        assert (
+            _value(twin, "invtwin_twin_invariant_violations", check="transfer_stock_conserved") == 0
+        )
         # the twin reads the DLQ too (dead letters per site): it holds the normalize letters
         dlq_lags = _lags(twin, twin_topics["inventory.dlq.v1"])
         assert dlq_lags and set(dlq_lags.values()) <= {0}
