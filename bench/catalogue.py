@@ -18,8 +18,9 @@ Measured in one run, each step in a fresh child process (as each deployable load
 - `flow_start_s` / `flow_rss_mb`, per flow (`normalize`, `twin`): a fresh process that
   imports the flow, loads the bundle and builds the dataflow as `invtwin flow` does
   (`dataflows.production.build_flow`, with the twin's shard state built once), up to the
-  point Bytewax would run it: the process's wall seconds from its start and its resident
-  memory then (the whole process: interpreter, Bytewax, Kafka client, master data), medians;
+  point Bytewax would run it: the process's wall seconds from its start, its CPU seconds
+  (`flow_start_cpu_s`, what a busy machine does not inflate) and its resident memory then
+  (the whole process: interpreter, Bytewax, Kafka client, master data), medians;
 - `small_*`: the same at 5,000 x 6, and `small_yaml_*` the YAML file of that network
   loaded the same way (`load_master_index(network.yaml)`): the baseline YAML path.
 Targets: load <= 5 s and <= 500 MB per process, generation <= 30 s.
@@ -107,7 +108,12 @@ def child_flow(name: str, path: str) -> dict[str, Any]:
     else:
         normalize_flow(settings, master)
     took = time.time() - _process_started()
-    return {"start_s": round(took, 3), "rss_mb": round(_rss_mb(), 1)}
+    cpu = os.times()
+    return {
+        "start_s": round(took, 3),
+        "cpu_s": round(cpu.user + cpu.system, 3),
+        "rss_mb": round(_rss_mb(), 1),
+    }
 
 
 def _process_started() -> float:
@@ -158,6 +164,7 @@ def _flow_starts(name: str, path: Path, repeat: int) -> dict[str, Any]:
     runs = [_in_child("flow", name, str(path)) for _ in range(repeat)]
     return {
         "start_s": statistics.median(r["start_s"] for r in runs),
+        "cpu_s": statistics.median(r["cpu_s"] for r in runs),
         "rss_mb": statistics.median(r["rss_mb"] for r in runs),
         "start_runs_s": [r["start_s"] for r in runs],
     }
@@ -203,6 +210,7 @@ def main() -> None:
         "masterdata_load_runs_s": big_load["load_runs_s"],
         "reference_loop_s": big_load["reference_loop_s"],
         "flow_start_s": {name: f["start_s"] for name, f in flows.items()},
+        "flow_start_cpu_s": {name: f["cpu_s"] for name, f in flows.items()},
         "flow_rss_mb": {name: f["rss_mb"] for name, f in flows.items()},
         "flow_start_runs_s": {name: f["start_runs_s"] for name, f in flows.items()},
         "small_network_generate_s": small_generated["generate_s"],
