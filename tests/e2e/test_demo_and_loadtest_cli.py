@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from api.auth import TokenConfigError
 from cli.demo import demo_clock, scenario_master_data, scenario_speed
 from cli.loadtest import Thresholds, locust_argv
 from cli.main import app
-from api.auth import TokenConfigError
 from cli.stack import generate_tokens, tokens_by_role
 from loadtests.catalog import Catalog, EventFactory
 from loadtests.settings import REPO_ROOT, LoadTestSettings
