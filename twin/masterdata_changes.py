@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import weakref
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -123,8 +123,9 @@ def decode_change(key: bytes | str, value: bytes | None) -> Change:
     parts = id_parts(entity, ident)
     if value is None:
         return Change(entity, ident, None)
-    if entity == "item_sites":
-        fast = _item_site_fast(value, parts)
+    fast_decode = _FAST_PATHS.get(entity)
+    if fast_decode is not None:
+        fast = fast_decode(value, parts)
         if fast is not None:
             return Change(entity, ident, fast)
     try:
@@ -172,6 +173,105 @@ def _item_site_fast(value: bytes, parts: dict[str, str]) -> Row | None:
     ):
         return None
     return {"sku": row.sku, "site": row.site, "reorder_point": point, "target": target}
+
+
+class _UnitRow(msgspec.Struct, forbid_unknown_fields=True):
+    """A unit-conversion row as publish writes it."""
+
+    sku: str
+    uom: str
+    factor: int
+
+
+class _AliasRow(msgspec.Struct, forbid_unknown_fields=True):
+    """An alias row as publish writes it."""
+
+    scope: str
+    code: str
+    sku: str
+
+
+class _ItemRow(msgspec.Struct, forbid_unknown_fields=True):
+    """An item row as publish writes it."""
+
+    sku: str
+    base_uom: str
+    unit_value: float
+    name: str | None = None
+
+
+_item_decoder = msgspec.json.Decoder(_ItemRow)
+_unit_decoder = msgspec.json.Decoder(_UnitRow)
+_alias_decoder = msgspec.json.Decoder(_AliasRow)
+
+
+def _item_fast(value: bytes, parts: dict[str, str]) -> Row | None:
+    """A well-formed item record (one per SKU) without the general path; None sends any
+    other record down it."""
+    try:
+        row = _item_decoder.decode(value)
+    except msgspec.DecodeError:
+        return None
+    unit_value = row.unit_value
+    if (
+        row.sku != parts["sku"]
+        or len(row.sku) > MAX_ID_LENGTH
+        or not row.base_uom
+        or not math.isfinite(unit_value)
+        or unit_value < 0
+    ):
+        return None
+    return {
+        "sku": row.sku,
+        "base_uom": row.base_uom,
+        "unit_value": unit_value,
+        "name": row.name or "",
+    }
+
+
+def _unit_fast(value: bytes, parts: dict[str, str]) -> Row | None:
+    """A well-formed unit-conversion record (one per SKU and unit) without the general path;
+    None sends any other record down it."""
+    try:
+        row = _unit_decoder.decode(value)
+    except msgspec.DecodeError:
+        return None
+    if (
+        row.sku != parts["sku"]
+        or row.uom != parts["uom"]
+        or row.factor <= 0
+        or len(row.sku) > MAX_ID_LENGTH
+        or len(row.uom) > MAX_ID_LENGTH
+    ):
+        return None
+    return {"sku": row.sku, "uom": row.uom, "factor": row.factor}
+
+
+def _alias_fast(value: bytes, parts: dict[str, str]) -> Row | None:
+    """A well-formed alias record (one per legacy code and partner number) without the
+    general path; None sends any other record down it."""
+    try:
+        row = _alias_decoder.decode(value)
+    except msgspec.DecodeError:
+        return None
+    if (
+        row.scope != parts["scope"]
+        or row.code != parts["code"]
+        or not row.sku
+        or len(row.scope) > MAX_ID_LENGTH
+        or len(row.code) > MAX_ID_LENGTH
+    ):
+        return None
+    return {"scope": row.scope, "code": row.code, "sku": row.sku}
+
+
+# The record kinds a catalogue has by the million or hundred thousand, decoded by type first.
+_FAST_PATHS: dict[str, Callable[[bytes, dict[str, str]], Row | None]] = {
+    "item_sites": _item_site_fast,
+    "items": _item_fast,
+    "uom_conversions": _unit_fast,
+    "aliases": _alias_fast,
+}
 
 
 def _cell(value: Any) -> str:

@@ -159,3 +159,41 @@ def test_a_malformed_record_names_every_problem():
     with pytest.raises(ChangeError, match="not JSON"):
         decode_change(b"items:A", b"{")
     assert decode_change(b"aliases:S%40X@C", None) == Change("aliases", "S%40X@C", None)
+
+
+@pytest.mark.parametrize(
+    ("key", "row"),
+    [
+        (b"items:A", {"sku": "A", "base_uom": "EA", "unit_value": 3, "name": "Bolt"}),
+        (b"items:A", {"sku": "A", "base_uom": "EA", "unit_value": 2.5, "name": None}),
+        (b"items:A", {"sku": "A", "base_uom": "EA", "unit_value": 2.5}),
+        (b"uom_conversions:A@CS", {"sku": "A", "uom": "CS", "factor": 12}),
+        (b"aliases:S1@L-1", {"scope": "S1", "code": "L-1", "sku": "A"}),
+        (b"item_sites:A@S1", {"sku": "A", "site": "S1", "reorder_point": 4, "target": None}),
+    ],
+)
+def test_a_typed_fast_path_decodes_a_row_as_the_general_path_does(key: bytes, row: dict) -> None:
+    value = msgspec.json.encode(row)
+    # the same row with a cell as text only the general path reads (the bundle's CSV form)
+    general = {c: str(v) if isinstance(v, int) else v for c, v in row.items()}
+    assert decode_change(key, value) == decode_change(key, msgspec.json.encode(general))
+
+
+@pytest.mark.parametrize(
+    ("key", "row", "problem"),
+    [
+        (b"items:A", {"sku": "A", "base_uom": "EA", "unit_value": -1}, "unit_value"),
+        (b"items:A", {"sku": "B", "base_uom": "EA", "unit_value": 1}, "'B'"),
+        (b"items:A", {"sku": "A", "base_uom": "", "unit_value": 1}, "base_uom"),
+        (b"uom_conversions:A@CS", {"sku": "A", "uom": "CS", "factor": 0}, "factor"),
+        (b"uom_conversions:A@CS", {"sku": "A", "uom": "CS", "factor": True}, "factor"),
+        (b"aliases:S1@L-1", {"scope": "S1", "code": "L-2", "sku": "A"}, "'L-2'"),
+        (b"aliases:S1@L-1", {"scope": "S1", "code": "L-1", "sku": ""}, "sku"),
+        (b"aliases:S1@L-1", {"scope": "S1", "code": "L-1", "sku": "A", "x": 1}, "'x'"),
+    ],
+)
+def test_a_row_the_fast_path_refuses_is_named_by_the_general_path(
+    key: bytes, row: dict, problem: str
+) -> None:
+    with pytest.raises(ChangeError, match=problem):
+        decode_change(key, msgspec.json.encode(row))
