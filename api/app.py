@@ -101,22 +101,12 @@ def load_catalog(master: MasterIndex | None) -> Catalog:
     from the index's columns: a catalogue never becomes a struct per SKU here."""
     if master is None:
         return Catalog()
-    from twin.catalog_columns import NO_POLICY
+    from api.reorder_points import ColumnReorderPoints
 
     cols = master.columns
-    site_ids = [site.id for site in cols.sites]
-    n_sites = len(site_ids)
-    points = cols.reorder_point
-    reorder_points: dict[tuple[str, str], int] = {}
-    for i, sku in enumerate(cols.sku_ids):
-        base = i * n_sites
-        for s, site in enumerate(site_ids):
-            point = points[base + s]
-            if point != NO_POLICY:
-                reorder_points[(sku, site)] = point
     return Catalog(
         sites={s.id: SiteInfo(name=s.name or s.id, feed_mode=s.feed_mode) for s in cols.sites},
-        reorder_points=reorder_points,
+        reorder_points=ColumnReorderPoints(cols),
     )
 
 

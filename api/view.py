@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -70,7 +70,8 @@ class Catalog:
     """Master-data facts the view needs: site names and reorder points per (sku, site)."""
 
     sites: dict[str, SiteInfo] = field(default_factory=dict)
-    reorder_points: dict[tuple[str, str], int] = field(default_factory=dict)
+    # a dict, or master data's columns read in place (`api.reorder_points`)
+    reorder_points: MutableMapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
