@@ -110,6 +110,8 @@ def _banner(stack: Stack, scenario: str) -> str:
         f"  Signed-in link:  {stack.url}/#token={viewer}",
         f"  Viewer token:    {viewer}",
     ]
+    if "operator" in stack.tokens:
+        lines.append(f"  Operator token:  {stack.tokens['operator']}  (acts on alert cases)")
     if "architect" in stack.tokens:
         lines.append(f"  Architect token: {stack.tokens['architect']}  (scenario panel)")
     if "ingest" in stack.tokens:
