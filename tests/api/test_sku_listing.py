@@ -376,16 +376,23 @@ def test_alerts_as_csv(client: TestClient, feed: FakeFeed) -> None:
         headers={**auth("viewer"), "Accept": "text/csv"},
     )
     assert response.headers["content-type"].startswith("text/csv")
-    assert list(csv.reader(io.StringIO(response.text))) == [
-        ["id", "kind", "severity", "state", "sku", "site", "detected_at", "explanation"],
+    header, *rows = list(csv.reader(io.StringIO(response.text)))
+    assert header == [
+        "id", "kind", "severity", "condition", "case_state", "assignee", "value_at_risk",
+        "sku", "site", "detected_at", "explanation",
+    ]  # fmt: skip
+    assert rows == [
         [
             "a1",
             "OVER_ALLOCATION",
             "warning",
             "raised",
+            "open",
+            "",
+            "",
             "SKU-2",
             "WH-01",
-            T0.isoformat(),
+            T0.isoformat().replace("+00:00", "Z"),
             "ATP below reorder point",
         ],
     ]
